@@ -1,0 +1,5 @@
+//! `bacca`: the command line.
+
+#![forbid(unsafe_code)]
+
+fn main() {}

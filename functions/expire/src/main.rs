@@ -1,0 +1,5 @@
+//! `bacca-expire`: a thin main that serves the Cloud Run contract.
+
+#![forbid(unsafe_code)]
+
+fn main() {}

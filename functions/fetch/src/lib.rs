@@ -1,0 +1,3 @@
+//! Cloud Run function `bacca-fetch`: the handler, unit-testable without a server.
+
+#![forbid(unsafe_code)]

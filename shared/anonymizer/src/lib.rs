@@ -1,0 +1,3 @@
+//! PII and secret detectors, keyed per-tenant pseudonyms, JSON walker.
+
+#![forbid(unsafe_code)]

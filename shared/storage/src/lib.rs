@@ -1,0 +1,3 @@
+//! Tenant object storage (GCS, local directory), raw layout and retention rules.
+
+#![forbid(unsafe_code)]
