@@ -1,3 +1,40 @@
-//! Publisher trait: Pub/Sub and an in-process bus with the same delivery semantics.
+//! Messages between the bacca functions: the [`Publisher`] trait and its backends.
+//!
+//! Messages carry pointers (tenant, object, generation), never content, and every consumer is
+//! idempotent because delivery is at least once.
+//!
+//! Backends:
+//! - [`InProcessBus`]: the embedded backend (demo, tests, `bacca run`). Topics, subscriptions
+//!   with a handler, Pub/Sub delivery semantics: at-least-once, `delivery_attempt` counting
+//!   from 1, exponential back-off between attempts, a dead-letter topic after N attempts with
+//!   the attributes Pub/Sub adds, ordering keys, bounded queues and [`InProcessBus::drain`].
+//! - [`MemoryPublisher`]: records what was published; for tests of code that only publishes.
+//! - Google Cloud Pub/Sub: a `pubsub` module implementing [`Publisher`] with the official
+//!   `google-cloud-pubsub` crate belongs beside these (not written yet); in production the
+//!   subscriptions push to Cloud Run and `bacca-runtime` receives them.
+//!
+//! ```
+//! # async fn demo() -> bacca_bus::Result<()> {
+//! use bacca_bus::{handler_fn, InProcessBus, Message, Publisher, SubscriptionConfig};
+//! let bus = InProcessBus::new();
+//! bus.create_topic("raw-landed");
+//! bus.subscribe("raw-landed", "anonymize", SubscriptionConfig::default(), handler_fn(|d| async move {
+//!     tracing::info!(message_id = %d.message_id, attempt = d.delivery_attempt, "received");
+//!     Ok(())
+//! }))?;
+//! bus.publish("raw-landed", Message::new(&b"{}"[..])).await?;
+//! bus.drain().await;
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
+
+mod error;
+mod inprocess;
+mod memory;
+mod message;
+
+pub use error::{Disposition, Error, HandlerError, Result};
+pub use inprocess::{handler_fn, Delivery, HandlerFn, InProcessBus, SubscriptionConfig};
+pub use memory::{MemoryPublisher, PublishedMessage};
+pub use message::{Message, Publisher};

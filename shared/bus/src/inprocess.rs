@@ -1,0 +1,481 @@
+//! The in-process bus: Pub/Sub delivery semantics inside one process.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::{Error, HandlerError, Message, Publisher, Result};
+
+/// Attribute Pub/Sub adds to a dead-lettered message: how many delivery attempts were made.
+pub const DEAD_LETTER_DELIVERY_COUNT: &str = "CloudPubSubDeadLetterSourceDeliveryCount";
+/// Attribute Pub/Sub adds to a dead-lettered message: the source subscription name.
+pub const DEAD_LETTER_SUBSCRIPTION: &str = "CloudPubSubDeadLetterSourceSubscription";
+/// Attribute Pub/Sub adds to a dead-lettered message: the source subscription's project.
+pub const DEAD_LETTER_SUBSCRIPTION_PROJECT: &str = "CloudPubSubDeadLetterSourceSubscriptionProject";
+/// Attribute Pub/Sub adds to a dead-lettered message: the original publish time (RFC 3339).
+pub const DEAD_LETTER_PUBLISH_TIME: &str = "CloudPubSubDeadLetterSourceTopicPublishTime";
+
+/// One delivery of a message to a subscription's handler.
+#[derive(Clone)]
+pub struct Delivery {
+    /// The message as published.
+    pub message: Message,
+    /// The id assigned at publish time (the same on every redelivery).
+    pub message_id: String,
+    /// When the message was published.
+    pub publish_time: DateTime<Utc>,
+    /// 1 on the first delivery, incremented on each redelivery.
+    pub delivery_attempt: u32,
+    /// The subscription delivering it.
+    pub subscription: String,
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("message", &self.message)
+            .field("message_id", &self.message_id)
+            .field("publish_time", &self.publish_time)
+            .field("delivery_attempt", &self.delivery_attempt)
+            .field("subscription", &self.subscription)
+            .finish()
+    }
+}
+
+/// A subscription's handler: `Ok(())` acks, `Err` nacks (the message is redelivered after
+/// back-off, then dead-lettered after `max_delivery_attempts`).
+pub type HandlerFn = Arc<
+    dyn Fn(Delivery) -> BoxFuture<'static, std::result::Result<(), HandlerError>> + Send + Sync,
+>;
+
+/// Wraps an async closure as a [`HandlerFn`].
+///
+/// ```
+/// let h = bacca_bus::handler_fn(|_delivery| async { Ok(()) });
+/// # let _ = h;
+/// ```
+pub fn handler_fn<F, Fut>(f: F) -> HandlerFn
+where
+    F: Fn(Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<(), HandlerError>> + Send + 'static,
+{
+    Arc::new(move |d| f(d).boxed())
+}
+
+/// Delivery settings of one subscription (Pub/Sub's retry and dead-letter policies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionConfig {
+    /// Dead-letter topic; without one a failing message is retried until retention expires.
+    pub dead_letter_topic: Option<String>,
+    /// Attempts before dead-lettering (Pub/Sub: 5..=100, default 5). Clamped to 1..=100.
+    pub max_delivery_attempts: u32,
+    /// Back-off after the first failed attempt; doubles on each further failure.
+    pub min_backoff: Duration,
+    /// Upper bound of the back-off.
+    pub max_backoff: Duration,
+    /// How long an unacknowledged message is kept (Pub/Sub default 7 days).
+    pub message_retention: Duration,
+    /// Maximum outstanding (unacked) messages; publishing beyond it fails with
+    /// [`Error::QueueFull`].
+    pub queue_capacity: usize,
+    /// Maximum handler calls running at once.
+    pub max_concurrency: usize,
+}
+
+impl SubscriptionConfig {
+    /// Pub/Sub's defaults: 5 attempts, back-off 10 s to 600 s, 7 days retention.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            dead_letter_topic: None,
+            max_delivery_attempts: 5,
+            min_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(600),
+            message_retention: Duration::from_secs(7 * 24 * 3600),
+            queue_capacity: 10_000,
+            max_concurrency: 16,
+        }
+    }
+
+    /// Sets the dead-letter topic.
+    #[must_use]
+    pub fn dead_letter(mut self, topic: impl Into<String>, max_delivery_attempts: u32) -> Self {
+        self.dead_letter_topic = Some(topic.into());
+        self.max_delivery_attempts = max_delivery_attempts;
+        self
+    }
+
+    /// Sets the back-off bounds.
+    #[must_use]
+    pub const fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The back-off after failed attempt number `attempt` (1-based).
+    #[must_use]
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.min_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Subscription {
+    name: String,
+    config: SubscriptionConfig,
+    handler: HandlerFn,
+    outstanding: AtomicUsize,
+    permits: Semaphore,
+    /// Ordering keys with a message in flight, and the messages waiting behind it.
+    ordered: Mutex<HashMap<String, VecDeque<Delivery>>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    project: String,
+    topics: Mutex<HashMap<String, Vec<Arc<Subscription>>>>,
+    subscription_names: Mutex<Vec<String>>,
+    next_id: AtomicU64,
+    pending: AtomicUsize,
+    idle: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An in-process message bus with Pub/Sub delivery semantics. Cheap to clone (an `Arc`).
+///
+/// - at-least-once: a handler error nacks, the message is redelivered with
+///   `delivery_attempt + 1` after an exponential back-off;
+/// - after `max_delivery_attempts` failures the message is published to the dead-letter topic
+///   with the attributes Pub/Sub adds (`CloudPubSubDeadLetterSource*`) and acked;
+/// - without a dead-letter topic it is retried until `message_retention` passes;
+/// - messages with the same ordering key are delivered one at a time in publish order;
+/// - each subscription holds at most `queue_capacity` outstanding messages.
+///
+/// Handlers run on the Tokio runtime that called `publish`.
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for InProcessBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InProcessBus")
+            .field(
+                "topics",
+                &lock(&self.inner.topics).keys().collect::<Vec<_>>(),
+            )
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+impl InProcessBus {
+    /// An empty bus; dead-lettered messages name the project `local`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_project("local")
+    }
+
+    /// An empty bus whose dead-letter attributes name `project`.
+    #[must_use]
+    pub fn with_project(project: impl Into<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                project: project.into(),
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// Creates a topic (idempotent).
+    pub fn create_topic(&self, name: &str) {
+        lock(&self.inner.topics).entry(name.to_owned()).or_default();
+    }
+
+    /// Attaches a subscription named `name` with `handler` to `topic`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTopic`] if the topic or the dead-letter topic does not exist,
+    /// [`Error::DuplicateSubscription`] if the name is taken.
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        name: &str,
+        config: SubscriptionConfig,
+        handler: HandlerFn,
+    ) -> Result<()> {
+        let mut names = lock(&self.inner.subscription_names);
+        if names.iter().any(|n| n == name) {
+            return Err(Error::DuplicateSubscription(name.to_owned()));
+        }
+        let mut topics = lock(&self.inner.topics);
+        if let Some(dlq) = &config.dead_letter_topic {
+            if !topics.contains_key(dlq) {
+                return Err(Error::UnknownTopic(dlq.clone()));
+            }
+        }
+        let subs = topics
+            .get_mut(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let permits = Semaphore::new(config.max_concurrency.max(1));
+        subs.push(Arc::new(Subscription {
+            name: name.to_owned(),
+            config,
+            handler,
+            outstanding: AtomicUsize::new(0),
+            permits,
+            ordered: Mutex::new(HashMap::new()),
+        }));
+        names.push(name.to_owned());
+        Ok(())
+    }
+
+    /// Messages published but not yet acked or dead-lettered, over all subscriptions.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.inner.pending.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every subscription's queue is empty: each message acked, dead-lettered or
+    /// expired, including messages published by handlers meanwhile.
+    pub async fn drain(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn publish_now(&self, topic: &str, msg: Message) -> Result<String> {
+        let subs = lock(&self.inner.topics)
+            .get(topic)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        if let Some(full) = subs
+            .iter()
+            .find(|s| s.outstanding.load(Ordering::SeqCst) >= s.config.queue_capacity)
+        {
+            return Err(Error::QueueFull(full.name.clone()));
+        }
+        let message_id = (self.inner.next_id.fetch_add(1, Ordering::SeqCst) + 1).to_string();
+        let publish_time = Utc::now();
+        for sub in subs {
+            sub.outstanding.fetch_add(1, Ordering::SeqCst);
+            self.inner.pending.fetch_add(1, Ordering::SeqCst);
+            let delivery = Delivery {
+                message: msg.clone(),
+                message_id: message_id.clone(),
+                publish_time,
+                delivery_attempt: 1,
+                subscription: sub.name.clone(),
+            };
+            self.dispatch(sub, delivery);
+        }
+        tracing::debug!(topic, message_id, "published");
+        Ok(message_id)
+    }
+
+    fn dispatch(&self, sub: Arc<Subscription>, delivery: Delivery) {
+        if let Some(key) = delivery.message.ordering_key.clone() {
+            let mut ordered = lock(&sub.ordered);
+            if let Some(queue) = ordered.get_mut(&key) {
+                queue.push_back(delivery);
+                return;
+            }
+            ordered.insert(key.clone(), VecDeque::new());
+            drop(ordered);
+            let bus = self.clone();
+            tokio::spawn(async move {
+                let mut next = Some(delivery);
+                while let Some(d) = next {
+                    bus.deliver(&sub, d).await;
+                    let mut ordered = lock(&sub.ordered);
+                    next = ordered.get_mut(&key).and_then(VecDeque::pop_front);
+                    if next.is_none() {
+                        ordered.remove(&key);
+                    }
+                }
+            });
+        } else {
+            let bus = self.clone();
+            tokio::spawn(async move { bus.deliver(&sub, delivery).await });
+        }
+    }
+
+    /// Delivers until acked, dead-lettered or expired, then releases the queue slot.
+    async fn deliver(&self, sub: &Subscription, mut d: Delivery) {
+        let config = &sub.config;
+        let max_attempts = config.max_delivery_attempts.clamp(1, 100);
+        loop {
+            let result = match sub.permits.acquire().await {
+                Ok(_permit) => {
+                    // A panicking handler is a nack, as a crashed push endpoint would be.
+                    match tokio::spawn((sub.handler)(d.clone())).await {
+                        Ok(r) => r,
+                        Err(_) => Err(HandlerError::retryable("handler_panicked")),
+                    }
+                }
+                Err(_) => Err(HandlerError::retryable("subscription_closed")),
+            };
+            match result {
+                Ok(()) => {
+                    tracing::debug!(subscription = %sub.name, message_id = %d.message_id,
+                        attempt = d.delivery_attempt, "acked");
+                    break;
+                }
+                Err(e) => {
+                    tracing::info!(subscription = %sub.name, message_id = %d.message_id,
+                        attempt = d.delivery_attempt, error_class = e.class(), "nacked");
+                }
+            }
+            if let Some(dlq) = &config.dead_letter_topic {
+                if d.delivery_attempt >= max_attempts {
+                    match self.publish_now(dlq, self.dead_letter_message(sub, &d)) {
+                        Ok(_) => {
+                            tracing::warn!(subscription = %sub.name, message_id = %d.message_id,
+                                attempts = d.delivery_attempt, "dead-lettered");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::error!(subscription = %sub.name, message_id = %d.message_id,
+                                error_class = e.class(), "dead-letter publish failed; will retry");
+                        }
+                    }
+                }
+            }
+            let age = Utc::now()
+                .signed_duration_since(d.publish_time)
+                .to_std()
+                .unwrap_or_default();
+            if age >= config.message_retention {
+                tracing::error!(subscription = %sub.name, message_id = %d.message_id,
+                    attempts = d.delivery_attempt, "message retention expired; message dropped");
+                break;
+            }
+            tokio::time::sleep(config.backoff_after(d.delivery_attempt)).await;
+            d.delivery_attempt = d.delivery_attempt.saturating_add(1);
+        }
+        sub.outstanding.fetch_sub(1, Ordering::SeqCst);
+        if self.inner.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.idle.notify_waiters();
+        }
+    }
+
+    fn dead_letter_message(&self, sub: &Subscription, d: &Delivery) -> Message {
+        let mut attributes: BTreeMap<String, String> = d.message.attributes.clone();
+        attributes.insert(
+            DEAD_LETTER_DELIVERY_COUNT.to_owned(),
+            d.delivery_attempt.to_string(),
+        );
+        attributes.insert(DEAD_LETTER_SUBSCRIPTION.to_owned(), sub.name.clone());
+        attributes.insert(
+            DEAD_LETTER_SUBSCRIPTION_PROJECT.to_owned(),
+            self.inner.project.clone(),
+        );
+        attributes.insert(
+            DEAD_LETTER_PUBLISH_TIME.to_owned(),
+            d.publish_time
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        Message {
+            data: d.message.data.clone(),
+            attributes,
+            ordering_key: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Publisher for InProcessBus {
+    async fn publish(&self, topic: &str, msg: Message) -> Result<String> {
+        self.publish_now(topic, msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let c =
+            SubscriptionConfig::new().backoff(Duration::from_millis(10), Duration::from_millis(50));
+        let got: Vec<_> = (1..=5).map(|a| c.backoff_after(a).as_millis()).collect();
+        assert_eq!(got, vec![10, 20, 40, 50, 50]);
+        assert_eq!(
+            SubscriptionConfig::new().backoff_after(100),
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn delivery_debug_hides_content() {
+        let d = Delivery {
+            message: Message::new(&b"canary-data"[..]).attribute("k", "canary-attr"),
+            message_id: "1".into(),
+            publish_time: Utc::now(),
+            delivery_attempt: 1,
+            subscription: "s".into(),
+        };
+        let s = format!("{d:?}");
+        assert!(!s.contains("canary"), "{s}");
+        assert!(s.contains("data_len: 11"));
+    }
+
+    #[tokio::test]
+    async fn subscribe_checks_topics_and_names() {
+        let bus = InProcessBus::new();
+        bus.create_topic("t");
+        let h = handler_fn(|_| async { Ok(()) });
+        assert!(matches!(
+            bus.subscribe("nope", "s", SubscriptionConfig::new(), h.clone()),
+            Err(Error::UnknownTopic(_))
+        ));
+        assert!(matches!(
+            bus.subscribe(
+                "t",
+                "s",
+                SubscriptionConfig::new().dead_letter("dlq", 5),
+                h.clone()
+            ),
+            Err(Error::UnknownTopic(_))
+        ));
+        assert!(bus
+            .subscribe("t", "s", SubscriptionConfig::new(), h.clone())
+            .is_ok());
+        assert!(matches!(
+            bus.subscribe("t", "s", SubscriptionConfig::new(), h),
+            Err(Error::DuplicateSubscription(_))
+        ));
+        assert!(matches!(
+            bus.publish("nope", Message::default()).await,
+            Err(Error::UnknownTopic(_))
+        ));
+    }
+}
