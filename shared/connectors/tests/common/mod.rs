@@ -1,0 +1,40 @@
+//! Shared helpers of the black-box tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bacca_audit::AuditSink;
+use bacca_connectors::{
+    Checkpoint, CheckpointStore, ConnectorContext, HttpConfig, MemoryCheckpointStore, Record,
+    Source,
+};
+
+/// A context with fast retries and a memory audit sink.
+pub fn ctx() -> (ConnectorContext, AuditSink) {
+    let audit = AuditSink::memory();
+    let mut c = ConnectorContext::new("tenant-a", audit.clone()).unwrap();
+    c.http = HttpConfig::fast_for_tests();
+    (c, audit)
+}
+
+/// Runs `source` to the end into memory; returns the parsed records, or the error.
+pub async fn run(
+    source: &mut dyn Source,
+    store: &MemoryCheckpointStore,
+) -> (Vec<Record>, Option<bacca_connectors::Error>) {
+    let mut out = Vec::new();
+    let res = bacca_connectors::run_to_end(source, store, "tenant-a", &mut out, 100).await;
+    let records = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (records, res.err())
+}
+
+/// The stored checkpoint of `source`.
+pub async fn stored(store: &MemoryCheckpointStore, source: &str) -> Option<Checkpoint> {
+    store
+        .load("tenant-a", source)
+        .await
+        .unwrap()
+        .map(|s| s.checkpoint)
+}
