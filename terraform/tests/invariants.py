@@ -543,6 +543,30 @@ def check_versions(cfg: Config) -> list[str]:
     return problems
 
 
+def check_scheduler(cfg: Config) -> list[str]:
+    """Every scheduler job that calls HTTP signs its calls with an OIDC token."""
+    problems = []
+    for t, n, body, f in cfg.resources("google_cloud_scheduler_job"):
+        http = block(body, "http_target")
+        if http is not None:
+            oidc = block(http, "oidc_token")
+            if not oidc or not attr(oidc, "service_account_email"):
+                problems.append(f"{where(t, n, f)}: HTTP target without an OIDC token")
+    return problems
+
+
+BROAD_ROLE = re.compile(r"^roles/(owner|editor|viewer|.*\.admin|.*[Aa]dmin)$")
+
+
+def check_no_broad_roles(cfg: Config) -> list[str]:
+    """No basic roles (owner, editor, viewer) and no admin roles are granted by the code."""
+    problems = []
+    for t, n, body, f in cfg.resources():
+        if "_iam_" in t and BROAD_ROLE.match(str(attr(body, "role"))):
+            problems.append(f"{where(t, n, f)}: broad role {attr(body, 'role')}")
+    return problems
+
+
 ALL_RESOURCE_CHECKS = (
     check_buckets,
     check_crypto_keys,
@@ -554,6 +578,8 @@ ALL_RESOURCE_CHECKS = (
     check_sql,
     check_audit_log,
     check_tenant_bindings,
+    check_scheduler,
+    check_no_broad_roles,
 )
 
 

@@ -95,3 +95,47 @@ def test_every_checkov_skip_has_a_reason():
                 rule, _, reason = line.split("checkov:skip=", 1)[1].partition(":")
                 assert rule.startswith("CKV"), f"{path}: {line}"
                 assert len(reason.strip()) > 20, f"{path}: skip without a reason: {line}"
+
+
+def _grants(cfg, rtype):
+    """{function: {role}} of the direct grants of one IAM resource type in a module."""
+    import re
+
+    out = {}
+    for _, _, body, _ in cfg.resources(rtype):
+        m = re.search(r'google_service_account\.this\["(\w+)"\]', str(inv.attr(body, "member")))
+        if m:
+            out.setdefault(m.group(1), set()).add(str(inv.attr(body, "role")))
+    return out
+
+
+def test_tenant_iam_matrix_is_least_privilege():
+    """Pins who may do what on a tenant's bucket and key: growing a grant must change this test."""
+    tenant = inv.Config.from_dir(TERRAFORM / "modules/tenant")
+    assert _grants(tenant, "google_storage_bucket_iam_member") == {
+        "fetch": {"roles/storage.objectCreator", "roles/storage.objectUser"},
+        "anonymize": {"roles/storage.objectViewer"},
+        "expire": {"${var.raw_expirer_role_id}"},
+    }
+    assert _grants(tenant, "google_kms_crypto_key_iam_member") == {
+        "fetch": {"roles/cloudkms.cryptoKeyEncrypter"},
+        "anonymize": {"roles/cloudkms.cryptoKeyDecrypter"},
+    }
+    (_, _, checkpoints, _), = [r for r in tenant.resources("google_storage_bucket_iam_member") if r[1] == "fetch_checkpoints"]
+    assert "objects/checkpoints/" in str(inv.attr(inv.block(checkpoints, "condition"), "expression"))
+    (_, _, invoker, _), = tenant.resources("google_cloud_run_v2_service_iam_member")
+    assert inv.attr(invoker, "role") == "roles/run.invoker"
+    assert 'google_service_account.this["invoker"]' in str(inv.attr(invoker, "member"))
+    platform = inv.Config.from_dir(TERRAFORM / "modules/platform")
+    (_, _, role, _), = platform.resources("google_project_iam_custom_role")
+    assert sorted(inv.attr(role, "permissions")) == ["storage.objects.delete", "storage.objects.get", "storage.objects.list"]
+
+
+def test_services_receive_the_documented_environment():
+    tenant = inv.Config.from_dir(TERRAFORM / "modules/tenant")
+    env = str(tenant.locals())
+    for name in ("BACCA_TENANT", "BACCA_STORE", "BACCA_KMS", "BACCA_GRAPH", "BACCA_DEAD_LETTER_TOPIC",
+                 "BACCA_RAW_LANDED_TOPIC", "BACCA_KNOWLEDGE_UPDATED_TOPIC", "BACCA_OIDC_AUDIENCE",
+                 "BACCA_OIDC_SERVICE_ACCOUNT", "GOOGLE_CLOUD_PROJECT"):
+        assert name in env, name
+    assert "gcp-kms://" in env and "gs://" in env and "postgres://" in env

@@ -257,6 +257,27 @@ def test_breakage_is_caught(name):
     assert any(expected in p for p in problems), problems
 
 
+def test_scheduler_http_job_without_oidc_is_caught():
+    bad = GOOD + '''
+resource "google_cloud_scheduler_job" "sweep" {
+  name     = "sweep"
+  schedule = "17 * * * *"
+
+  http_target {
+    uri = google_cloud_run_v2_service.fetch.uri
+  }
+}
+'''
+    assert any("OIDC" in p for p in findings(bad))
+
+
+def test_admin_role_is_caught():
+    bad = GOOD.replace('role   = "roles/storage.objectCreator"', 'role   = "roles/storage.admin"')
+    assert any("broad role roles/storage.admin" in p for p in findings(bad))
+    bad = GOOD.replace('role   = "roles/storage.objectCreator"', 'role   = "roles/editor"')
+    assert any("broad role roles/editor" in p for p in findings(bad))
+
+
 def test_authoritative_binding_on_tenant_data_is_caught():
     bad = GOOD + '''
 resource "google_storage_bucket_iam_binding" "all" {

@@ -136,9 +136,9 @@ variable "sql_tier" {
 }
 
 variable "subnet_cidr" {
-  description = "CIDR range of the subnetwork Cloud Run uses (Direct VPC egress) to reach Cloud SQL's private IP."
+  description = "CIDR range of the subnetwork Cloud Run uses (Direct VPC egress) to reach Cloud SQL's private IP. Direct VPC egress takes about two addresses per instance: size it for tenants x 3 services x max_instance_count x 2."
   type        = string
-  default     = "10.20.0.0/24"
+  default     = "10.20.0.0/18"
   nullable    = false
 
   validation {

@@ -31,7 +31,9 @@ locals {
     fetch     = { topic = var.topics.fetch_requests, ack_deadline_seconds = 600, concurrency = 4, memory = "512Mi" }
   }
 
-  deployed = var.deploy_services ? local.functions : {}
+  # A filter rather than `cond ? local.functions : {}`: the two branches of a conditional
+  # must have the same type, and an object literal and {} do not.
+  deployed = { for fn, spec in local.functions : fn => spec if var.deploy_services }
 
   # One identity per function plus the identity that Pub/Sub and Scheduler sign push requests as.
   service_accounts = {

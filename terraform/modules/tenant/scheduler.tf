@@ -1,7 +1,7 @@
 # One fetch request per enabled source on its schedule, published to the shared topic with
 # the attributes the tenant's fetch subscription filters on.
 resource "google_cloud_scheduler_job" "fetch" {
-  for_each = var.deploy_services ? var.sources : {}
+  for_each = { for source, spec in var.sources : source => spec if var.deploy_services }
 
   project     = var.project_id
   region      = var.region
