@@ -15,14 +15,18 @@
 #   --auto-approve      apply without asking for confirmation
 #   -h, --help          this help
 #
-# Phases: (1) terraform apply with deploy_services=false: keys, buckets, secrets, registry,
-# topics, database, IAM; (2) stop if a connector secret has no version yet, printing the
-# `gcloud secrets versions add` commands; (3) docker build --target <function> with the
-# repository's Dockerfile and push to the platform's Artifact Registry; (4) terraform apply
-# with deploy_services=true and image_tag=TAG: services, push subscriptions, scheduler jobs.
+# Phases: (0) terraform plan; (1) if the plan creates secrets or the registry, apply only
+# those (-target; Terraform adds their keys and grants); (2) stop if a secret has no version
+# yet, printing the `gcloud secrets versions add` commands (values never pass through
+# Terraform); (3) docker build -f Dockerfile --target <function> and push to the registry,
+# tag TAG; (4) terraform apply of everything with image_tag=TAG. Re-running is safe: nothing
+# is ever applied with services switched off.
+#
+# The root module needs a variable image_tag (and project_id/region if --project/--region
+# are given), as in terraform/examples/*.
 #
 # Needs: terraform (>= 1.6), gcloud (authenticated: gcloud auth login and
-# gcloud auth application-default login), docker (unless --skip-build or --plan), jq or python3.
+# gcloud auth application-default login), python3, docker (unless --skip-build or --plan).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,10 +77,7 @@ need gcloud "Install the Google Cloud CLI: https://cloud.google.com/sdk/docs/ins
 if [ "$PLAN_ONLY" -eq 0 ] && [ "$SKIP_BUILD" -eq 0 ]; then
   need docker "Install Docker (https://docs.docker.com/engine/install/) or pass --skip-build with images already pushed"
 fi
-if ! command -v jq >/dev/null 2>&1 && ! command -v python3 >/dev/null 2>&1; then
-  echo "deploy.sh: 'jq' or 'python3' is required to read terraform outputs" >&2
-  MISSING=1
-fi
+need python3 "Install Python 3 (it reads the terraform plan): https://www.python.org/downloads/"
 [ "$MISSING" -eq 0 ] || exit 1
 if [ "$PLAN_ONLY" -eq 0 ] && [ "$SKIP_BUILD" -eq 0 ]; then
   docker info >/dev/null 2>&1 || die "no Docker engine is reachable (docker info failed)"
@@ -100,47 +101,61 @@ TF_VARS+=("${VAR_FILES[@]+"${VAR_FILES[@]}"}")
 
 tf() { terraform -chdir="$DIR" "$@"; }
 
-json_get() { # reads a JSON map of maps on stdin, prints every inner value on its own line
-  if command -v jq >/dev/null 2>&1; then
-    jq -r 'to_entries[] | .value | to_entries[] | .value'
-  else
-    python3 -c 'import json,sys; [print(v) for m in json.load(sys.stdin).values() for v in m.values()]'
-  fi
-}
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
 
 echo "==> terraform init ($DIR)"
 tf init -input=false
 
-if [ "$PLAN_ONLY" -eq 1 ]; then
-  echo "==> terraform plan (image_tag=$TAG)"
-  tf plan -input=false "${TF_VARS[@]}" -var deploy_services=true
-  exit 0
+echo "==> terraform plan (image_tag=$TAG)"
+tf plan -input=false -out="$WORK/tfplan" "${TF_VARS[@]}"
+[ "$PLAN_ONLY" -eq 0 ] || exit 0
+tf show -json "$WORK/tfplan" >"$WORK/plan.json"
+
+# From the plan: resources to create before the images and services can exist (secrets and
+# the registry, with their keys and grants as dependencies), every secret, the registry URL.
+python3 - "$WORK/plan.json" >"$WORK/facts" <<'PY'
+import json, sys
+plan = json.load(open(sys.argv[1]))
+for rc in plan.get("resource_changes", []):
+    after = (rc.get("change") or {}).get("after") or {}
+    actions = (rc.get("change") or {}).get("actions") or []
+    if rc.get("type") == "google_secret_manager_secret" and actions != ["delete"]:
+        print("secret", after.get("project", ""), after.get("secret_id", ""))
+    if rc.get("type") in ("google_secret_manager_secret", "google_artifact_registry_repository") and "create" in actions:
+        print("target", rc["address"])
+    if rc.get("type") == "google_artifact_registry_repository" and after.get("format") == "DOCKER":
+        print("registry", f'{after["location"]}-docker.pkg.dev/{after["project"]}/{after["repository_id"]}')
+PY
+
+TARGETS=()
+while read -r kind value _; do
+  if [ "$kind" = target ]; then TARGETS+=("-target=$value"); fi
+done <"$WORK/facts"
+if [ "${#TARGETS[@]}" -gt 0 ]; then
+  echo "==> phase 1: secrets and registry first (${#TARGETS[@]} resources and their dependencies)"
+  tf apply -input=false "${AUTO_APPROVE[@]+"${AUTO_APPROVE[@]}"}" "${TF_VARS[@]}" "${TARGETS[@]}"
 fi
-
-echo "==> phase 1: everything but the services (deploy_services=false)"
-tf apply -input=false "${AUTO_APPROVE[@]+"${AUTO_APPROVE[@]}"}" "${TF_VARS[@]}" -var deploy_services=false
-
-PROJECT_ID="$(tf output -raw project_id 2>/dev/null || true)"
-[ -n "$PROJECT_ID" ] || PROJECT_ID="$PROJECT"
-[ -n "$PROJECT_ID" ] || die "cannot tell the project: pass --project"
 
 echo "==> checking that every secret has a version"
 MISSING_SECRETS=()
-while IFS= read -r secret; do
-  [ -n "$secret" ] || continue
-  if [ -z "$(gcloud secrets versions list "$secret" --project "$PROJECT_ID" --filter='state=ENABLED' --limit=1 --format='value(name)' 2>/dev/null)" ]; then
-    MISSING_SECRETS+=("$secret")
+while read -r kind project secret; do
+  [ "$kind" = secret ] || continue
+  if [ -z "$(gcloud secrets versions list "$secret" --project "$project" --filter='state=ENABLED' --limit=1 --format='value(name)' 2>/dev/null)" ]; then
+    MISSING_SECRETS+=("$project $secret")
   fi
-done < <(tf output -json secret_ids | json_get)
+done <"$WORK/facts"
 if [ "${#MISSING_SECRETS[@]}" -gt 0 ]; then
   echo "deploy.sh: these secrets have no enabled version yet; add them, then run this script again:" >&2
-  for secret in "${MISSING_SECRETS[@]}"; do
-    echo "  printf %s \"\$VALUE\" | gcloud secrets versions add $secret --project $PROJECT_ID --data-file=-" >&2
+  for entry in "${MISSING_SECRETS[@]}"; do
+    echo "  printf %s \"\$VALUE\" | gcloud secrets versions add ${entry#* } --project ${entry%% *} --data-file=-" >&2
   done
   exit 3
 fi
 
-REGISTRY="$(tf output -raw artifact_registry_url)"
+REGISTRY="$(awk '$1 == "registry" { print $2; exit }' "$WORK/facts")"
+[ -n "$REGISTRY" ] || REGISTRY="$(tf output -raw artifact_registry_url 2>/dev/null || true)"
+[ -n "$REGISTRY" ] || die "the plan has no Docker Artifact Registry repository and the root module no artifact_registry_url output"
 if [ "$SKIP_BUILD" -eq 0 ]; then
   echo "==> building and pushing images to $REGISTRY (tag $TAG)"
   gcloud auth configure-docker "${REGISTRY%%/*}" --quiet
@@ -160,6 +175,6 @@ else
   done
 fi
 
-echo "==> phase 2: services, subscriptions and scheduler jobs (image_tag=$TAG)"
-tf apply -input=false "${AUTO_APPROVE[@]+"${AUTO_APPROVE[@]}"}" "${TF_VARS[@]}" -var deploy_services=true
+echo "==> phase 2: everything (image_tag=$TAG)"
+tf apply -input=false "${AUTO_APPROVE[@]+"${AUTO_APPROVE[@]}"}" "${TF_VARS[@]}"
 echo "==> deployed $TAG"

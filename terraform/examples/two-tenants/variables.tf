@@ -1,5 +1,5 @@
 variable "deploy_services" {
-  description = "Create the Cloud Run services, subscriptions and scheduler jobs. scripts/deploy.sh applies once with false (secrets and registry first), then with true."
+  description = "Create the tenants' Cloud Run services, subscriptions and scheduler jobs; false provisions the tenants without running anything."
   type        = bool
   default     = true
   nullable    = false

@@ -19,7 +19,14 @@ locals {
   # 30 days between a destroy request and the actual destruction of a key version.
   key_destroy_scheduled_duration = "2592000s"
 
+  # Created with the Cloud Scheduler API; its email follows the project number.
+  scheduler_agent = "service-${data.google_project.this.number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+
   topics = toset(["dead-letter", "erasure-requests", "fetch-requests", "knowledge-updated", "raw-landed"])
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
 }
 
 data "google_storage_project_service_account" "this" {
@@ -32,7 +39,7 @@ data "google_logging_project_cmek_settings" "this" {
 
 resource "google_project_service_identity" "this" {
   provider = google-beta
-  for_each = toset(["artifactregistry.googleapis.com", "cloudscheduler.googleapis.com", "pubsub.googleapis.com", "secretmanager.googleapis.com", "sqladmin.googleapis.com"])
+  for_each = toset(["artifactregistry.googleapis.com", "pubsub.googleapis.com", "secretmanager.googleapis.com", "sqladmin.googleapis.com"])
 
   project = var.project_id
   service = each.key

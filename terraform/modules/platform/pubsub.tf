@@ -29,7 +29,7 @@ resource "google_pubsub_topic_iam_member" "scheduler_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.this["fetch-requests"].name
   role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${google_project_service_identity.this["cloudscheduler.googleapis.com"].email}"
+  member  = "serviceAccount:${local.scheduler_agent}"
 }
 
 # Operators read dead letters here; a topic without a subscription would drop them.

@@ -73,7 +73,7 @@ locals {
       BACCA_GRAPH         = "postgres://${urlencode(local.graph_users["expire"])}@${var.graph.private_ip}:5432/${local.database}?sslmode=require"
       BACCA_OIDC_AUDIENCE = local.audiences["expire"]
     })
-    fetch = merge(local.common_env, local.fetch_settings, {
+    fetch = merge(local.fetch_settings, local.common_env, {
       BACCA_OIDC_AUDIENCE = local.audiences["fetch"]
     })
   }

@@ -17,7 +17,7 @@ variable "deletion_protection" {
 }
 
 variable "deploy_services" {
-  description = "Create the Cloud Run services, push subscriptions and scheduler jobs. Set false for the first apply, before the secrets hold versions and the images exist (scripts/deploy.sh does this)."
+  description = "Create the tenant's Cloud Run services, push subscriptions and scheduler jobs. false keeps a tenant provisioned (key, bucket, secrets, database) without running anything, e.g. while its credentials are being collected."
   type        = bool
   default     = true
   nullable    = false
@@ -202,8 +202,8 @@ variable "sources" {
   }
 
   validation {
-    condition     = alltrue(flatten([for s in values(var.sources) : [for k in keys(s.settings) : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !can(regex("(TOKEN|KEY|SECRET|PASSWORD|EMAIL)", k))]]))
-    error_message = "Setting names must be upper-case environment variable names and must not be credentials (TOKEN, KEY, SECRET, PASSWORD, EMAIL): those belong in Secret Manager."
+    condition     = alltrue(flatten([for s in values(var.sources) : [for k in keys(s.settings) : can(regex("^[A-Z][A-Z0-9_]*$", k)) && !can(regex("(TOKEN|KEY|SECRET|PASSWORD|EMAIL)", k)) && !startswith(k, "BACCA_") && !contains(["GOOGLE_CLOUD_PROJECT", "PORT"], k)]]))
+    error_message = "Setting names must be upper-case environment variable names, must not be credentials (TOKEN, KEY, SECRET, PASSWORD, EMAIL: those belong in Secret Manager) and must not be BACCA_*, GOOGLE_CLOUD_PROJECT or PORT."
   }
 }
 
