@@ -63,6 +63,16 @@ def clean(value):
             return s
 
 
+def normalize(value):
+    """One shape for both parsers: python-hcl2 8 keeps the quotes of strings and block labels
+    and marks blocks with `__is_block__`; bc-python-hcl2 does neither."""
+    if isinstance(value, dict):
+        return {clean(k): normalize(v) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return clean(value)
+
+
 def attr(body: dict, key: str, default=None):
     """The value of attribute `key` of a block body (None if absent)."""
     if not isinstance(body, dict) or key not in body:
@@ -114,7 +124,7 @@ class Config:
 
     def __post_init__(self):
         for fname, text in self.texts.items():
-            self.docs[fname] = hcl2.loads(text)
+            self.docs[fname] = normalize(hcl2.loads(text))
 
     @classmethod
     def from_dir(cls, path: Path) -> "Config":

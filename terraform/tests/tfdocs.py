@@ -16,14 +16,13 @@ BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
 
 
-def _type(body: dict, lines: list[str]) -> str:
-    """The type expression as written, on one line."""
-    start = body.get("__start_line__")
-    end = body.get("__end_line__")
-    if start is None:
-        return str(inv.attr(body, "type"))
+def _type(name: str, lines: list[str]) -> str:
+    """The type expression as written in variable `name`, on one line (read from the source
+    text, so the result does not depend on the parser's rendering of expressions)."""
+    header = f'variable "{name}" {{'
+    start = next(i for i, line in enumerate(lines) if line.strip() == header)
     collected, depth = [], 0
-    for line in lines[start - 1 : end]:
+    for line in lines[start + 1 :]:
         stripped = line.strip()
         if not collected and not re.match(r"type\s*=", stripped):
             continue
@@ -65,7 +64,7 @@ def render(module: Path) -> str:
     lines = [BEGIN, "## Inputs", "", "| Name | Description | Type | Default |", "|---|---|---|---|"]
     for name, body, fname in cfg.named("variable"):
         source = cfg.texts[fname].splitlines()
-        lines.append(f"| `{name}` | {_cell(inv.attr(body, 'description'))} | `{_type(body, source)}` | {_default(body)} |")
+        lines.append(f"| `{name}` | {_cell(inv.attr(body, 'description'))} | `{_type(name, source)}` | {_default(body)} |")
     lines += ["", "## Outputs", "", "| Name | Description |", "|---|---|"]
     for name, body, _ in cfg.named("output"):
         lines.append(f"| `{name}` | {_cell(inv.attr(body, 'description'))} |")
