@@ -14,6 +14,7 @@ not supported (the code base avoids them); they are reported as findings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 OPENERS = "{[("
@@ -60,8 +61,9 @@ def scan(text: str) -> list[Line]:
                 if c == '"':
                     stack.pop()
                 elif c in "$%" and nxt == "{":
-                    if i + 2 < n and raw[i - 1 : i] == c:
-                        pass  # "$${" is an escaped literal
+                    if i > 0 and raw[i - 1] == c:
+                        i += 2  # "$${" and "%%{" are escaped literals
+                        continue
                     stack.append("interp")
                     net += 1
                     if eq_col is not None:
@@ -85,9 +87,7 @@ def scan(text: str) -> list[Line]:
                 continue
             if c == '"':
                 stack.append("str")
-            elif c == "<" and nxt == "<" and raw[i + 2 : i + 3] in ("E", "-") or (
-                c == "<" and nxt == "<" and raw[i + 2 : i + 3].isalpha()
-            ):
+            elif c == "<" and nxt == "<" and re.match(r"-?[A-Za-z_]", raw[i + 2 :]):
                 raise ValueError(f"heredoc at line {len(out) + 1}: not supported by this checker")
             elif c in OPENERS:
                 stack.append("brace")
@@ -102,19 +102,15 @@ def scan(text: str) -> list[Line]:
                     eq_net -= 1
             elif c == "=":
                 prev = raw[i - 1] if i > 0 else ""
+                # The first `=` of the line that is not part of ==, !=, <=, >= or =>, and not
+                # the line's first token: hclwrite looks at one line's tokens only.
                 if nxt not in "=>" and prev not in "=!<>" and eq_col is None and not first_token:
-                    if not [s for s in stack if s in ("brace", "interp")] or _line_opened(stack):
-                        eq_col = i
-                        eq_net = 0
+                    eq_col = i
+                    eq_net = 0
             i += 1
         has_assign = eq_col is not None and eq_net == 0
         out.append(Line(raw, net, eq_col if has_assign else None, raw.strip() == ""))
     return out
-
-
-def _line_opened(stack: list[str]) -> bool:
-    # The assignment is the first `=` on the line; brackets opened by earlier lines are fine.
-    return True
 
 
 def expected(lines: list[Line]) -> list[str]:

@@ -60,7 +60,7 @@ def clean(value):
         elif len(s) >= 2 and s.startswith('"') and s.endswith('"'):
             s = s[1:-1].replace('\\"', '"')
         else:
-            return s
+            return s.replace('\\"', '"')
 
 
 def normalize(value):

@@ -139,3 +139,28 @@ def test_services_receive_the_documented_environment():
                  "BACCA_OIDC_SERVICE_ACCOUNT", "GOOGLE_CLOUD_PROJECT"):
         assert name in env, name
     assert "gcp-kms://" in env and "gs://" in env and "postgres://" in env
+
+
+def test_retention_arithmetic_keeps_the_30_day_promise():
+    """DESIGN.md: hourly sweep at 30 d - 2 h; lifecycle backstop at 29 d plus up to 24 h of lag."""
+    import re
+
+    tenant = inv.Config.from_dir(TERRAFORM / "modules/tenant")
+    (_, _, expire, _), = [r for r in tenant.resources("google_cloud_scheduler_job") if r[1] == "expire"]
+    schedule = inv.attr(expire, "schedule")
+    assert re.fullmatch(r"\d{1,2} \* \* \* \*", schedule), f"expire must run hourly, not {schedule!r}"
+    sweep_cutoff_hours, sweep_interval_hours = 30 * 24 - 2, 1
+    assert sweep_cutoff_hours + sweep_interval_hours < 30 * 24
+    backstop_days = inv.attr(tenant.variables()["raw_retention_days"], "default")
+    lifecycle_lag_hours = 24
+    assert backstop_days * 24 + lifecycle_lag_hours <= 30 * 24
+
+
+def test_subscriptions_and_fetch_jobs_carry_the_tenant():
+    tenant = inv.Config.from_dir(TERRAFORM / "modules/tenant")
+    (_, _, sub, _), = tenant.resources("google_pubsub_subscription")
+    assert inv.attr(sub, "filter") == 'attributes.tenant = "${var.tenant_id}"'
+    (_, _, fetch, _), = [r for r in tenant.resources("google_cloud_scheduler_job") if r[1] == "fetch"]
+    target = inv.block(fetch, "pubsub_target")
+    assert "var.tenant_id" in str(inv.attr(target, "attributes"))
+    assert "fetch_requests" in str(inv.attr(target, "topic_name"))
