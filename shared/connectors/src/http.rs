@@ -393,7 +393,7 @@ pub fn rate_limit_wait(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    if secs.is_finite() && secs >= 0.0 && secs < 86_400.0 {
+    if (0.0..86_400.0).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None
