@@ -23,6 +23,9 @@ const fn default_initial_backoff_ms() -> u64 {
 const fn default_max_backoff_ms() -> u64 {
     10_000
 }
+const fn default_list_page_size() -> u32 {
+    1000
+}
 
 /// How long raw objects may live.
 ///
@@ -87,6 +90,9 @@ pub struct GcsConfig {
     /// Back-off ceiling.
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Objects per list page (`maxResults`, at most 1000); pages are followed inside `list`.
+    #[serde(default = "default_list_page_size")]
+    pub list_page_size: u32,
     /// Endpoint override, e.g. `http://127.0.0.1:4443`; when set, no credentials are used.
     /// `STORAGE_EMULATOR_HOST` (host:port or URL) has the same effect.
     #[serde(default)]
@@ -105,6 +111,7 @@ impl GcsConfig {
             max_attempts: default_max_attempts(),
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            list_page_size: default_list_page_size(),
             endpoint: None,
             project: None,
         }

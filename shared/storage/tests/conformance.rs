@@ -53,6 +53,7 @@ fn emulator_store(bucket: &str) -> Option<GcsStore> {
         .filter(|h| !h.is_empty())?;
     let cfg = GcsConfig {
         endpoint: Some(host),
+        list_page_size: 7,
         ..GcsConfig::new()
     };
     Some(GcsStore::new(bucket, cfg).unwrap())

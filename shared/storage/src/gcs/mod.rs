@@ -365,7 +365,18 @@ impl ObjectStore for GcsStore {
         let mut listing = Listing::default();
         let mut page_token: Option<String> = None;
         loop {
-            let mut query = vec![("prefix", prefix.to_owned()), ("maxResults", "1000".into())];
+            let mut query = vec![
+                ("prefix", prefix.to_owned()),
+                (
+                    "maxResults",
+                    self.inner
+                        .http
+                        .cfg
+                        .list_page_size
+                        .clamp(1, 1000)
+                        .to_string(),
+                ),
+            ];
             if let Some(d) = delimiter {
                 query.push(("delimiter", d.to_owned()));
             }
