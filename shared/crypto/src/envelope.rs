@@ -1,0 +1,189 @@
+//! Tink's `KmsEnvelopeAead` with an AES256_GCM data key, byte for byte:
+//!
+//! ```text
+//! u32 BE len(W) || W || IV (12) || ciphertext || tag (16)
+//! W = KEK.encrypt(AesGcmKey proto = 0x1a 0x20 <32-byte DEK>, associated data = "")
+//! payload = AES-256-GCM(DEK, IV, plaintext, associated data = the caller's)
+//! ```
+//!
+//! A fresh DEK per call; `0 < len(W) <= 4096`. Use [`associated_data`] to bind a ciphertext
+//! to its tenant, object and purpose.
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::aead::{random_key, AesGcm, IV_LEN, TAG_LEN};
+use crate::error::{Error, Result};
+use crate::kms::Kms;
+use crate::proto::{decode_aes_gcm_key, encode_aes_gcm_key};
+
+/// Largest wrapped DEK accepted (Tink's limit).
+pub const MAX_WRAPPED_KEY_LEN: usize = 4096;
+
+/// Version tag that starts every [`associated_data`] value.
+pub const AAD_MAGIC: &[u8] = b"bacca-aad-v1";
+
+/// The associated data binding a ciphertext to `tenant`, `object` and `purpose`.
+///
+/// Exact layout (every length a u32 big-endian byte count, so no two triples collide):
+///
+/// ```text
+/// "bacca-aad-v1" || len(tenant) || tenant || len(object) || object || len(purpose) || purpose
+/// ```
+///
+/// e.g. `associated_data("acme", "raw/slack/2026-11-20/b1", "raw-batch")`. A ciphertext
+/// decrypted with any other triple fails with [`Error::WrongAssociatedData`].
+#[must_use]
+pub fn associated_data(tenant: &str, object: &str, purpose: &str) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(AAD_MAGIC.len() + 12 + tenant.len() + object.len() + purpose.len());
+    out.extend_from_slice(AAD_MAGIC);
+    for part in [tenant, object, purpose] {
+        out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
+/// Splits `u32 BE len || wrapped || rest`, enforcing `0 < len <= 4096`.
+pub(crate) fn split_wrapped(ciphertext: &[u8]) -> Result<(&[u8], &[u8])> {
+    let len_bytes: [u8; 4] = ciphertext
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::Truncated)?;
+    let len = check_wrapped_len(u32::from_be_bytes(len_bytes))?;
+    let wrapped = ciphertext.get(4..4 + len).ok_or(Error::Truncated)?;
+    Ok((wrapped, &ciphertext[4 + len..]))
+}
+
+/// Validates a declared wrapped-DEK length.
+pub(crate) fn check_wrapped_len(len: u32) -> Result<usize> {
+    let len = len as usize;
+    if len == 0 {
+        return Err(Error::WrappedKeyEmpty);
+    }
+    if len > MAX_WRAPPED_KEY_LEN {
+        return Err(Error::WrappedKeyTooLarge { len: len as u64 });
+    }
+    Ok(len)
+}
+
+/// Envelope encryption under one tenant's KEK (Tink `KmsEnvelopeAead`, AES256_GCM DEKs).
+#[derive(Debug, Clone)]
+pub struct EnvelopeAead {
+    kek: Arc<dyn Kms>,
+}
+
+impl EnvelopeAead {
+    /// Envelope encryption with DEKs wrapped by `kek`.
+    #[must_use]
+    pub fn new(kek: Arc<dyn Kms>) -> Self {
+        Self { kek }
+    }
+
+    /// The KEK.
+    #[must_use]
+    pub fn kek(&self) -> &Arc<dyn Kms> {
+        &self.kek
+    }
+
+    /// Encrypts `plaintext` with a fresh DEK; `aad` goes to the payload AES-GCM.
+    ///
+    /// # Errors
+    /// KMS errors from wrapping the DEK (retryable when the KMS is unavailable or throttled),
+    /// [`Error::WrappedKeyTooLarge`] if the KMS returns an oversized wrapped key.
+    pub async fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let dek = random_key()?;
+        let wrapped = self
+            .kek
+            .encrypt(&encode_aes_gcm_key(dek.as_ref()), &[])
+            .await?;
+        let wlen = u32::try_from(wrapped.len()).unwrap_or(u32::MAX);
+        check_wrapped_len(wlen)?;
+        let mut out = Vec::with_capacity(4 + wrapped.len() + IV_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&wlen.to_be_bytes());
+        out.extend_from_slice(&wrapped);
+        AesGcm::new(dek.as_ref())?.encrypt_append(plaintext, aad, &mut out)?;
+        Ok(out)
+    }
+
+    /// Unwraps the DEK of an envelope ciphertext; returns it with the remaining payload.
+    async fn unwrap<'c>(&self, ciphertext: &'c [u8]) -> Result<(AesGcm, &'c [u8])> {
+        let (wrapped, payload) = split_wrapped(ciphertext)?;
+        if payload.len() < IV_LEN + TAG_LEN {
+            return Err(Error::Truncated);
+        }
+        let proto = Zeroizing::new(self.kek.decrypt(wrapped, &[]).await?);
+        let dek = decode_aes_gcm_key(&proto)?;
+        Ok((AesGcm::new(&dek)?, payload))
+    }
+
+    /// Decrypts an envelope ciphertext written with the same `aad`.
+    ///
+    /// # Errors
+    /// [`Error::Truncated`], [`Error::WrappedKeyEmpty`], [`Error::WrappedKeyTooLarge`],
+    /// [`Error::Tampered`] (the wrapped DEK does not authenticate),
+    /// [`Error::UnknownKeyVersion`], [`Error::KeyVersionDestroyed`], [`Error::MalformedKey`],
+    /// [`Error::WrongAssociatedData`] (payload does not authenticate with `aad`), KMS errors.
+    pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let (dek, payload) = self.unwrap(ciphertext).await?;
+        let mut buf = payload.to_vec();
+        let len = dek
+            .decrypt_in_place(&mut buf, aad)
+            .map_err(|_| Error::WrongAssociatedData)?;
+        buf.copy_within(IV_LEN..IV_LEN + len, 0);
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    /// Like [`EnvelopeAead::decrypt`], reusing the ciphertext's buffer (no second copy of
+    /// a large object).
+    ///
+    /// # Errors
+    /// As [`EnvelopeAead::decrypt`].
+    pub async fn decrypt_vec(&self, mut ciphertext: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>> {
+        let (dek, payload) = self.unwrap(&ciphertext).await?;
+        let start = ciphertext.len() - payload.len();
+        let len = dek
+            .decrypt_in_place(&mut ciphertext[start..], aad)
+            .map_err(|_| Error::WrongAssociatedData)?;
+        ciphertext.copy_within(start + IV_LEN..start + IV_LEN + len, 0);
+        ciphertext.truncate(len);
+        Ok(ciphertext)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aad_layout_is_exact_and_unambiguous() {
+        let a = associated_data("t", "o", "p");
+        let mut want = b"bacca-aad-v1".to_vec();
+        want.extend_from_slice(&[0, 0, 0, 1, b't', 0, 0, 0, 1, b'o', 0, 0, 0, 1, b'p']);
+        assert_eq!(a, want);
+        assert_ne!(
+            associated_data("ab", "c", "p"),
+            associated_data("a", "bc", "p")
+        );
+    }
+
+    #[test]
+    fn wrapped_len_bounds() {
+        assert!(matches!(
+            split_wrapped(&[0, 0, 0, 0, 1]),
+            Err(Error::WrappedKeyEmpty)
+        ));
+        assert!(matches!(
+            split_wrapped(&[0, 0, 0x10, 0x01, 1]),
+            Err(Error::WrappedKeyTooLarge { len: 4097 })
+        ));
+        assert!(matches!(split_wrapped(&[0, 0, 0]), Err(Error::Truncated)));
+        assert!(matches!(
+            split_wrapped(&[0, 0, 0, 9, 1]),
+            Err(Error::Truncated)
+        ));
+    }
+}
