@@ -1,10 +1,18 @@
 //! Knowledge extraction, log signatures and the per-tenant incident graph.
 //!
 //! - [`signature`]: the online log template miner behind `bacca signatures`.
+//! - [`model`]: nodes, edges, tenants and batches.
+//! - [`cipher`]: per-row encryption of sensitive columns and keyed blind indexes.
+//! - [`store`]: the [`store::GraphStore`] trait with SQLite and PostgreSQL backends.
+//! - [`graph`]: [`graph::KnowledgeGraph`], one tenant's graph over a store and a cipher.
 
 #![forbid(unsafe_code)]
 
+pub mod cipher;
 mod error;
+pub mod graph;
+pub mod model;
 pub mod signature;
+pub mod store;
 
 pub use error::{Error, Result};

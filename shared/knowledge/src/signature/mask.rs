@@ -193,6 +193,23 @@ pub(crate) fn mask_line(line: &[u8], max_tokens: usize, out: &mut Vec<u8>) -> us
     count
 }
 
+/// True when `text`, masked, contains `template` as a run of consecutive tokens (each template
+/// token `<*>` or equal to the masked token), so a log line quoted inside an alert still
+/// matches its signature.
+#[must_use]
+pub fn template_matches(template: &str, text: &str) -> bool {
+    let mut out = Vec::new();
+    mask_line(text.as_bytes(), 256, &mut out);
+    let masked = String::from_utf8_lossy(&out);
+    let line: Vec<&str> = masked.split(' ').collect();
+    let tpl: Vec<&str> = template.split(' ').collect();
+    if tpl.len() > line.len() {
+        return false;
+    }
+    line.windows(tpl.len())
+        .any(|w| w.iter().zip(&tpl).all(|(l, t)| *t == WILDCARD || t == l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +251,21 @@ mod tests {
             masked("session opened for user root"),
             "session opened for user root"
         );
+    }
+
+    #[test]
+    fn templates_match_masked_lines() {
+        assert!(template_matches(
+            "Deleted block <*> size <*>",
+            "Deleted block blk_9 size 10"
+        ));
+        assert!(template_matches("removing <*> now", "removing echo now"));
+        assert!(!template_matches("removing <*> now", "removing echo later"));
+        assert!(!template_matches("a <*>", "a"));
+        assert!(template_matches(
+            "pool exhausted for db <*>",
+            "ALERT svc: pool exhausted for db x1"
+        ));
     }
 
     #[test]

@@ -1,0 +1,474 @@
+//! One tenant's knowledge graph over a [`GraphStore`] and a [`RowCipher`]: encrypts sensitive
+//! columns, derives blind-index ids, merges duplicates, and answers `similar`, `stats` and
+//! `export`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::cipher::{RowAad, RowCipher};
+use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
+use crate::signature::mask::template_matches;
+use crate::store::{
+    EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats, TermRow,
+};
+use crate::{Error, Result};
+
+const NODES: &str = "nodes";
+/// Terms kept per text for similarity.
+const MAX_TERMS: usize = 64;
+
+/// One tenant's graph.
+#[derive(Clone)]
+pub struct KnowledgeGraph {
+    store: Arc<dyn GraphStore>,
+    cipher: Arc<dyn RowCipher>,
+    tenant: TenantId,
+}
+
+impl std::fmt::Debug for KnowledgeGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeGraph")
+            .field("tenant", &self.tenant)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A past incident returned by [`KnowledgeGraph::similar`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimilarIncident {
+    /// The incident.
+    pub incident: Node,
+    /// Combined score (higher is more similar).
+    pub score: f64,
+    /// Signatures shared with the query.
+    pub shared_signatures: i64,
+    /// Services shared with the query.
+    pub shared_services: i64,
+    /// Text similarity (Jaccard over keyed term hashes), 0 to 1.
+    pub text_similarity: f64,
+    /// Actions that resolved it.
+    pub actions: Vec<Node>,
+    /// Documents about it.
+    pub documents: Vec<Node>,
+}
+
+/// The export of a tenant's graph (`bacca kg export --format json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Export {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Schema version.
+    pub schema_version: i64,
+    /// Nodes, sorted by kind and key.
+    pub nodes: Vec<Node>,
+    /// Edges, sorted.
+    pub edges: Vec<Edge>,
+}
+
+/// Normalised words of a text for similarity: lowercase alphanumeric words of 3+ characters
+/// without digits, minus a few stop words; unique, at most [`MAX_TERMS`].
+#[must_use]
+pub fn terms(text: &str) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "the", "and", "for", "with", "from", "that", "this", "was", "were", "are", "has", "have",
+        "not", "but", "into", "after", "before", "when", "then", "than", "our", "its",
+    ];
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 3 && !w.chars().any(|c| c.is_ascii_digit()))
+    {
+        let w = w.to_lowercase();
+        if STOP.contains(&w.as_str()) || !seen.insert(w.clone()) {
+            continue;
+        }
+        out.push(w);
+        if out.len() >= MAX_TERMS {
+            break;
+        }
+    }
+    out
+}
+
+impl KnowledgeGraph {
+    /// Binds a store, a tenant cipher and a tenant.
+    #[must_use]
+    pub fn new(store: Arc<dyn GraphStore>, cipher: Arc<dyn RowCipher>, tenant: TenantId) -> Self {
+        Self {
+            store,
+            cipher,
+            tenant,
+        }
+    }
+
+    /// The tenant.
+    #[must_use]
+    pub const fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Registers the tenant in the store (idempotent).
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub async fn create(&self) -> Result<()> {
+        self.store.create_tenant(&self.tenant).await
+    }
+
+    /// The blind-index id of a node.
+    #[must_use]
+    pub fn node_id(&self, node: &NodeRef) -> String {
+        let domain = format!("node:{}", node.kind);
+        let bi = self
+            .cipher
+            .blind_index(&self.tenant, &domain, node.key.as_bytes());
+        hex::encode(&bi[..16])
+    }
+
+    fn term_hash(&self, term: &str) -> i64 {
+        let bi = self
+            .cipher
+            .blind_index(&self.tenant, "term", term.as_bytes());
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bi[..8]);
+        i64::from_le_bytes(b)
+    }
+
+    fn aad<'a>(&'a self, row: &'a str, column: &'a str) -> RowAad<'a> {
+        RowAad {
+            tenant: &self.tenant,
+            table: NODES,
+            row_id: row,
+            column,
+        }
+    }
+
+    /// Validates, merges duplicates, encrypts and writes a batch in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRecord`] for a bad batch (nothing written), store errors (rolled back).
+    pub async fn upsert(&self, batch: &Batch) -> Result<()> {
+        batch.validate()?;
+        let rows = self.encrypt_batch(batch)?;
+        self.store.upsert(&self.tenant, &rows).await
+    }
+
+    /// Turns a batch into rows: ids, ciphertexts, terms; duplicate nodes and edges merged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`].
+    pub fn encrypt_batch(&self, batch: &Batch) -> Result<RowBatch> {
+        let mut merged: Vec<Node> = Vec::with_capacity(batch.nodes.len());
+        let mut index: HashMap<String, usize> = HashMap::with_capacity(batch.nodes.len());
+        let mut ids: Vec<String> = Vec::with_capacity(batch.nodes.len());
+        for n in &batch.nodes {
+            let id = self.node_id(&n.node);
+            if let Some(&i) = index.get(&id) {
+                let m = &mut merged[i];
+                m.first_seen = m.first_seen.min(n.first_seen);
+                m.last_seen = m.last_seen.max(n.last_seen);
+                m.sources.extend(n.sources.iter().cloned());
+                m.attrs.extend(n.attrs.clone());
+                if n.label.is_some() {
+                    m.label.clone_from(&n.label);
+                }
+            } else {
+                index.insert(id.clone(), merged.len());
+                merged.push(n.clone());
+                ids.push(id);
+            }
+        }
+        let mut rows = RowBatch::default();
+        for (i, (n, id)) in merged.iter().zip(ids).enumerate() {
+            let key_ct = self
+                .cipher
+                .encrypt(&self.aad(&id, "key"), n.node.key.as_bytes())?;
+            let label_ct = match &n.label {
+                Some(l) => Some(self.cipher.encrypt(&self.aad(&id, "label"), l.as_bytes())?),
+                None => None,
+            };
+            if n.node.kind == NodeKind::Incident {
+                if let Some(l) = &n.label {
+                    let mut hs: Vec<i64> = terms(l).iter().map(|t| self.term_hash(t)).collect();
+                    hs.sort_unstable();
+                    hs.dedup();
+                    rows.terms
+                        .extend(hs.into_iter().map(|term| TermRow { node: i, term }));
+                }
+            }
+            rows.nodes.push(NodeRow {
+                id,
+                kind: n.node.kind,
+                key_ct,
+                label_ct,
+                attrs: serde_json::Value::Object(n.attrs.clone()),
+                sources: n.sources.iter().cloned().collect(),
+                first_seen: n.first_seen,
+                last_seen: n.last_seen,
+            });
+        }
+        let mut edges: BTreeMap<(EdgeKind, String, String), EdgeRow> = BTreeMap::new();
+        for e in &batch.edges {
+            let src = self.node_id(&e.from);
+            let dst = self.node_id(&e.to);
+            let entry = edges
+                .entry((e.kind, src.clone(), dst.clone()))
+                .or_insert_with(|| EdgeRow {
+                    kind: e.kind,
+                    src,
+                    dst,
+                    sources: Vec::new(),
+                    first_seen: e.first_seen,
+                    last_seen: e.last_seen,
+                });
+            entry.first_seen = entry.first_seen.min(e.first_seen);
+            entry.last_seen = entry.last_seen.max(e.last_seen);
+            entry.sources = crate::store::merge_sources(
+                &entry.sources,
+                &e.sources.iter().cloned().collect::<Vec<_>>(),
+            );
+        }
+        rows.edges = edges.into_values().collect();
+        Ok(rows)
+    }
+
+    fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
+        let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
+        let label = match &r.label_ct {
+            Some(ct) => Some(self.cipher.decrypt(&self.aad(&r.id, "label"), ct)?),
+            None => None,
+        };
+        let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| Error::Crypto("row not UTF-8"));
+        Ok(Node {
+            node: NodeRef {
+                kind: r.kind,
+                key: text(key)?,
+            },
+            label: label.map(text).transpose()?,
+            attrs: match &r.attrs {
+                serde_json::Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            },
+            sources: r.sources.iter().cloned().collect(),
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+        })
+    }
+
+    /// Nodes (decrypted), optionally of one kind, sorted by kind and key.
+    ///
+    /// # Errors
+    ///
+    /// Store and crypto errors.
+    pub async fn nodes(&self, kind: Option<NodeKind>) -> Result<Vec<Node>> {
+        let rows = self
+            .store
+            .nodes(&self.tenant, &NodeFilter { kind, ids: None })
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| self.decrypt_node(r))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.node.cmp(&b.node));
+        Ok(out)
+    }
+
+    async fn nodes_by_id(&self, ids: Vec<String>) -> Result<HashMap<String, Node>> {
+        let rows = self
+            .store
+            .nodes(
+                &self.tenant,
+                &NodeFilter {
+                    kind: None,
+                    ids: Some(ids),
+                },
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.id.clone(), self.decrypt_node(r)?)))
+            .collect()
+    }
+
+    /// Counts.
+    ///
+    /// # Errors
+    ///
+    /// Store errors.
+    pub async fn stats(&self) -> Result<Stats> {
+        self.store.stats(&self.tenant).await
+    }
+
+    /// The whole graph, decrypted and sorted (`bacca kg export --format json`).
+    ///
+    /// # Errors
+    ///
+    /// Store and crypto errors.
+    pub async fn export(&self) -> Result<Export> {
+        let rows = self
+            .store
+            .nodes(&self.tenant, &NodeFilter::default())
+            .await?;
+        let mut by_id = HashMap::with_capacity(rows.len());
+        let mut nodes = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let n = self.decrypt_node(r)?;
+            by_id.insert(r.id.clone(), n.node.clone());
+            nodes.push(n);
+        }
+        nodes.sort_by(|a, b| a.node.cmp(&b.node));
+        let mut edges = Vec::new();
+        for e in self
+            .store
+            .edges(&self.tenant, &EdgeFilter::default())
+            .await?
+        {
+            let (Some(from), Some(to)) = (by_id.get(&e.src), by_id.get(&e.dst)) else {
+                continue;
+            };
+            edges.push(Edge {
+                kind: e.kind,
+                from: from.clone(),
+                to: to.clone(),
+                sources: e.sources.into_iter().collect(),
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+            });
+        }
+        edges.sort_by(|a, b| (a.kind, &a.from, &a.to).cmp(&(b.kind, &b.from, &b.to)));
+        Ok(Export {
+            tenant: self.tenant.clone(),
+            schema_version: self.stats().await?.schema_version,
+            nodes,
+            edges,
+        })
+    }
+
+    /// Past incidents like `text` (an alert or a log line), best first, each with the actions
+    /// that resolved it and its documents. Ranking: shared log signatures (the line matches a
+    /// stored template), shared services (a service name appears in the text), then text
+    /// similarity over keyed term hashes.
+    ///
+    /// # Errors
+    ///
+    /// Store and crypto errors.
+    pub async fn similar(&self, text: &str, limit: usize) -> Result<Vec<SimilarIncident>> {
+        let mut query = SimilarQuery {
+            limit: limit.saturating_mul(4).max(20),
+            ..SimilarQuery::default()
+        };
+        for r in self
+            .store
+            .nodes(
+                &self.tenant,
+                &NodeFilter {
+                    kind: Some(NodeKind::Signature),
+                    ids: None,
+                },
+            )
+            .await?
+        {
+            let n = self.decrypt_node(&r)?;
+            if n.label
+                .as_deref()
+                .is_some_and(|t| template_matches(t, text))
+            {
+                query.signatures.push(r.id);
+            }
+        }
+        let words: HashSet<String> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        for r in self
+            .store
+            .nodes(
+                &self.tenant,
+                &NodeFilter {
+                    kind: Some(NodeKind::Service),
+                    ids: None,
+                },
+            )
+            .await?
+        {
+            let n = self.decrypt_node(&r)?;
+            if words.contains(&n.node.key.to_lowercase()) {
+                query.services.push(r.id);
+            }
+        }
+        let qterms = terms(text);
+        query.terms = qterms.iter().map(|t| self.term_hash(t)).collect();
+        let cands = self.store.similar(&self.tenant, &query).await?;
+        #[allow(clippy::cast_precision_loss)]
+        let mut scored: Vec<(f64, f64, crate::store::Candidate)> = cands
+            .into_iter()
+            .map(|c| {
+                let union = (qterms.len() as i64 + c.incident_terms - c.shared_terms).max(1);
+                let jac = c.shared_terms as f64 / union as f64;
+                let sig = if query.signatures.is_empty() {
+                    0.0
+                } else {
+                    c.shared_signatures as f64 / query.signatures.len() as f64
+                };
+                let svc = if query.services.is_empty() {
+                    0.0
+                } else {
+                    c.shared_services as f64 / query.services.len() as f64
+                };
+                (3.0 * sig + 2.0 * svc + jac, jac, c)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.id.cmp(&b.2.id)));
+        scored.truncate(limit);
+        let ids: Vec<String> = scored.iter().map(|s| s.2.id.clone()).collect();
+        let edges = self
+            .store
+            .edges(
+                &self.tenant,
+                &EdgeFilter {
+                    kind: None,
+                    src_ids: Some(ids.clone()),
+                },
+            )
+            .await?;
+        let wanted: Vec<String> = edges
+            .iter()
+            .filter(|e| matches!(e.kind, EdgeKind::ResolvedBy | EdgeKind::DocumentedIn))
+            .map(|e| e.dst.clone())
+            .chain(ids)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let nodes = self.nodes_by_id(wanted).await?;
+        let mut out = Vec::with_capacity(scored.len());
+        for (score, jac, c) in scored {
+            let Some(incident) = nodes.get(&c.id).cloned() else {
+                continue;
+            };
+            let pick = |kind: EdgeKind| -> Vec<Node> {
+                edges
+                    .iter()
+                    .filter(|e| e.src == c.id && e.kind == kind)
+                    .filter_map(|e| nodes.get(&e.dst).cloned())
+                    .collect()
+            };
+            out.push(SimilarIncident {
+                incident,
+                score,
+                shared_signatures: c.shared_signatures,
+                shared_services: c.shared_services,
+                text_similarity: jac,
+                actions: pick(EdgeKind::ResolvedBy),
+                documents: pick(EdgeKind::DocumentedIn),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,119 @@
+//! Embedded migrations (compiled into the binary, applied through `sqlx::migrate::Migrator`)
+//! and the schema version check.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+use crate::{Error, Result};
+
+/// Schema version this binary writes and expects (the last migration's version).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// (version, description, SQL) of every SQLite migration.
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "graph",
+    include_str!("../../migrations/sqlite/0001_graph.sql"),
+)];
+
+/// (version, description, SQL) of every PostgreSQL migration.
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "graph with row-level security",
+    include_str!("../../migrations/postgres/0001_graph.sql"),
+)];
+
+#[derive(Debug, Clone, Copy)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(v, d, sql)| {
+                    Migration::new(
+                        *v,
+                        Cow::Borrowed(*d),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Builds the migrator for a set of embedded migrations.
+pub(crate) async fn migrator(
+    set: &'static [(i64, &'static str, &'static str)],
+) -> Result<Migrator> {
+    Migrator::new(Embedded(set))
+        .await
+        .map_err(|_| Error::Database {
+            class: "migration source",
+            code: None,
+            retryable: false,
+        })
+}
+
+/// Compares the applied version with the binary's; `None` means a fresh database.
+pub(crate) fn check_version(found: Option<i64>, migrate: bool) -> Result<bool> {
+    match found {
+        None => Ok(true),
+        Some(v) if v > SCHEMA_VERSION => Err(Error::SchemaTooNew {
+            found: v,
+            expected: SCHEMA_VERSION,
+        }),
+        Some(v) if v < SCHEMA_VERSION && !migrate => Err(Error::SchemaTooOld {
+            found: v,
+            expected: SCHEMA_VERSION,
+        }),
+        Some(v) => Ok(v < SCHEMA_VERSION),
+    }
+}
+
+/// Maps a migrator error to the crate's errors (no SQL or content in the message).
+pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::VersionMissing(v) => Error::SchemaTooNew {
+            found: v,
+            expected: SCHEMA_VERSION,
+        },
+        M::Execute(inner) | M::ExecuteMigration(inner, _) => inner.into(),
+        _ => Error::Database {
+            class: "migration failed (modified or dirty migration?)",
+            code: None,
+            retryable: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_rules() {
+        assert!(check_version(None, false).unwrap());
+        assert!(!check_version(Some(SCHEMA_VERSION), false).unwrap());
+        assert!(matches!(
+            check_version(Some(SCHEMA_VERSION + 1), true),
+            Err(Error::SchemaTooNew { .. })
+        ));
+        assert!(matches!(
+            check_version(Some(0), false),
+            Err(Error::SchemaTooOld { .. })
+        ));
+        assert!(check_version(Some(0), true).unwrap());
+    }
+}

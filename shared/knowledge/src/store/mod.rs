@@ -1,0 +1,240 @@
+//! Storage of the per-tenant graph: the [`GraphStore`] trait, its row types and the two
+//! backends, chosen by URI scheme ([`open_store`]).
+//!
+//! Rows arrive here already encrypted: sensitive columns are ciphertext ([`crate::cipher`]),
+//! ids are keyed blind indexes. Every write is one transaction; every upsert is idempotent.
+
+mod migrate;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{EdgeKind, NodeKind, TenantId};
+use crate::{Error, Result};
+
+pub use migrate::SCHEMA_VERSION;
+
+/// A node as stored: blind-index id, ciphertext columns, clear non-sensitive columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    /// Keyed blind index of kind and natural key (hex).
+    pub id: String,
+    /// Node kind.
+    pub kind: NodeKind,
+    /// Encrypted natural key.
+    pub key_ct: Vec<u8>,
+    /// Encrypted label (title, action text, template, excerpt).
+    pub label_ct: Option<Vec<u8>>,
+    /// Non-sensitive attributes (a JSON object).
+    pub attrs: serde_json::Value,
+    /// Contributing sources, sorted and unique.
+    pub sources: Vec<String>,
+    /// First seen.
+    pub first_seen: DateTime<Utc>,
+    /// Last seen.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// An edge as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeRow {
+    /// Edge kind.
+    pub kind: EdgeKind,
+    /// Source node id.
+    pub src: String,
+    /// Target node id.
+    pub dst: String,
+    /// Contributing sources, sorted and unique.
+    pub sources: Vec<String>,
+    /// First seen.
+    pub first_seen: DateTime<Utc>,
+    /// Last seen.
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A keyed hash of one normalised word of a node's text, for text similarity without clear
+/// text in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TermRow {
+    /// Index of the node in [`RowBatch::nodes`].
+    pub node: usize,
+    /// First 8 bytes of the term's blind index.
+    pub term: i64,
+}
+
+/// Rows written in one transaction. Node ids are unique within a batch, and so are edges and
+/// terms (the graph layer merges duplicates first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowBatch {
+    /// Nodes.
+    pub nodes: Vec<NodeRow>,
+    /// Edges (after the nodes they reference).
+    pub edges: Vec<EdgeRow>,
+    /// Term hashes of node texts.
+    pub terms: Vec<TermRow>,
+}
+
+/// Which nodes to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeFilter {
+    /// Only this kind.
+    pub kind: Option<NodeKind>,
+    /// Only these ids.
+    pub ids: Option<Vec<String>>,
+}
+
+/// Which edges to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EdgeFilter {
+    /// Only this kind.
+    pub kind: Option<EdgeKind>,
+    /// Only edges leaving these node ids.
+    pub src_ids: Option<Vec<String>>,
+}
+
+/// Counts of one tenant's graph.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Nodes per kind.
+    pub nodes: Vec<(NodeKind, i64)>,
+    /// Edges per kind.
+    pub edges: Vec<(EdgeKind, i64)>,
+    /// Schema version of the store.
+    pub schema_version: i64,
+}
+
+/// What `similar` looks for: the blind-index ids of signatures and services, and term hashes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimilarQuery {
+    /// Signature node ids the new event exhibits.
+    pub signatures: Vec<String>,
+    /// Service node ids it concerns.
+    pub services: Vec<String>,
+    /// Term hashes of its text.
+    pub terms: Vec<i64>,
+    /// Maximum number of candidates returned.
+    pub limit: usize,
+}
+
+/// A past incident sharing something with a [`SimilarQuery`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Incident node id.
+    pub id: String,
+    /// Shared signatures.
+    pub shared_signatures: i64,
+    /// Shared services.
+    pub shared_services: i64,
+    /// Shared terms.
+    pub shared_terms: i64,
+    /// Number of terms of the incident's own text.
+    pub incident_terms: i64,
+}
+
+/// Persistent storage of tenant graphs. Implementations pass the same test suite
+/// (`tests/store_suite.rs`).
+#[async_trait]
+pub trait GraphStore: Send + Sync + std::fmt::Debug {
+    /// Registers a tenant (creates its file or row). Idempotent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] on storage failure.
+    async fn create_tenant(&self, tenant: &TenantId) -> Result<()>;
+
+    /// Upserts a batch in one transaction: on error nothing of it is written. Replaying a batch
+    /// leaves the graph unchanged (times widen to min/max, sources and attributes merge).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`] (for example an edge to a missing node).
+    async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()>;
+
+    /// Reads nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>>;
+
+    /// Reads edges.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>>;
+
+    /// Counts nodes and edges.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn stats(&self, tenant: &TenantId) -> Result<Stats>;
+
+    /// Incidents sharing signatures, services or terms with the query, best first by a rough
+    /// score (the caller re-ranks).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>>;
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Apply pending migrations when the schema is older than the binary; when false an older
+    /// schema is [`Error::SchemaTooOld`]. A newer schema is always [`Error::SchemaTooNew`].
+    pub migrate: bool,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    const fn default_const() -> Self {
+        Self {
+            migrate: true,
+            max_connections: 4,
+        }
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self::default_const()
+    }
+}
+
+/// Opens a store by URI: `sqlite://<directory>` (a file per tenant, created as needed) or
+/// `postgres://...` / `postgresql://...`.
+///
+/// # Errors
+///
+/// [`Error::InvalidStoreUri`], [`Error::Database`], schema version errors.
+pub async fn open_store(uri: &str, options: StoreOptions) -> Result<Arc<dyn GraphStore>> {
+    if let Some(dir) = uri.strip_prefix("sqlite://") {
+        if dir.is_empty() {
+            return Err(Error::InvalidStoreUri);
+        }
+        Ok(Arc::new(sqlite::SqliteStore::open(dir, options)?))
+    } else if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(uri, options).await?,
+        ))
+    } else {
+        Err(Error::InvalidStoreUri)
+    }
+}
+
+/// Sorted, de-duplicated union of two source lists.
+pub(crate) fn merge_sources(a: &[String], b: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = a.iter().chain(b).cloned().collect();
+    v.sort();
+    v.dedup();
+    v
+}

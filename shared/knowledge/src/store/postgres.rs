@@ -1,0 +1,358 @@
+//! PostgreSQL backend (production: Cloud SQL). One database for all tenants; isolation by
+//! row-level security on `tenant_id`: every transaction first runs
+//! `set_config('bacca.tenant_id', <tenant>, true)`, and the policies hide and refuse every
+//! other tenant's rows. The application role must be neither superuser nor `BYPASSRLS`.
+//!
+//! Grants the application role needs (migrations run as the owner):
+//! `GRANT SELECT, INSERT, UPDATE ON tenants, nodes, edges, node_terms TO <app>;`
+//! `GRANT SELECT ON _sqlx_migrations TO <app>;`
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::{
+    Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
+    StoreOptions,
+};
+use crate::model::{EdgeKind, NodeKind, TenantId};
+use crate::{Error, Result};
+
+/// The PostgreSQL graph store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn decode_err(class: &'static str) -> Error {
+    Error::Database {
+        class,
+        code: None,
+        retryable: false,
+    }
+}
+
+impl PostgresStore {
+    /// Connects, checks the schema version and migrates when allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`], [`Error::SchemaTooOld`], [`Error::SchemaTooNew`].
+    pub async fn connect(uri: &str, options: StoreOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect(uri)
+            .await?;
+        Self::from_pool(pool, options).await
+    }
+
+    /// Wraps an existing pool, checking the schema version and migrating when allowed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::connect`].
+    pub async fn from_pool(pool: PgPool, options: StoreOptions) -> Result<Self> {
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&pool)
+            .await?;
+        let found: Option<i64> = if exists {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await?
+        } else {
+            None
+        };
+        let fresh = found.is_none();
+        if check_version(found, options.migrate || fresh)? {
+            if !options.migrate {
+                return Err(Error::SchemaTooOld {
+                    found: 0,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+            migrate::migrator(migrate::POSTGRES)
+                .await?
+                .run(&pool)
+                .await
+                .map_err(migrate_error)?;
+        }
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool.
+    #[must_use]
+    pub const fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Begins a transaction scoped to `tenant` by row-level security; when `must_exist`, an
+    /// unregistered tenant is [`Error::UnknownTenant`].
+    async fn begin(
+        &self,
+        tenant: &TenantId,
+        must_exist: bool,
+    ) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('bacca.tenant_id', $1, true)")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if must_exist {
+            let found: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM tenants WHERE tenant_id = $1")
+                    .bind(tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if found.is_none() {
+                return Err(Error::UnknownTenant(tenant.to_string()));
+            }
+        }
+        Ok(tx)
+    }
+}
+
+fn node_from_row(r: &PgRow) -> Result<NodeRow> {
+    let kind: String = r.try_get("kind")?;
+    Ok(NodeRow {
+        id: r.try_get("id")?,
+        kind: NodeKind::parse(&kind).ok_or_else(|| decode_err("unknown node kind"))?,
+        key_ct: r.try_get("key_ct")?,
+        label_ct: r.try_get("label_ct")?,
+        attrs: r.try_get("attrs")?,
+        sources: r.try_get("sources")?,
+        first_seen: r.try_get("first_seen")?,
+        last_seen: r.try_get("last_seen")?,
+    })
+}
+
+fn edge_from_row(r: &PgRow) -> Result<EdgeRow> {
+    let kind: String = r.try_get("kind")?;
+    Ok(EdgeRow {
+        kind: EdgeKind::parse(&kind).ok_or_else(|| decode_err("unknown edge kind"))?,
+        src: r.try_get("src")?,
+        dst: r.try_get("dst")?,
+        sources: r.try_get("sources")?,
+        first_seen: r.try_get("first_seen")?,
+        last_seen: r.try_get("last_seen")?,
+    })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+}
+
+#[async_trait]
+impl GraphStore for PostgresStore {
+    async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
+        let mut tx = self.begin(tenant, false).await?;
+        sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
+        let mut tx = self.begin(tenant, true).await?;
+        if !batch.nodes.is_empty() {
+            let n = &batch.nodes;
+            let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
+            let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
+            let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
+            let labels: Vec<Option<&[u8]>> = n.iter().map(|x| x.label_ct.as_deref()).collect();
+            let attrs: Vec<String> = n.iter().map(|x| x.attrs.to_string()).collect();
+            let sources: Vec<String> = n.iter().map(|x| json_list(&x.sources)).collect();
+            let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
+            let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
+            sqlx::query(
+                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+                 SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs::jsonb, \
+                        ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), u.first_seen, u.last_seen \
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], \
+                             $8::timestamptz[], $9::timestamptz[]) \
+                      AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET \
+                   label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
+                   attrs = nodes.attrs || EXCLUDED.attrs, \
+                   sources = ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s), \
+                   first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
+                   last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen)",
+            )
+            .bind(tenant.as_str())
+            .bind(&ids)
+            .bind(&kinds)
+            .bind(&keys)
+            .bind(&labels)
+            .bind(&attrs)
+            .bind(&sources)
+            .bind(&first)
+            .bind(&last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !batch.terms.is_empty() {
+            let mut terms = Vec::with_capacity(batch.terms.len());
+            let mut ids = Vec::with_capacity(batch.terms.len());
+            for t in &batch.terms {
+                let node = batch.nodes.get(t.node).ok_or_else(|| {
+                    Error::InvalidRecord("term refers to no node of the batch".into())
+                })?;
+                terms.push(t.term);
+                ids.push(node.id.as_str());
+            }
+            sqlx::query(
+                "INSERT INTO node_terms (tenant_id, term, node_id) \
+                 SELECT $1, u.term, u.node_id FROM UNNEST($2::bigint[], $3::text[]) AS u(term, node_id) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant.as_str())
+            .bind(&terms)
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !batch.edges.is_empty() {
+            let e = &batch.edges;
+            let kinds: Vec<&str> = e.iter().map(|x| x.kind.as_str()).collect();
+            let src: Vec<&str> = e.iter().map(|x| x.src.as_str()).collect();
+            let dst: Vec<&str> = e.iter().map(|x| x.dst.as_str()).collect();
+            let sources: Vec<String> = e.iter().map(|x| json_list(&x.sources)).collect();
+            let first: Vec<DateTime<Utc>> = e.iter().map(|x| x.first_seen).collect();
+            let last: Vec<DateTime<Utc>> = e.iter().map(|x| x.last_seen).collect();
+            sqlx::query(
+                "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+                 SELECT $1, u.kind, u.src, u.dst, ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), \
+                        u.first_seen, u.last_seen \
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[]) \
+                      AS u(kind, src, dst, sources, first_seen, last_seen) \
+                 ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
+                   sources = ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s), \
+                   first_seen = LEAST(edges.first_seen, EXCLUDED.first_seen), \
+                   last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen)",
+            )
+            .bind(tenant.as_str())
+            .bind(&kinds)
+            .bind(&src)
+            .bind(&dst)
+            .bind(&sources)
+            .bind(&first)
+            .bind(&last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
+        if filter.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin(tenant, true).await?;
+        let rows = sqlx::query(
+            "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes \
+             WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2) \
+               AND ($3::text[] IS NULL OR id = ANY($3)) ORDER BY kind, id",
+        )
+        .bind(tenant.as_str())
+        .bind(filter.kind.map(NodeKind::as_str))
+        .bind(filter.ids.as_deref())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(node_from_row).collect()
+    }
+
+    async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
+        if filter.src_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin(tenant, true).await?;
+        let rows = sqlx::query(
+            "SELECT kind, src, dst, sources, first_seen, last_seen FROM edges \
+             WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2) \
+               AND ($3::text[] IS NULL OR src = ANY($3)) ORDER BY src, kind, dst",
+        )
+        .bind(tenant.as_str())
+        .bind(filter.kind.map(EdgeKind::as_str))
+        .bind(filter.src_ids.as_deref())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(edge_from_row).collect()
+    }
+
+    async fn stats(&self, tenant: &TenantId) -> Result<Stats> {
+        let mut tx = self.begin(tenant, true).await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&mut *tx)
+                .await?;
+        let nodes: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM nodes WHERE tenant_id = $1 GROUP BY kind ORDER BY kind",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let edges: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM edges WHERE tenant_id = $1 GROUP BY kind ORDER BY kind",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Stats {
+            nodes: nodes
+                .into_iter()
+                .filter_map(|(k, n)| NodeKind::parse(&k).map(|k| (k, n)))
+                .collect(),
+            edges: edges
+                .into_iter()
+                .filter_map(|(k, n)| EdgeKind::parse(&k).map(|k| (k, n)))
+                .collect(),
+            schema_version: version.unwrap_or(SCHEMA_VERSION),
+        })
+    }
+
+    async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
+        let mut tx = self.begin(tenant, true).await?;
+        let rows = sqlx::query(
+            "WITH sig AS (SELECT src AS id, COUNT(*) AS n FROM edges \
+                          WHERE tenant_id = $1 AND kind = 'exhibited' AND dst = ANY($2) GROUP BY src), \
+                  svc AS (SELECT src AS id, COUNT(*) AS n FROM edges \
+                          WHERE tenant_id = $1 AND kind = 'affected' AND dst = ANY($3) GROUP BY src), \
+                  trm AS (SELECT node_id AS id, COUNT(*) AS n FROM node_terms \
+                          WHERE tenant_id = $1 AND term = ANY($4) GROUP BY node_id), \
+                  ids AS (SELECT id FROM sig UNION SELECT id FROM svc UNION SELECT id FROM trm) \
+             SELECT ids.id AS id, COALESCE(sig.n, 0) AS s, COALESCE(svc.n, 0) AS v, COALESCE(trm.n, 0) AS m, \
+                    (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = $1 AND x.node_id = ids.id) AS total \
+             FROM ids LEFT JOIN sig ON sig.id = ids.id LEFT JOIN svc ON svc.id = ids.id \
+                  LEFT JOIN trm ON trm.id = ids.id \
+                  JOIN nodes n ON n.tenant_id = $1 AND n.id = ids.id AND n.kind = 'incident' \
+             ORDER BY (4 * COALESCE(sig.n, 0) + 2 * COALESCE(svc.n, 0) + COALESCE(trm.n, 0)) DESC, ids.id \
+             LIMIT $5",
+        )
+        .bind(tenant.as_str())
+        .bind(&query.signatures)
+        .bind(&query.services)
+        .bind(&query.terms)
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Candidate {
+                    id: r.try_get("id")?,
+                    shared_signatures: r.try_get("s")?,
+                    shared_services: r.try_get("v")?,
+                    shared_terms: r.try_get("m")?,
+                    incident_terms: r.try_get("total")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,418 @@
+//! SQLite backend: the embedded default, one database file per tenant
+//! (`<directory>/<tenant>.sqlite`, WAL journal, foreign keys on).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use tokio::sync::Mutex;
+
+use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::{
+    Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
+    StoreOptions,
+};
+use crate::model::{EdgeKind, NodeKind, TenantId};
+use crate::{Error, Result};
+
+const NODE_CHUNK: usize = 100;
+const EDGE_CHUNK: usize = 120;
+const TERM_CHUNK: usize = 300;
+const IN_CHUNK: usize = 500;
+
+/// The SQLite graph store: a directory holding one file per tenant.
+#[derive(Debug)]
+pub struct SqliteStore {
+    dir: PathBuf,
+    options: StoreOptions,
+    pools: Mutex<HashMap<TenantId, SqlitePool>>,
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(v: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(v).ok_or(Error::Database {
+        class: "timestamp out of range",
+        code: None,
+        retryable: false,
+    })
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn decode_err(class: &'static str) -> Error {
+    Error::Database {
+        class,
+        code: None,
+        retryable: false,
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the directory that holds the tenant files.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the directory cannot be created.
+    pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(Error::Io)?;
+        Ok(Self {
+            dir,
+            options,
+            pools: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Path of a tenant's database file.
+    #[must_use]
+    pub fn tenant_path(&self, tenant: &TenantId) -> PathBuf {
+        self.dir.join(format!("{tenant}.sqlite"))
+    }
+
+    async fn pool(&self, tenant: &TenantId, create: bool) -> Result<SqlitePool> {
+        let mut pools = self.pools.lock().await;
+        if let Some(p) = pools.get(tenant) {
+            return Ok(p.clone());
+        }
+        let path = self.tenant_path(tenant);
+        if !create && !path.exists() {
+            return Err(Error::UnknownTenant(tenant.to_string()));
+        }
+        let opts = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(self.options.max_connections.max(1))
+            .connect_with(opts)
+            .await?;
+        let has_table: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        let found: Option<i64> = if has_table > 0 {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&pool)
+                .await?
+        } else {
+            None
+        };
+        let fresh = found.is_none();
+        if check_version(found, self.options.migrate || fresh)? {
+            migrate::migrator(migrate::SQLITE)
+                .await?
+                .run(&pool)
+                .await
+                .map_err(migrate_error)?;
+        }
+        let owner: Option<String> = sqlx::query_scalar("SELECT tenant_id FROM bacca_tenant")
+            .fetch_optional(&pool)
+            .await?;
+        match owner {
+            Some(o) if o == tenant.as_str() => {}
+            Some(_) => return Err(Error::UnknownTenant(tenant.to_string())),
+            None if create => {
+                sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES (?)")
+                    .bind(tenant.as_str())
+                    .execute(&pool)
+                    .await?;
+            }
+            None => return Err(Error::UnknownTenant(tenant.to_string())),
+        }
+        pools.insert(tenant.clone(), pool.clone());
+        Ok(pool)
+    }
+}
+
+fn node_from_row(r: &SqliteRow) -> Result<NodeRow> {
+    let kind: String = r.try_get("kind")?;
+    let attrs: String = r.try_get("attrs")?;
+    let sources: String = r.try_get("sources")?;
+    Ok(NodeRow {
+        id: r.try_get("id")?,
+        kind: NodeKind::parse(&kind).ok_or_else(|| decode_err("unknown node kind"))?,
+        key_ct: r.try_get("key_ct")?,
+        label_ct: r.try_get("label_ct")?,
+        attrs: serde_json::from_str(&attrs).map_err(|_| decode_err("attrs not JSON"))?,
+        sources: parse_list(&sources),
+        first_seen: from_micros(r.try_get("first_seen")?)?,
+        last_seen: from_micros(r.try_get("last_seen")?)?,
+    })
+}
+
+fn edge_from_row(r: &SqliteRow) -> Result<EdgeRow> {
+    let kind: String = r.try_get("kind")?;
+    let sources: String = r.try_get("sources")?;
+    Ok(EdgeRow {
+        kind: EdgeKind::parse(&kind).ok_or_else(|| decode_err("unknown edge kind"))?,
+        src: r.try_get("src")?,
+        dst: r.try_get("dst")?,
+        sources: parse_list(&sources),
+        first_seen: from_micros(r.try_get("first_seen")?)?,
+        last_seen: from_micros(r.try_get("last_seen")?)?,
+    })
+}
+
+fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
+    qb.push("(");
+    if items.is_empty() {
+        qb.push("NULL");
+    }
+    let mut sep = qb.separated(", ");
+    for i in items {
+        sep.push_bind(i.as_str());
+    }
+    qb.push(")");
+}
+
+#[async_trait]
+impl GraphStore for SqliteStore {
+    async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
+        self.pool(tenant, true).await.map(|_| ())
+    }
+
+    async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
+        let pool = self.pool(tenant, false).await?;
+        let mut tx = pool.begin().await?;
+        let t = tenant.as_str();
+        for chunk in batch.nodes.chunks(NODE_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
+            );
+            qb.push_values(chunk, |mut b, n| {
+                b.push_bind(t)
+                    .push_bind(n.id.as_str())
+                    .push_bind(n.kind.as_str())
+                    .push_bind(n.key_ct.as_slice())
+                    .push_bind(n.label_ct.as_deref())
+                    .push_bind(n.attrs.to_string())
+                    .push_bind(json_list(&n.sources))
+                    .push_bind(micros(n.first_seen))
+                    .push_bind(micros(n.last_seen));
+            });
+            qb.push(
+                " ON CONFLICT (tenant_id, id) DO UPDATE SET \
+                 label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
+                 attrs = json_patch(nodes.attrs, excluded.attrs), \
+                 sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
+                            UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
+                 first_seen = MIN(nodes.first_seen, excluded.first_seen), \
+                 last_seen = MAX(nodes.last_seen, excluded.last_seen)",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.terms.chunks(TERM_CHUNK) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (tenant_id, term, node_id) ");
+            let mut bad = false;
+            qb.push_values(chunk, |mut b, term| {
+                let id = batch.nodes.get(term.node).map_or_else(
+                    || {
+                        bad = true;
+                        ""
+                    },
+                    |n| n.id.as_str(),
+                );
+                b.push_bind(t).push_bind(term.term).push_bind(id);
+            });
+            if bad {
+                return Err(Error::InvalidRecord(
+                    "term refers to no node of the batch".into(),
+                ));
+            }
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut *tx).await?;
+        }
+        for chunk in batch.edges.chunks(EDGE_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(t)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.src.as_str())
+                    .push_bind(e.dst.as_str())
+                    .push_bind(json_list(&e.sources))
+                    .push_bind(micros(e.first_seen))
+                    .push_bind(micros(e.last_seen));
+            });
+            qb.push(
+                " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
+                 sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
+                            UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
+                 first_seen = MIN(edges.first_seen, excluded.first_seen), \
+                 last_seen = MAX(edges.last_seen, excluded.last_seen)",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
+        let pool = self.pool(tenant, false).await?;
+        let all: Vec<String> = Vec::new();
+        let ids = filter.ids.as_ref();
+        let chunks: Vec<&[String]> = match ids {
+            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some(ids) => ids.chunks(IN_CHUNK).collect(),
+            None => vec![all.as_slice()],
+        };
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant.as_str());
+            if let Some(k) = filter.kind {
+                qb.push(" AND kind = ").push_bind(k.as_str());
+            }
+            if ids.is_some() {
+                qb.push(" AND id IN ");
+                push_in_list(&mut qb, chunk);
+            }
+            qb.push(" ORDER BY kind, id");
+            for r in qb.build().fetch_all(&pool).await? {
+                out.push(node_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
+        let pool = self.pool(tenant, false).await?;
+        let all: Vec<String> = Vec::new();
+        let ids = filter.src_ids.as_ref();
+        let chunks: Vec<&[String]> = match ids {
+            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some(ids) => ids.chunks(IN_CHUNK).collect(),
+            None => vec![all.as_slice()],
+        };
+        let mut out = Vec::new();
+        for chunk in chunks {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT kind, src, dst, sources, first_seen, last_seen FROM edges WHERE tenant_id = ",
+            );
+            qb.push_bind(tenant.as_str());
+            if let Some(k) = filter.kind {
+                qb.push(" AND kind = ").push_bind(k.as_str());
+            }
+            if ids.is_some() {
+                qb.push(" AND src IN ");
+                push_in_list(&mut qb, chunk);
+            }
+            qb.push(" ORDER BY src, kind, dst");
+            for r in qb.build().fetch_all(&pool).await? {
+                out.push(edge_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn stats(&self, tenant: &TenantId) -> Result<Stats> {
+        let pool = self.pool(tenant, false).await?;
+        let mut stats = Stats {
+            schema_version: sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1",
+            )
+            .fetch_one(&pool)
+            .await?
+            .unwrap_or(SCHEMA_VERSION),
+            ..Stats::default()
+        };
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM nodes WHERE tenant_id = ? GROUP BY kind ORDER BY kind",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&pool)
+        .await?;
+        stats.nodes = rows
+            .into_iter()
+            .filter_map(|(k, n)| NodeKind::parse(&k).map(|k| (k, n)))
+            .collect();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM edges WHERE tenant_id = ? GROUP BY kind ORDER BY kind",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&pool)
+        .await?;
+        stats.edges = rows
+            .into_iter()
+            .filter_map(|(k, n)| EdgeKind::parse(&k).map(|k| (k, n)))
+            .collect();
+        Ok(stats)
+    }
+
+    async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
+        let pool = self.pool(tenant, false).await?;
+        let t = tenant.as_str();
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "WITH sig AS (SELECT src AS id, COUNT(*) AS n FROM edges WHERE tenant_id = ",
+        );
+        qb.push_bind(t);
+        qb.push(" AND kind = 'exhibited' AND dst IN ");
+        push_in_list(&mut qb, &query.signatures);
+        qb.push(
+            " GROUP BY src), svc AS (SELECT src AS id, COUNT(*) AS n FROM edges WHERE tenant_id = ",
+        );
+        qb.push_bind(t);
+        qb.push(" AND kind = 'affected' AND dst IN ");
+        push_in_list(&mut qb, &query.services);
+        qb.push(" GROUP BY src), trm AS (SELECT node_id AS id, COUNT(*) AS n FROM node_terms WHERE tenant_id = ");
+        qb.push_bind(t);
+        qb.push(" AND term IN (");
+        if query.terms.is_empty() {
+            qb.push("NULL");
+        }
+        {
+            let mut sep = qb.separated(", ");
+            for term in &query.terms {
+                sep.push_bind(*term);
+            }
+        }
+        qb.push(
+            ") GROUP BY node_id), ids AS (SELECT id FROM sig UNION SELECT id FROM svc UNION SELECT id FROM trm) \
+             SELECT ids.id AS id, COALESCE(sig.n, 0) AS s, COALESCE(svc.n, 0) AS v, COALESCE(trm.n, 0) AS m, \
+             (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = n.tenant_id AND x.node_id = ids.id) AS total \
+             FROM ids LEFT JOIN sig ON sig.id = ids.id LEFT JOIN svc ON svc.id = ids.id \
+             LEFT JOIN trm ON trm.id = ids.id \
+             JOIN nodes n ON n.tenant_id = ",
+        );
+        qb.push_bind(t);
+        qb.push(" AND n.id = ids.id AND n.kind = 'incident' ORDER BY (4 * s + 2 * v + m) DESC, ids.id LIMIT ");
+        qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        let rows = qb.build().fetch_all(&pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Candidate {
+                    id: r.try_get("id")?,
+                    shared_signatures: r.try_get("s")?,
+                    shared_services: r.try_get("v")?,
+                    shared_terms: r.try_get("m")?,
+                    incident_terms: r.try_get("total")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,565 @@
+//! One behavioural suite run against every `GraphStore` backend: SQLite always, PostgreSQL
+//! when `BACCA_TEST_POSTGRES_URL` is set (for example
+//! `postgres://root@127.0.0.1:5432/test`; the role must be able to create schemas and roles).
+
+// Helpers outside #[test] functions are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bacca_knowledge::cipher::{AesGcmRowCipher, RowCipher};
+use bacca_knowledge::graph::KnowledgeGraph;
+use bacca_knowledge::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
+use bacca_knowledge::store::postgres::PostgresStore;
+use bacca_knowledge::store::sqlite::SqliteStore;
+use bacca_knowledge::store::{GraphStore, NodeFilter, StoreOptions};
+use bacca_knowledge::Error;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+}
+
+fn src(s: &str) -> BTreeSet<String> {
+    [s.to_owned()].into_iter().collect()
+}
+
+fn node(kind: NodeKind, key: &str, label: Option<&str>, source: &str, dt: i64) -> Node {
+    Node {
+        node: NodeRef::new(kind, key),
+        label: label.map(str::to_owned),
+        attrs: serde_json::Map::new(),
+        sources: src(source),
+        first_seen: t0() + Duration::minutes(dt),
+        last_seen: t0() + Duration::minutes(dt + 10),
+    }
+}
+
+fn edge(kind: EdgeKind, from: (NodeKind, &str), to: (NodeKind, &str), source: &str) -> Edge {
+    Edge {
+        kind,
+        from: NodeRef::new(from.0, from.1),
+        to: NodeRef::new(to.0, to.1),
+        sources: src(source),
+        first_seen: t0(),
+        last_seen: t0() + Duration::minutes(5),
+    }
+}
+
+const TEMPLATE: &str = "connection pool exhausted for db <*> after <*> ms";
+
+fn fixture() -> Batch {
+    use EdgeKind as E;
+    use NodeKind as K;
+    let mut inc = node(
+        K::Incident,
+        "datadog:incident:101",
+        Some("Checkout latency spike: connection pool exhausted on payments database"),
+        "datadog",
+        0,
+    );
+    inc.attrs.insert("severity".into(), "SEV-2".into());
+    let mut other = node(
+        K::Incident,
+        "jira:OPS-7",
+        Some("Search index rebuild slow"),
+        "jira",
+        60,
+    );
+    other.attrs.insert("status".into(), "resolved".into());
+    Batch {
+        nodes: vec![
+            inc,
+            other,
+            node(K::Service, "checkout", None, "datadog", 0),
+            node(K::Service, "search", None, "jira", 0),
+            node(K::Signature, "sig-1", Some(TEMPLATE), "datadog", 0),
+            node(
+                K::Action,
+                "act-1",
+                Some("rollback checkout to v41"),
+                "slack",
+                5,
+            ),
+            node(
+                K::Document,
+                "doc-1",
+                Some("Postmortem: pool exhaustion"),
+                "confluence",
+                30,
+            ),
+            node(K::Person, "person_7f3a", None, "slack", 0),
+            node(K::Monitor, "mon-9", Some("p99 latency > 2s"), "datadog", 0),
+        ],
+        edges: vec![
+            edge(
+                E::Affected,
+                (K::Incident, "datadog:incident:101"),
+                (K::Service, "checkout"),
+                "datadog",
+            ),
+            edge(
+                E::Exhibited,
+                (K::Incident, "datadog:incident:101"),
+                (K::Signature, "sig-1"),
+                "datadog",
+            ),
+            edge(
+                E::ResolvedBy,
+                (K::Incident, "datadog:incident:101"),
+                (K::Action, "act-1"),
+                "slack",
+            ),
+            edge(
+                E::DocumentedIn,
+                (K::Incident, "datadog:incident:101"),
+                (K::Document, "doc-1"),
+                "confluence",
+            ),
+            edge(
+                E::TriggeredBy,
+                (K::Incident, "datadog:incident:101"),
+                (K::Monitor, "mon-9"),
+                "datadog",
+            ),
+            edge(
+                E::Responded,
+                (K::Person, "person_7f3a"),
+                (K::Incident, "datadog:incident:101"),
+                "slack",
+            ),
+            edge(
+                E::EmittedBy,
+                (K::Signature, "sig-1"),
+                (K::Service, "checkout"),
+                "datadog",
+            ),
+            edge(
+                E::Affected,
+                (K::Incident, "jira:OPS-7"),
+                (K::Service, "search"),
+                "jira",
+            ),
+        ],
+    }
+}
+
+fn cipher() -> Arc<dyn RowCipher> {
+    Arc::new(AesGcmRowCipher::for_tests().unwrap())
+}
+
+fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}{}", std::process::id(), n % 1_000_000_000)
+}
+
+/// The suite every backend must pass.
+async fn suite(store: Arc<dyn GraphStore>) {
+    let tenant = TenantId::new(unique("t-")).unwrap();
+    let g = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+
+    // Unknown tenant: clear error, nothing created.
+    let err = g.upsert(&fixture()).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownTenant(_)), "{err}");
+    assert!(matches!(g.stats().await, Err(Error::UnknownTenant(_))));
+
+    g.create().await.unwrap();
+    g.create().await.unwrap(); // idempotent
+    g.upsert(&fixture()).await.unwrap();
+    let first = g.export().await.unwrap();
+    assert_eq!(first.nodes.len(), 9);
+    assert_eq!(first.edges.len(), 8);
+    let inc = first
+        .nodes
+        .iter()
+        .find(|n| n.node.key == "datadog:incident:101")
+        .unwrap();
+    assert_eq!(inc.attrs["severity"], "SEV-2");
+    assert_eq!(
+        inc.label.as_deref().unwrap().split(':').next(),
+        Some("Checkout latency spike")
+    );
+
+    // Idempotent: replaying the same batch leaves the same graph.
+    g.upsert(&fixture()).await.unwrap();
+    assert_eq!(g.export().await.unwrap(), first);
+    let stats = g.stats().await.unwrap();
+    assert_eq!(stats.nodes.iter().map(|(_, n)| n).sum::<i64>(), 9);
+    assert_eq!(stats.edges.iter().map(|(_, n)| n).sum::<i64>(), 8);
+
+    // Merge: times widen, sources and attributes union, labels update.
+    let mut later = node(NodeKind::Service, "checkout", None, "slack", 100);
+    later.attrs.insert("tier".into(), "1".into());
+    let mut earlier = node(NodeKind::Service, "checkout", None, "datadog", -30);
+    earlier.last_seen = earlier.first_seen;
+    g.upsert(&Batch {
+        nodes: vec![later, earlier],
+        edges: vec![],
+    })
+    .await
+    .unwrap();
+    let svc = g.nodes(Some(NodeKind::Service)).await.unwrap();
+    let checkout = svc.iter().find(|n| n.node.key == "checkout").unwrap();
+    assert_eq!(checkout.first_seen, t0() - Duration::minutes(30));
+    assert_eq!(checkout.last_seen, t0() + Duration::minutes(110));
+    assert_eq!(
+        checkout
+            .sources
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["datadog", "slack"]
+    );
+    assert_eq!(checkout.attrs["tier"], "1");
+
+    // Transactions: an edge to a node that exists nowhere fails the whole batch.
+    let before = g.export().await.unwrap();
+    let bad = Batch {
+        nodes: vec![node(
+            NodeKind::Incident,
+            "new:1",
+            Some("half written?"),
+            "jira",
+            0,
+        )],
+        edges: vec![edge(
+            EdgeKind::Affected,
+            (NodeKind::Incident, "new:1"),
+            (NodeKind::Service, "does-not-exist"),
+            "jira",
+        )],
+    };
+    let err = g.upsert(&bad).await.unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err}");
+    assert!(!err.to_string().contains("half written"));
+    assert_eq!(g.export().await.unwrap(), before);
+
+    // Bad input: contradictory times, huge text; clear errors, nothing written.
+    let mut contradictory = node(NodeKind::Incident, "new:2", None, "jira", 0);
+    contradictory.first_seen = contradictory.last_seen + Duration::seconds(1);
+    let err = g
+        .upsert(&Batch {
+            nodes: vec![
+                node(NodeKind::Incident, "new:3", None, "jira", 0),
+                contradictory,
+            ],
+            edges: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRecord(_)), "{err}");
+    let huge = "x".repeat(8 * 1024 * 1024);
+    let err = g
+        .upsert(&Batch {
+            nodes: vec![node(NodeKind::Document, "big", Some(&huge), "drive", 0)],
+            edges: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRecord(_)), "{err}");
+    assert!(err.to_string().len() < 200);
+    assert_eq!(g.export().await.unwrap(), before);
+
+    // Encrypted at rest: no clear text in the stored rows.
+    for row in store.nodes(&tenant, &NodeFilter::default()).await.unwrap() {
+        for ct in std::iter::once(&row.key_ct).chain(row.label_ct.as_ref()) {
+            let hay = String::from_utf8_lossy(ct);
+            for needle in [
+                "checkout",
+                "Checkout",
+                "rollback",
+                "pool",
+                "datadog:incident",
+            ] {
+                assert!(!hay.contains(needle), "clear text at rest");
+            }
+        }
+        assert!(!row.id.contains("checkout"));
+    }
+
+    // Another cipher (another tenant key) cannot read the rows.
+    let foreign = KnowledgeGraph::new(
+        store.clone(),
+        Arc::new(AesGcmRowCipher::new(&[9; 32], &[8; 32]).unwrap()),
+        tenant.clone(),
+    );
+    assert!(matches!(foreign.export().await, Err(Error::Crypto(_))));
+
+    // similar: the log line matches the stored signature, names the service and shares words.
+    let hits = g
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert!(!hits.is_empty());
+    let top = &hits[0];
+    assert_eq!(top.incident.node.key, "datadog:incident:101");
+    assert_eq!(top.shared_signatures, 1);
+    assert_eq!(top.shared_services, 1);
+    assert_eq!(top.actions.len(), 1);
+    assert_eq!(
+        top.actions[0].label.as_deref(),
+        Some("rollback checkout to v41")
+    );
+    assert_eq!(top.documents.len(), 1);
+    if let Some(second) = hits.get(1) {
+        assert!(second.score < top.score);
+    }
+    let none = g.similar("completely unrelated words", 5).await.unwrap();
+    assert!(none
+        .iter()
+        .all(|h| h.incident.node.key != "datadog:incident:101"));
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    suite(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_per_tenant_and_schema_version_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = TenantId::new("alpha").unwrap();
+    let b = TenantId::new("beta").unwrap();
+    {
+        let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+        store.create_tenant(&a).await.unwrap();
+        store.create_tenant(&b).await.unwrap();
+        assert!(store.tenant_path(&a).exists());
+        assert_ne!(store.tenant_path(&a), store.tenant_path(&b));
+    }
+    // A file renamed to another tenant's name is refused.
+    std::fs::copy(
+        dir.path().join("alpha.sqlite"),
+        dir.path().join("gamma.sqlite"),
+    )
+    .unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    let g = TenantId::new("gamma").unwrap();
+    assert!(matches!(
+        store.stats(&g).await,
+        Err(Error::UnknownTenant(_))
+    ));
+
+    // Newer schema than the binary.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("beta.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET version = 999")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    let err = store.stats(&b).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaTooNew { found: 999, .. }),
+        "{err}"
+    );
+
+    // Older schema than the binary, migration not allowed.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("alpha.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET version = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(
+        dir.path(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let err = store.stats(&a).await.unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { found: 0, .. }), "{err}");
+}
+
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("BACCA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        println!("skipped: BACCA_TEST_POSTGRES_URL not set");
+    }
+    url
+}
+
+/// A fresh schema with the graph migrated by the admin, and an unprivileged application role
+/// (LOGIN, no superuser, no BYPASSRLS) granted DML on it. Returns (admin store, app options).
+async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, String) {
+    let schema = unique("bacca_kg_");
+    let admin = PgConnectOptions::from_str(url).unwrap();
+    let boot = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone())
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&boot)
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bacca_kg_app')")
+            .fetch_one(&boot)
+            .await
+            .unwrap();
+    if !exists {
+        // Another test may create it concurrently; ignore a duplicate.
+        let _ = sqlx::query("CREATE ROLE bacca_kg_app LOGIN NOSUPERUSER NOBYPASSRLS")
+            .execute(&boot)
+            .await;
+    }
+    let admin_opts = admin.clone().options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(admin_opts)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool, StoreOptions::default())
+        .await
+        .unwrap();
+    for stmt in [
+        format!("GRANT USAGE ON SCHEMA {schema} TO bacca_kg_app"),
+        format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO bacca_kg_app"),
+    ] {
+        sqlx::query(&stmt).execute(&boot).await.unwrap();
+    }
+    let app = admin
+        .username("bacca_kg_app")
+        .options([("search_path", schema.as_str())])
+        .disable_statement_logging();
+    (store, app, schema)
+}
+
+#[tokio::test]
+async fn postgres_passes_the_suite_as_unprivileged_role() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(app)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(
+        pool,
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    suite(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn postgres_row_level_security_isolates_tenants() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(app)
+        .await
+        .unwrap();
+    let store = Arc::new(
+        PostgresStore::from_pool(
+            pool.clone(),
+            StoreOptions {
+                migrate: false,
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let a = TenantId::new(unique("a-")).unwrap();
+    let b = TenantId::new(unique("b-")).unwrap();
+    let ga = KnowledgeGraph::new(store.clone(), cipher(), a.clone());
+    let gb = KnowledgeGraph::new(store.clone(), cipher(), b.clone());
+    ga.create().await.unwrap();
+    gb.create().await.unwrap();
+    ga.upsert(&fixture()).await.unwrap();
+    assert_eq!(ga.export().await.unwrap().nodes.len(), 9);
+    assert!(gb.export().await.unwrap().nodes.is_empty());
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('bacca.tenant_id', $1, true)")
+        .bind(b.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // Tenant b's session sees none of a's rows, even when asking for them by tenant id.
+    for table in ["nodes", "edges", "node_terms", "tenants"] {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+        ))
+        .bind(a.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "{table} leaks across tenants");
+    }
+    // ... and cannot write into a's rows.
+    let err = sqlx::query(
+        "INSERT INTO nodes (tenant_id, id, kind, key_ct, first_seen, last_seen) VALUES ($1, 'x', 'service', '\\x00', now(), now())",
+    )
+    .bind(a.as_str())
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        err.is_err(),
+        "RLS WITH CHECK must refuse another tenant's row"
+    );
+    tx.rollback().await.unwrap();
+
+    // A session that sets no tenant sees nothing.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn postgres_schema_version_checks() {
+    let Some(url) = postgres_url() else { return };
+    let (admin, app, _schema) = postgres_setup(&url).await;
+    sqlx::query("UPDATE _sqlx_migrations SET version = 999")
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(app)
+        .await
+        .unwrap();
+    let err = PostgresStore::from_pool(pool, StoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaTooNew { found: 999, .. }),
+        "{err}"
+    );
+}
