@@ -1,0 +1,72 @@
+//! Black box: records -> extraction -> encrypted SQLite graph -> `similar`, replay-safe.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use bacca_knowledge::cipher::AesGcmRowCipher;
+use bacca_knowledge::extract::{extract, ExtractConfig};
+use bacca_knowledge::graph::KnowledgeGraph;
+use bacca_knowledge::model::TenantId;
+use bacca_knowledge::store::{open_store, StoreOptions};
+use serde_json::json;
+
+#[tokio::test]
+async fn records_to_similar_incidents_with_resolutions() {
+    let records = vec![
+        json!({"source": "jira", "kind": "issue", "id": "20001",
+               "occurred_at": "2026-01-06T08:00:00Z", "text": "Search indexer lagging, queries time out",
+               "attributes": {"key": "OPS-7", "title": "Search indexer lagging and queries timing out",
+                              "service": "search", "resolution": "Scaled the indexer to 6 replicas"}}),
+        json!({"source": "datadog", "kind": "log", "id": "l1", "occurred_at": "2026-01-06T07:58:00Z",
+               "text": "indexer queue depth 91234 exceeds threshold 50000", "attributes": {"service": "search"}}),
+        json!({"source": "datadog", "kind": "log", "id": "l2", "occurred_at": "2026-01-06T08:02:00Z",
+               "text": "indexer queue depth 99876 exceeds threshold 50000", "attributes": {"service": "search"}}),
+        json!({"source": "confluence", "kind": "page", "id": "p-1", "occurred_at": "2026-01-07T12:00:00Z",
+               "text": "Postmortem for OPS-7.", "attributes": {"title": "Postmortem: search indexer"}}),
+        json!({"source": "jira", "kind": "issue", "id": "20002",
+               "occurred_at": "2026-01-08T08:00:00Z", "text": "Billing emails delayed",
+               "attributes": {"key": "OPS-8", "title": "Billing emails delayed", "service": "billing"}}),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(
+        &format!("sqlite://{}", dir.path().display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let g = KnowledgeGraph::new(
+        store,
+        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
+        TenantId::new("acme").unwrap(),
+    );
+    g.create().await.unwrap();
+    let batch = extract(&records, &ExtractConfig::default()).unwrap();
+    g.upsert(&batch).await.unwrap();
+    let once = g.export().await.unwrap();
+    g.upsert(&extract(&records, &ExtractConfig::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(g.export().await.unwrap(), once, "replay changed the graph");
+
+    let hits = g
+        .similar(
+            "ALERT search: indexer queue depth 120000 exceeds threshold 50000",
+            3,
+        )
+        .await
+        .unwrap();
+    let top = &hits[0];
+    assert_eq!(top.incident.node.key, "jira:issue:20001");
+    assert_eq!(top.shared_signatures, 1);
+    assert_eq!(top.shared_services, 1);
+    assert_eq!(top.actions.len(), 1);
+    assert_eq!(top.actions[0].attrs["type"], "scale");
+    assert_eq!(top.documents.len(), 1);
+    assert!(hits
+        .iter()
+        .all(|h| h.incident.node.key != "jira:issue:20002" || h.score < top.score));
+    let json = serde_json::to_value(g.export().await.unwrap()).unwrap();
+    assert_eq!(json["tenant"], "acme");
+    assert!(json["nodes"].as_array().unwrap().len() >= 7);
+}
