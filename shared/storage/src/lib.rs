@@ -42,7 +42,8 @@ pub use local::LocalStore;
 pub use raw::{BatchId, RawWrite, RawWriter, TenantStores};
 pub use retention::{sweep, SweepFailure, SweepPhase, SweepProgress, SweepReport};
 pub use store::{
-    validate_name, Listing, ObjectMeta, ObjectStore, PutOptions, SharedStore, MAX_NAME_BYTES,
+    validate_name, ByteStream, Listing, ObjectMeta, ObjectStore, PutOptions, SharedStore,
+    MAX_NAME_BYTES,
 };
 
 /// Opens the store named by `uri` with the default GCS settings.

@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{validate_name, Listing, ObjectMeta, ObjectStore, PutOptions};
+use crate::store::{validate_name, ByteStream, Listing, ObjectMeta, ObjectStore, PutOptions};
 
 const META: &str = ".bacca-meta";
 const DATA_PREFIX: &str = ".bacca-data-";
@@ -246,6 +246,25 @@ fn get_blocking(root: &Path, name: &str, with_data: bool) -> Result<(Bytes, Obje
     Ok((data, side.meta(name)))
 }
 
+/// Opens the current data file under the shared lock; the open handle stays valid after the
+/// lock is released even if a later write replaces or deletes the object (POSIX semantics).
+fn open_blocking(root: &Path, name: &str) -> Result<(File, ObjectMeta)> {
+    let _lock = lock(root, false)?;
+    let side = read_sidecar(root, name)?.ok_or_else(|| Error::NotFound {
+        name: name.to_owned(),
+    })?;
+    let f = File::open(data_path(root, name, side.generation)).map_err(|e| {
+        if e.kind() == ErrorKind::NotFound {
+            Error::CorruptMetadata {
+                name: name.to_owned(),
+            }
+        } else {
+            Error::io("open", &e)
+        }
+    })?;
+    Ok((f, side.meta(name)))
+}
+
 fn delete_blocking(root: &Path, name: &str, if_generation_match: Option<i64>) -> Result<()> {
     let _lock = lock(root, true)?;
     let side = read_sidecar(root, name)?.ok_or_else(|| Error::NotFound {
@@ -418,6 +437,19 @@ impl ObjectStore for LocalStore {
         let name = name.to_owned();
         self.blocking(move |root| get_blocking(root, &name, true))
             .await
+    }
+
+    async fn get_stream(&self, name: &str) -> Result<(ByteStream, ObjectMeta)> {
+        use futures::StreamExt;
+        validate_name(name)?;
+        let name = name.to_owned();
+        let (file, meta) = self
+            .blocking(move |root| open_blocking(root, &name))
+            .await?;
+        let reader =
+            tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
+        let s = reader.map(|r| r.map_err(|e| Error::io("read", &e)));
+        Ok((Box::pin(s), meta))
     }
 
     async fn head(&self, name: &str) -> Result<ObjectMeta> {

@@ -1,11 +1,13 @@
 //! The [`ObjectStore`] trait, its value types, and object-name validation shared by backends.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::Stream;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -58,6 +60,9 @@ pub struct ObjectMeta {
     pub updated: DateTime<Utc>,
 }
 
+/// An object's bytes as a stream of chunks, for objects too large to hold in memory.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
 /// One page-free listing result: objects directly matched and, with a delimiter, the common
 /// prefixes ("directories").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,6 +94,17 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`Error::NotFound`], [`Error::BucketNotFound`], transport errors.
     async fn get(&self, name: &str) -> Result<(Bytes, ObjectMeta)>;
+
+    /// Reads an object as a stream of chunks (bounded memory), with the metadata of the
+    /// exact generation streamed. The default reads the whole object.
+    ///
+    /// # Errors
+    /// As [`ObjectStore::get`]; the stream yields transport errors mid-way.
+    async fn get_stream(&self, name: &str) -> Result<(ByteStream, ObjectMeta)> {
+        let (data, meta) = self.get(name).await?;
+        let one: ByteStream = Box::pin(futures::stream::once(async move { Ok(data) }));
+        Ok((one, meta))
+    }
 
     /// Reads an object's metadata.
     ///

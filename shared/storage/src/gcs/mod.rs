@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use crate::config::GcsConfig;
 use crate::error::{Error, Result};
-use crate::store::{validate_name, Listing, ObjectMeta, ObjectStore, PutOptions};
+use crate::store::{validate_name, ByteStream, Listing, ObjectMeta, ObjectStore, PutOptions};
 use transport::{encode_segment, Fail, Http, Req};
 
 /// Production endpoint of the JSON API.
@@ -220,6 +220,19 @@ impl GcsStore {
         }
     }
 
+    fn media_req(&self, name: &str, generation: i64) -> Req<'static> {
+        Req {
+            method: Method::GET,
+            url: self.object_url(name),
+            query: vec![
+                ("alt", "media".into()),
+                ("generation", generation.to_string()),
+            ],
+            body: None,
+            idempotent: true,
+        }
+    }
+
     async fn head_inner(&self, name: &str) -> Result<ObjectMeta> {
         let req = Req {
             method: Method::GET,
@@ -333,22 +346,44 @@ impl ObjectStore for GcsStore {
         loop {
             tries += 1;
             let meta = self.head_inner(name).await?;
-            let req = Req {
-                method: Method::GET,
-                url: self.object_url(name),
-                query: vec![
-                    ("alt", "media".into()),
-                    ("generation", meta.generation.to_string()),
-                ],
-                body: None,
-                idempotent: true,
-            };
-            match self.inner.http.send(&req).await {
+            match self
+                .inner
+                .http
+                .send(&self.media_req(name, meta.generation))
+                .await
+            {
                 Ok(resp) => {
                     let data = resp.bytes().await.map_err(|_| Error::Unavailable {
                         what: "body".into(),
                     })?;
                     return Ok((data, meta));
+                }
+                Err(Fail::Status(StatusCode::NOT_FOUND)) if tries < 3 => continue,
+                Err(f) => return Err(self.object_fail(name, f).await),
+            }
+        }
+    }
+
+    async fn get_stream(&self, name: &str) -> Result<(ByteStream, ObjectMeta)> {
+        use futures::StreamExt;
+        validate_name(name)?;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let meta = self.head_inner(name).await?;
+            match self
+                .inner
+                .http
+                .send(&self.media_req(name, meta.generation))
+                .await
+            {
+                Ok(resp) => {
+                    let s = resp.bytes_stream().map(|r| {
+                        r.map_err(|_| Error::Unavailable {
+                            what: "body".into(),
+                        })
+                    });
+                    return Ok((Box::pin(s), meta));
                 }
                 Err(Fail::Status(StatusCode::NOT_FOUND)) if tries < 3 => continue,
                 Err(f) => return Err(self.object_fail(name, f).await),

@@ -37,6 +37,14 @@ async fn round_trip_with_custom_time(s: &dyn ObjectStore) {
     assert_eq!(data, body);
     assert_eq!(got, m);
     assert_eq!(s.head("rt/a b/ü+%.bin").await.unwrap(), m);
+    let (stream, sm) = s.get_stream("rt/a b/ü+%.bin").await.unwrap();
+    assert_eq!(sm, m);
+    let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+    assert_eq!(chunks.concat(), body.to_vec());
+    assert!(matches!(
+        s.get_stream("rt/none").await,
+        Err(Error::NotFound { .. })
+    ));
     // Empty objects and no Custom-Time.
     let e = s
         .put("rt/empty", Bytes::new(), PutOptions::default())
