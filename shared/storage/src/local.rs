@@ -538,6 +538,64 @@ mod tests {
         Ok(())
     }
 
+    /// The one-level fast path for `/` agrees with folding the full recursive listing.
+    #[tokio::test]
+    async fn delimiter_fast_path_matches_generic_folding() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", &e))?;
+        let store = LocalStore::new(dir.path());
+        // Deterministic pseudo-random names over a small alphabet, so prefixes collide.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let segs = ["a", "ab", "b", "raw", "2026-01-01", "x.y"];
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..60 {
+            let depth = 1 + (next() % 4) as usize;
+            let n: Vec<&str> = (0..depth)
+                .map(|_| segs[(next() % segs.len() as u64) as usize])
+                .collect();
+            names.insert(n.join("/"));
+        }
+        for n in &names {
+            store.put(n, Bytes::new(), PutOptions::default()).await?;
+        }
+        let mut prefixes = vec![String::new()];
+        for n in &names {
+            for (i, _) in n.char_indices() {
+                prefixes.push(n[..i].to_owned());
+            }
+        }
+        prefixes.sort();
+        prefixes.dedup();
+        for p in &prefixes {
+            let fast = store.list(p, Some("/")).await?;
+            let full = store.list(p, None).await?;
+            assert_eq!(
+                full.objects
+                    .iter()
+                    .filter(|o| !o.name.starts_with(p.as_str()))
+                    .count(),
+                0
+            );
+            let expect = names.iter().filter(|n| n.starts_with(p.as_str())).count();
+            assert_eq!(full.objects.len(), expect, "prefix {p:?}");
+            let generic = fold_delimiter(p, Some("/"), full.objects);
+            let names_of =
+                |l: &Listing| l.objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+            assert_eq!(
+                names_of(&fast),
+                names_of(&generic),
+                "objects for prefix {p:?}"
+            );
+            assert_eq!(fast.prefixes, generic.prefixes, "prefixes for prefix {p:?}");
+        }
+        Ok(())
+    }
+
     #[tokio::test]
     async fn object_and_children_coexist_and_delete_prunes() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tmp", &e))?;

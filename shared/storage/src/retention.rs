@@ -122,9 +122,9 @@ pub struct SweepReport {
 /// dry run) and calls `progress` as it goes.
 ///
 /// # Errors
-/// [`Error::InvalidTenant`]; errors listing `raw/` or a source (bucket missing, unavailable):
-/// then nothing is deleted past what the report would show and the run should be retried.
-/// Per-object and per-date-prefix failures are not errors: they are in the report.
+/// [`Error::InvalidTenant`]; errors listing `raw/` (bucket missing, unavailable): then
+/// nothing was deleted and the run should be retried. Failures listing one source or one
+/// date prefix, and per-object failures, are not errors: they are in the report.
 pub async fn sweep(
     store: &dyn ObjectStore,
     tenant: &str,
@@ -175,8 +175,16 @@ pub async fn sweep(
     let mut expired_prefixes: Vec<String> = Vec::new();
     let mut oldest_skipped: Option<NaiveDate> = None;
     for source in &sources.prefixes {
-        let dates = store.list(source, Some("/")).await?;
         r.list_calls += 1;
+        let dates = match store.list(source, Some("/")).await {
+            Ok(d) => d,
+            Err(e) => {
+                // One source failing must not stop the others; retried next run.
+                r.failed += 1;
+                r.failures.push(failure(source, &e));
+                continue;
+            }
+        };
         for p in dates.prefixes {
             let date = p
                 .strip_prefix(source.as_str())
