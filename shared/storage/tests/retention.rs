@@ -355,3 +355,110 @@ async fn tenant_stores_from_template_are_separate() {
     assert!(a.uri().ends_with("/tenant-a"));
     assert!(stores.store("../etc").is_err());
 }
+
+/// Fails deletes of names containing "flaky" (once) and rewrites names containing "racy"
+/// just before deleting them, as a concurrent writer would.
+#[derive(Debug)]
+struct Faulty {
+    inner: Arc<dyn ObjectStore>,
+    flaky_failed: Mutex<bool>,
+}
+
+#[async_trait]
+impl ObjectStore for Faulty {
+    fn uri(&self) -> String {
+        self.inner.uri()
+    }
+    async fn put(&self, n: &str, d: Bytes, o: PutOptions) -> bacca_storage::Result<ObjectMeta> {
+        self.inner.put(n, d, o).await
+    }
+    async fn get(&self, n: &str) -> bacca_storage::Result<(Bytes, ObjectMeta)> {
+        self.inner.get(n).await
+    }
+    async fn head(&self, n: &str) -> bacca_storage::Result<ObjectMeta> {
+        self.inner.head(n).await
+    }
+    async fn list(&self, p: &str, d: Option<&str>) -> bacca_storage::Result<Listing> {
+        self.inner.list(p, d).await
+    }
+    async fn delete(&self, n: &str, g: Option<i64>) -> bacca_storage::Result<()> {
+        if n.contains("flaky") && !std::mem::replace(&mut *self.flaky_failed.lock().unwrap(), true)
+        {
+            return Err(Error::Unavailable {
+                what: "http 503".into(),
+            });
+        }
+        if n.contains("racy") {
+            let ct = self.inner.head(n).await?.custom_time;
+            let mut o = PutOptions::default();
+            o.custom_time = ct;
+            self.inner
+                .put(n, Bytes::from_static(b"rewritten"), o)
+                .await?;
+        }
+        self.inner.delete(n, g).await
+    }
+    async fn create_bucket(&self) -> bacca_storage::Result<()> {
+        self.inner.create_bucket().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_continues_past_failures_and_retries_them_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(dir.path()));
+    let store = Faulty {
+        inner: inner.clone(),
+        flaky_failed: Mutex::new(false),
+    };
+    let now = t(NOW);
+    let old = now - Duration::days(40);
+    let day = old.date_naive();
+    for n in ["a-flaky", "b-ok", "c-racy", "d-ok"] {
+        put_raw(&*inner, &format!("raw/slack/{day}/{n}"), Some(old)).await;
+    }
+    let audit = AuditSink::memory();
+    let policy = RetentionPolicy::default();
+    let r = sweep(&store, "acme", policy, now, false, &audit, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((r.expired, r.deleted, r.failed), (4, 2, 2), "{r:?}");
+    let failed: Vec<_> = r
+        .failures
+        .iter()
+        .map(|f| (f.name.as_str(), f.class.as_str(), f.retryable))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                format!("raw/slack/{day}/a-flaky").as_str(),
+                "unavailable",
+                true
+            ),
+            (
+                format!("raw/slack/{day}/c-racy").as_str(),
+                "precondition_failed",
+                false
+            ),
+        ]
+    );
+    // The rewritten object was not deleted blindly: its new generation is still there.
+    assert_eq!(
+        &inner
+            .get(&format!("raw/slack/{day}/c-racy"))
+            .await
+            .unwrap()
+            .0[..],
+        b"rewritten"
+    );
+    assert_eq!(r.oldest_surviving_custom_time, Some(old));
+    let ev = &audit.events()[0];
+    assert_eq!(ev.fields.get("failed"), Some(&AuditValue::Int(2)));
+    // Next run picks up the flaky one; the racy one is expired again and now deleted.
+    let r2 = sweep(&*inner, "acme", policy, now, false, &audit, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((r2.deleted, r2.failed), (2, 0), "{r2:?}");
+    assert!(inner.list("raw/", None).await.unwrap().objects.is_empty());
+}
