@@ -390,8 +390,10 @@ impl ObjectStore for Faulty {
         }
         if n.contains("racy") {
             let ct = self.inner.head(n).await?.custom_time;
-            let mut o = PutOptions::default();
-            o.custom_time = ct;
+            let o = PutOptions {
+                custom_time: ct,
+                ..PutOptions::default()
+            };
             self.inner
                 .put(n, Bytes::from_static(b"rewritten"), o)
                 .await?;
