@@ -165,13 +165,20 @@ impl OidcVerifier {
                 }
             }
         }
-        self.refresh_keys().await?;
-        self.keys
+        // If the refresh fails, keys past their TTL are still better than none: Google keeps
+        // a retired key published for days after it stops signing with it.
+        let refreshed = self.refresh_keys().await;
+        let known = self
+            .keys
             .read()
             .await
             .as_ref()
-            .and_then(|k| k.by_kid.get(kid).cloned())
-            .ok_or(AuthError::UnknownKey)
+            .and_then(|k| k.by_kid.get(kid).cloned());
+        match (known, refreshed) {
+            (Some(key), _) => Ok(key),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Err(AuthError::UnknownKey),
+        }
     }
 
     async fn refresh_keys(&self) -> Result<(), AuthError> {

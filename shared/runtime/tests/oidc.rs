@@ -213,3 +213,28 @@ async fn unreachable_jwks_is_a_retryable_503() {
     assert_eq!(post(&app.url, None).await, StatusCode::UNAUTHORIZED);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn stale_keys_are_used_when_the_jwks_endpoint_fails() {
+    let signer = Signer::new("k");
+    let jwks = jwks_server(vec![signer.jwk()]).await;
+    let mut oidc = OidcConfig::new(AUDIENCE, EMAIL).jwks_url(&jwks.url);
+    oidc.jwks_ttl = Duration::from_millis(50);
+    let app = spawn_app(ok_handler(), RuntimeConfig::default().oidc(oidc)).await;
+    assert_eq!(
+        post(&app.url, Some(&signer.sign(&good_claims()))).await,
+        StatusCode::NO_CONTENT
+    );
+    // The endpoint now serves an empty set (a failed refresh); the cached key still works.
+    jwks.keys.lock().unwrap().clear();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        post(&app.url, Some(&signer.sign(&good_claims()))).await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        jwks.fetches.load(Ordering::SeqCst) >= 2,
+        "a refresh was attempted"
+    );
+    app.stop().await.unwrap();
+}
