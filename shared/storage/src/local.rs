@@ -175,7 +175,26 @@ fn check_precondition(name: &str, current: Option<i64>, want: Option<i64>) -> Re
     }
 }
 
-fn put_blocking(root: &Path, name: &str, data: &[u8], opts: PutOptions) -> Result<ObjectMeta> {
+/// The bytes of a write: in memory, or already streamed into a synced temporary file.
+enum Content<'a> {
+    Bytes(&'a [u8]),
+    TempFile { path: PathBuf, size: u64 },
+}
+
+fn put_blocking(
+    root: &Path,
+    name: &str,
+    data: Content<'_>,
+    opts: PutOptions,
+) -> Result<ObjectMeta> {
+    let res = put_locked(root, name, &data, opts);
+    if let (Err(_), Content::TempFile { path, .. }) = (&res, &data) {
+        let _ = fs::remove_file(path);
+    }
+    res
+}
+
+fn put_locked(root: &Path, name: &str, data: &Content<'_>, opts: PutOptions) -> Result<ObjectMeta> {
     let _lock = lock(root, true)?;
     let existing = read_sidecar(root, name)?;
     check_precondition(
@@ -190,10 +209,20 @@ fn put_blocking(root: &Path, name: &str, data: &[u8], opts: PutOptions) -> Resul
     }
     let obj_dir = root.join(name);
     fs::create_dir_all(&obj_dir).map_err(|e| Error::io("create object dir", &e))?;
-    write_atomic(root, &data_path(root, name, generation), data)?;
+    let dest = data_path(root, name, generation);
+    let size = match data {
+        Content::Bytes(b) => {
+            write_atomic(root, &dest, b)?;
+            b.len() as u64
+        }
+        Content::TempFile { path, size } => {
+            fs::rename(path, &dest).map_err(|e| Error::io("write", &e))?;
+            *size
+        }
+    };
     let sidecar = Sidecar {
         generation,
-        size: data.len() as u64,
+        size,
         custom_time: opts.custom_time,
         updated: now,
         content_type: opts
@@ -428,8 +457,57 @@ impl ObjectStore for LocalStore {
     async fn put(&self, name: &str, data: Bytes, opts: PutOptions) -> Result<ObjectMeta> {
         validate_name(name)?;
         let name = name.to_owned();
-        self.blocking(move |root| put_blocking(root, &name, &data, opts))
+        self.blocking(move |root| put_blocking(root, &name, Content::Bytes(&data), opts))
             .await
+    }
+
+    /// Streams into a synced temporary file (bounded memory), then commits it under the
+    /// lock like [`ObjectStore::put`].
+    async fn put_stream(
+        &self,
+        name: &str,
+        mut data: ByteStream,
+        opts: PutOptions,
+    ) -> Result<ObjectMeta> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        validate_name(name)?;
+        if !self.root.is_dir() {
+            return Err(bucket_missing(&self.root));
+        }
+        let tmp_dir = self.root.join(TMP);
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| Error::io("create tmp dir", &e))?;
+        let tmp = tmp_dir.join(uuid::Uuid::new_v4().simple().to_string());
+        let written: Result<u64> = async {
+            let mut f = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| Error::io("write", &e))?;
+            let mut size = 0u64;
+            while let Some(chunk) = data.next().await {
+                let chunk = chunk?;
+                f.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io("write", &e))?;
+                size += chunk.len() as u64;
+            }
+            f.sync_all().await.map_err(|e| Error::io("write", &e))?;
+            Ok(size)
+        }
+        .await;
+        let size = match written {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let name = name.to_owned();
+        self.blocking(move |root| {
+            put_blocking(root, &name, Content::TempFile { path: tmp, size }, opts)
+        })
+        .await
     }
 
     async fn get(&self, name: &str) -> Result<(Bytes, ObjectMeta)> {

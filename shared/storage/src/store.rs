@@ -89,6 +89,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// is untouched), [`Error::BucketNotFound`], [`Error::InvalidName`], transport errors.
     async fn put(&self, name: &str, data: Bytes, opts: PutOptions) -> Result<ObjectMeta>;
 
+    /// Writes an object from a stream of chunks, with the same semantics as
+    /// [`ObjectStore::put`], in bounded memory. The default collects the stream first.
+    ///
+    /// # Errors
+    /// As [`ObjectStore::put`], plus any error the stream yields (nothing is written then).
+    async fn put_stream(
+        &self,
+        name: &str,
+        data: ByteStream,
+        opts: PutOptions,
+    ) -> Result<ObjectMeta> {
+        use futures::TryStreamExt;
+        let chunks: Vec<Bytes> = data.try_collect().await?;
+        self.put(name, Bytes::from(chunks.concat()), opts).await
+    }
+
     /// Reads a whole object and its metadata.
     ///
     /// # Errors

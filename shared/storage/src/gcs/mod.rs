@@ -197,6 +197,7 @@ impl GcsStore {
             url: format!("{}/storage/v1/b/{}", self.inner.base, self.inner.bucket),
             query: vec![("fields", "name".into())],
             body: None,
+            headers: vec![],
             idempotent: true,
         };
         match self.inner.http.send(&req).await {
@@ -229,6 +230,7 @@ impl GcsStore {
                 ("generation", generation.to_string()),
             ],
             body: None,
+            headers: vec![],
             idempotent: true,
         }
     }
@@ -239,6 +241,7 @@ impl GcsStore {
             url: self.object_url(name),
             query: vec![],
             body: None,
+            headers: vec![],
             idempotent: true,
         };
         match self.inner.http.json::<ObjectResource>(&req).await {
@@ -254,8 +257,11 @@ fn unexpected(s: StatusCode) -> Error {
     }
 }
 
-/// Builds a `multipart/related` upload body: JSON metadata, then the content.
-fn multipart(name: &str, data: &[u8], opts: &PutOptions) -> Result<(String, Bytes)> {
+/// Size of each resumable-upload chunk (a multiple of 256 KiB, as GCS requires).
+pub const UPLOAD_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+/// The JSON object resource sent with an upload, and the content type.
+fn upload_metadata(name: &str, opts: &PutOptions) -> Result<(Vec<u8>, String)> {
     let mut meta = serde_json::Map::new();
     meta.insert("name".into(), name.into());
     if let Some(t) = opts.custom_time {
@@ -281,6 +287,12 @@ fn multipart(name: &str, data: &[u8], opts: &PutOptions) -> Result<(String, Byte
     let meta = serde_json::to_vec(&meta).map_err(|_| Error::Protocol {
         what: "metadata encoding".into(),
     })?;
+    Ok((meta, content_type))
+}
+
+/// Builds a `multipart/related` upload body: JSON metadata, then the content.
+fn multipart(name: &str, data: &[u8], opts: &PutOptions) -> Result<(String, Bytes)> {
+    let (meta, content_type) = upload_metadata(name, opts)?;
     // A random 128-bit boundary: the chance that it occurs inside the content is negligible.
     let boundary = format!("bacca-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::with_capacity(data.len() + meta.len() + 256);
@@ -328,6 +340,7 @@ impl ObjectStore for GcsStore {
             ),
             query,
             body: Some(multipart(name, &data, &opts)?),
+            headers: vec![],
             idempotent: opts.if_generation_match.is_some(),
         };
         match self.inner.http.json::<ObjectResource>(&req).await {
@@ -335,6 +348,96 @@ impl ObjectStore for GcsStore {
             // An insert cannot miss its object: 404 means the bucket is missing.
             Err(Fail::Status(StatusCode::NOT_FOUND)) => Err(self.bucket_missing()),
             Err(f) => Err(self.object_fail(name, f).await),
+        }
+    }
+
+    /// Resumable upload in [`UPLOAD_CHUNK_BYTES`] chunks: memory stays bounded by one chunk.
+    /// Chunks are not retried individually; a failure fails the call (retryable), and the
+    /// caller writes again (with `if_generation_match` the object appears whole or not at all).
+    async fn put_stream(
+        &self,
+        name: &str,
+        mut data: ByteStream,
+        opts: PutOptions,
+    ) -> Result<ObjectMeta> {
+        use futures::StreamExt;
+        validate_name(name)?;
+        let (meta, content_type) = upload_metadata(name, &opts)?;
+        let mut query = vec![("uploadType", "resumable".to_owned())];
+        if let Some(g) = opts.if_generation_match {
+            query.push(("ifGenerationMatch", g.to_string()));
+        }
+        let init = Req {
+            method: Method::POST,
+            url: format!(
+                "{}/upload/storage/v1/b/{}/o",
+                self.inner.base, self.inner.bucket
+            ),
+            query,
+            body: Some(("application/json; charset=UTF-8".into(), Bytes::from(meta))),
+            headers: vec![("X-Upload-Content-Type", content_type.clone())],
+            idempotent: opts.if_generation_match.is_some(),
+        };
+        let session = match self.inner.http.send(&init).await {
+            Ok(resp) => resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Protocol {
+                    what: "resumable upload without session uri".into(),
+                })?,
+            Err(Fail::Status(StatusCode::NOT_FOUND)) => return Err(self.bucket_missing()),
+            Err(f) => return Err(self.object_fail(name, f).await),
+        };
+        let mut buf: Vec<u8> = Vec::with_capacity(UPLOAD_CHUNK_BYTES);
+        let mut offset: u64 = 0;
+        let mut done = false;
+        loop {
+            while !done && buf.len() < UPLOAD_CHUNK_BYTES {
+                match data.next().await {
+                    Some(chunk) => buf.extend_from_slice(&chunk?),
+                    None => done = true,
+                }
+            }
+            let take = if done { buf.len() } else { UPLOAD_CHUNK_BYTES };
+            let chunk = Bytes::copy_from_slice(&buf[..take]);
+            buf.drain(..take);
+            let end = offset + take as u64;
+            let range = match (done, take) {
+                (true, 0) => format!("bytes */{end}"),
+                (true, _) => format!("bytes {offset}-{}/{end}", end - 1),
+                (false, _) => format!("bytes {offset}-{}/*", end - 1),
+            };
+            let req = Req {
+                method: Method::PUT,
+                url: session.clone(),
+                query: vec![],
+                body: Some((content_type.clone(), chunk)),
+                headers: vec![("Content-Range", range)],
+                idempotent: false,
+            };
+            let resp = match self.inner.http.send(&req).await {
+                Ok(r) => r,
+                Err(Fail::Status(StatusCode::NOT_FOUND)) => return Err(self.bucket_missing()),
+                Err(f) => return Err(self.object_fail(name, f).await),
+            };
+            offset = end;
+            if done {
+                if resp.status() == StatusCode::PERMANENT_REDIRECT {
+                    return Err(Error::Protocol {
+                        what: "resumable upload not finalized".into(),
+                    });
+                }
+                let body = resp.bytes().await.map_err(|_| Error::Unavailable {
+                    what: "body".into(),
+                })?;
+                let r: ObjectResource =
+                    serde_json::from_slice(&body).map_err(|_| Error::Protocol {
+                        what: "malformed json response".into(),
+                    })?;
+                return r.into_meta();
+            }
         }
     }
 
@@ -423,6 +526,7 @@ impl ObjectStore for GcsStore {
                 url: format!("{}/storage/v1/b/{}/o", self.inner.base, self.inner.bucket),
                 query,
                 body: None,
+                headers: vec![],
                 idempotent: true,
             };
             let page: ObjectList = match self.inner.http.json(&req).await {
@@ -456,6 +560,7 @@ impl ObjectStore for GcsStore {
             url: self.object_url(name),
             query,
             body: None,
+            headers: vec![],
             idempotent: if_generation_match.is_some(),
         };
         match self.inner.http.send(&req).await {
@@ -471,6 +576,7 @@ impl ObjectStore for GcsStore {
             url: format!("{}/storage/v1/b", self.inner.base),
             query: vec![("project", self.inner.project.clone())],
             body: Some(("application/json".into(), Bytes::from(body.to_string()))),
+            headers: vec![],
             idempotent: true,
         };
         match self.inner.http.send(&req).await {

@@ -32,6 +32,8 @@ pub(crate) struct Req<'a> {
     pub url: String,
     pub query: Vec<(&'a str, String)>,
     pub body: Option<(String, Bytes)>,
+    /// Extra headers (e.g. `Content-Range`).
+    pub headers: Vec<(&'static str, String)>,
     /// Whether a retry can never duplicate an effect (reads, writes with preconditions).
     pub idempotent: bool,
 }
@@ -51,6 +53,8 @@ impl Http {
             .timeout(Duration::from_secs(cfg.request_timeout_secs))
             .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
             .user_agent(concat!("bacca-storage/", env!("CARGO_PKG_VERSION")))
+            // The JSON API never redirects; resumable uploads answer 308 without Location.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|_| Error::Protocol {
                 what: "http client construction".into(),
@@ -103,6 +107,9 @@ impl Http {
             if let Some(h) = self.auth_headers().await? {
                 rb = rb.headers(h);
             }
+            for (k, v) in &req.headers {
+                rb = rb.header(*k, v.as_str());
+            }
             if let Some((ct, data)) = &req.body {
                 rb = rb
                     .header(reqwest::header::CONTENT_TYPE, ct.as_str())
@@ -111,7 +118,12 @@ impl Http {
                 rb = rb.header(reqwest::header::CONTENT_LENGTH, "0");
             }
             let what = match rb.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp)
+                    if resp.status().is_success()
+                        || resp.status() == StatusCode::PERMANENT_REDIRECT =>
+                {
+                    return Ok(resp)
+                }
                 Ok(resp) if !is_retryable_status(resp.status()) => {
                     return Err(status_fail(resp.status()));
                 }

@@ -16,6 +16,7 @@ pub fn t(s: &str) -> DateTime<Utc> {
 /// `missing` (a store whose bucket does not exist).
 pub async fn conformance(store: Arc<dyn ObjectStore>, missing: Arc<dyn ObjectStore>) {
     round_trip_with_custom_time(&*store).await;
+    streaming_put(&*store).await;
     precondition_conflict(&*store).await;
     list_prefix_and_delimiter(&*store).await;
     delete_and_missing(&*store).await;
@@ -78,6 +79,70 @@ async fn round_trip_with_custom_time(s: &dyn ObjectStore) {
     assert!(matches!(err, Error::PreconditionFailed { .. }), "{err:?}");
     assert_eq!(s.get("rt/empty").await.unwrap().0, Bytes::from_static(b"y"));
     assert_eq!(s.head("rt/empty").await.unwrap().generation, e3.generation);
+}
+
+/// A multi-chunk streamed write (larger than one 8 MiB upload chunk, not a multiple of it).
+async fn streaming_put(s: &dyn ObjectStore) {
+    let part = Bytes::from((0..=250u8).cycle().take(1_000_003).collect::<Vec<u8>>());
+    let chunks: Vec<Result<Bytes, Error>> = (0..9).map(|_| Ok(part.clone())).collect();
+    let ct = t("2026-02-03T04:05:06Z");
+    let m = s
+        .put_stream(
+            "st/big",
+            Box::pin(futures::stream::iter(chunks)),
+            PutOptions::create_only().with_custom_time(ct),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.size, 9_000_027);
+    assert_eq!(m.custom_time, Some(ct));
+    let (data, got) = s.get("st/big").await.unwrap();
+    assert_eq!(got, m);
+    assert_eq!(data.len(), 9_000_027);
+    assert!(data.chunks(1_000_003).all(|c| c == &part[..]));
+    // Exact chunk-size and empty streams.
+    let exact = Bytes::from(vec![1u8; 8 * 1024 * 1024]);
+    let m = s
+        .put_stream(
+            "st/exact",
+            Box::pin(futures::stream::iter([Ok(exact.clone())])),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.size, exact.len() as u64);
+    assert_eq!(s.get("st/exact").await.unwrap().0, exact);
+    let m = s
+        .put_stream(
+            "st/empty",
+            Box::pin(futures::stream::iter(Vec::<Result<Bytes, Error>>::new())),
+            PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.size, 0);
+    // A stream that fails leaves nothing behind.
+    let failing: Vec<Result<Bytes, Error>> = vec![
+        Ok(part.clone()),
+        Err(Error::Unavailable {
+            what: "test".into(),
+        }),
+    ];
+    assert!(s
+        .put_stream(
+            "st/failed",
+            Box::pin(futures::stream::iter(failing)),
+            PutOptions::create_only()
+        )
+        .await
+        .is_err());
+    assert!(matches!(
+        s.head("st/failed").await,
+        Err(Error::NotFound { .. })
+    ));
+    for n in ["st/big", "st/exact", "st/empty"] {
+        s.delete(n, None).await.unwrap();
+    }
 }
 
 async fn precondition_conflict(s: &dyn ObjectStore) {
