@@ -10,6 +10,13 @@
 //!   than the retention window.
 //! - [`retention`]: the hourly [`sweep`].
 //!
+//! Tests: `cargo test -p bacca-storage` runs everything against `file://`; with
+//! `STORAGE_EMULATOR_HOST=127.0.0.1:<port>` pointing at a running fake-gcs-server
+//! (`fake-gcs-server -scheme http -host 127.0.0.1 -port <port> -backend memory`), the same
+//! conformance, raw-writer and sweep tests also run against `gs://`, each in its own bucket.
+//! fake-gcs-server ignores generation preconditions on deletes and resumable uploads (GCS and
+//! the local store honour them); the suite accounts for that where noted.
+//!
 //! ```no_run
 //! # async fn demo() -> bacca_storage::Result<()> {
 //! use bacca_storage::{open, PutOptions};

@@ -38,12 +38,21 @@ pub(crate) struct Req<'a> {
     pub idempotent: bool,
 }
 
-/// The shared HTTP side of a GCS client.
-#[derive(Debug)]
+/// The shared HTTP side of a GCS client. Debug shows whether credentials are present, never
+/// what they are.
 pub(crate) struct Http {
     pub client: reqwest::Client,
     pub creds: Option<Credentials>,
     pub cfg: GcsConfig,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("credentials", &self.creds.as_ref().map(|_| "adc"))
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Http {
