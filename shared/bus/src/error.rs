@@ -6,7 +6,7 @@ use std::fmt;
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A publish or subscription failure. Carries names and classes, never message content.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The topic does not exist (permanent: a configuration error).
@@ -26,6 +26,10 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The message breaks a Pub/Sub limit: no data and no attributes, more than 100
+    /// attributes, or an empty attribute key (permanent).
+    #[error("invalid message: {0}")]
+    InvalidMessage(&'static str),
     /// The backend failed; `retryable` says whether trying again can help.
     #[error("publisher backend failed: {class}")]
     Backend {
@@ -47,7 +51,10 @@ impl Error {
         match self {
             Self::QueueFull(_) => true,
             Self::Backend { retryable, .. } => *retryable,
-            Self::UnknownTopic(_) | Self::DuplicateSubscription(_) | Self::TooLarge { .. } => false,
+            Self::UnknownTopic(_)
+            | Self::DuplicateSubscription(_)
+            | Self::TooLarge { .. }
+            | Self::InvalidMessage(_) => false,
         }
     }
 
@@ -59,6 +66,7 @@ impl Error {
             Self::DuplicateSubscription(_) => "duplicate_subscription",
             Self::QueueFull(_) => "queue_full",
             Self::TooLarge { .. } => "message_too_large",
+            Self::InvalidMessage(_) => "invalid_message",
             Self::Backend { class, .. } => class,
         }
     }

@@ -273,6 +273,7 @@ impl InProcessBus {
     }
 
     fn publish_now(&self, topic: &str, msg: Message) -> Result<String> {
+        msg.validate()?;
         let subs = lock(&self.inner.topics)
             .get(topic)
             .cloned()
@@ -474,7 +475,7 @@ mod tests {
             Err(Error::DuplicateSubscription(_))
         ));
         assert!(matches!(
-            bus.publish("nope", Message::default()).await,
+            bus.publish("nope", Message::new(&b"x"[..])).await,
             Err(Error::UnknownTopic(_))
         ));
     }

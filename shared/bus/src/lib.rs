@@ -35,6 +35,9 @@ mod memory;
 mod message;
 
 pub use error::{Disposition, Error, HandlerError, Result};
-pub use inprocess::{handler_fn, Delivery, HandlerFn, InProcessBus, SubscriptionConfig};
+pub use inprocess::{
+    handler_fn, Delivery, HandlerFn, InProcessBus, SubscriptionConfig, DEAD_LETTER_DELIVERY_COUNT,
+    DEAD_LETTER_PUBLISH_TIME, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_SUBSCRIPTION_PROJECT,
+};
 pub use memory::{MemoryPublisher, PublishedMessage};
-pub use message::{Message, Publisher};
+pub use message::{Message, Publisher, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES};

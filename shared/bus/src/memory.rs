@@ -61,28 +61,12 @@ impl MemoryPublisher {
     }
 }
 
-fn clone_error(e: &Error) -> Error {
-    match e {
-        Error::UnknownTopic(t) => Error::UnknownTopic(t.clone()),
-        Error::DuplicateSubscription(s) => Error::DuplicateSubscription(s.clone()),
-        Error::QueueFull(s) => Error::QueueFull(s.clone()),
-        Error::TooLarge { size, limit } => Error::TooLarge {
-            size: *size,
-            limit: *limit,
-        },
-        Error::Backend { class, retryable } => Error::Backend {
-            class,
-            retryable: *retryable,
-        },
-    }
-}
-
 #[async_trait]
 impl Publisher for MemoryPublisher {
     async fn publish(&self, topic: &str, msg: Message) -> Result<String> {
         let mut state = self.lock();
         if let Some(e) = &state.failure {
-            return Err(clone_error(e));
+            return Err(e.clone());
         }
         let message_id = (state.messages.len() + 1).to_string();
         state.messages.push(PublishedMessage {

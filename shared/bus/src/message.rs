@@ -52,6 +52,49 @@ impl Message {
     }
 }
 
+/// Pub/Sub's limit on a message: data plus attribute keys and values, 10 MB.
+pub const MAX_MESSAGE_BYTES: usize = 10_000_000;
+/// Pub/Sub's limit on the number of attributes.
+pub const MAX_ATTRIBUTES: usize = 100;
+
+impl Message {
+    /// Checks the limits Pub/Sub enforces on publish, so the embedded bus fails the same way.
+    ///
+    /// ```
+    /// assert!(bacca_bus::Message::default().validate().is_err());
+    /// assert!(bacca_bus::Message::new(&b"x"[..]).validate().is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::InvalidMessage`] or [`crate::Error::TooLarge`].
+    pub fn validate(&self) -> Result<()> {
+        if self.data.is_empty() && self.attributes.is_empty() {
+            return Err(crate::Error::InvalidMessage("no data and no attributes"));
+        }
+        if self.attributes.len() > MAX_ATTRIBUTES {
+            return Err(crate::Error::InvalidMessage("more than 100 attributes"));
+        }
+        if self.attributes.keys().any(String::is_empty) {
+            return Err(crate::Error::InvalidMessage("empty attribute key"));
+        }
+        let size = self.data.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + self.ordering_key.as_ref().map_or(0, String::len);
+        if size > MAX_MESSAGE_BYTES {
+            return Err(crate::Error::TooLarge {
+                size,
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Message")

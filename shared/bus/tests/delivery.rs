@@ -259,3 +259,32 @@ async fn without_dead_letter_topic_retries_until_retention() {
     // More than the default 5 attempts: without a dead-letter policy Pub/Sub keeps retrying.
     assert!(log.lock().expect("lock").len() >= 3);
 }
+
+#[tokio::test]
+async fn publish_enforces_pubsub_limits() {
+    let bus = InProcessBus::new();
+    bus.create_topic("t");
+    let empty = bus
+        .publish("t", Message::default())
+        .await
+        .expect_err("empty message");
+    assert!(matches!(empty, Error::InvalidMessage(_)) && !empty.is_retryable());
+    let mut many = Message::new(&b"x"[..]);
+    for i in 0..=bacca_bus::MAX_ATTRIBUTES {
+        many = many.attribute(format!("k{i}"), "v");
+    }
+    assert!(matches!(
+        bus.publish("t", many).await,
+        Err(Error::InvalidMessage(_))
+    ));
+    let big = Message::new(vec![0u8; bacca_bus::MAX_MESSAGE_BYTES + 1]);
+    assert!(matches!(
+        bus.publish("t", big).await,
+        Err(Error::TooLarge { .. })
+    ));
+    let attrs_only = Message::default().attribute("tenant", "t1");
+    assert!(
+        bus.publish("t", attrs_only).await.is_ok(),
+        "attributes alone are a valid message"
+    );
+}

@@ -256,7 +256,14 @@ where
 pub async fn run<H: Handler>(handler: H, config: RuntimeConfig) -> Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = TcpListener::bind(addr).await.map_err(Error::Bind)?;
-    tracing::info!(port = config.port, "listening");
+    tracing::info!(
+        port = config.port,
+        service = std::env::var("K_SERVICE").ok(),
+        revision = std::env::var("K_REVISION").ok(),
+        oidc = config.oidc.is_some(),
+        dead_letter = config.dead_letter_topic.is_some(),
+        "listening"
+    );
     serve(listener, handler, config, shutdown_signal()).await
 }
 
