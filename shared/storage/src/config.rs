@@ -52,6 +52,26 @@ impl RetentionPolicy {
         }
     }
 
+    /// Checks the policy is sane before anything is deleted: 1..=3650 retention days, and a
+    /// margin shorter than half the retention (a typo must not turn the sweep into "delete
+    /// everything").
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidConfig`].
+    pub fn validate(&self) -> crate::Result<()> {
+        if !(1..=3650).contains(&self.retention_days) {
+            return Err(crate::Error::InvalidConfig {
+                reason: "retention_days must be 1..=3650",
+            });
+        }
+        if u64::from(self.safety_margin_hours) * 2 >= u64::from(self.retention_days) * 24 {
+            return Err(crate::Error::InvalidConfig {
+                reason: "safety_margin_hours must be less than half of retention_days",
+            });
+        }
+        Ok(())
+    }
+
     /// The age at which an object is deleted: retention minus margin (never negative).
     pub fn delete_age(&self) -> chrono::Duration {
         let d = chrono::Duration::days(i64::from(self.retention_days))
@@ -135,6 +155,17 @@ mod tests {
         assert_eq!(p.delete_age(), chrono::Duration::hours(30 * 24 - 2));
         assert!(serde_json::from_str::<RetentionPolicy>(r#"{"retention":30}"#).is_err());
         assert!(serde_json::from_str::<GcsConfig>(r#"{"timeout":1}"#).is_err());
+        assert!(p.validate().is_ok());
+        let zero = RetentionPolicy {
+            retention_days: 0,
+            ..p
+        };
+        assert!(zero.validate().is_err());
+        let wide = RetentionPolicy {
+            retention_days: 1,
+            safety_margin_hours: 12,
+        };
+        assert!(wide.validate().is_err());
         let g: GcsConfig = serde_json::from_str(r#"{"max_attempts":2}"#)?;
         assert_eq!(g.max_attempts, 2);
         assert_eq!(g.request_timeout_secs, 60);

@@ -42,6 +42,12 @@ pub enum Error {
         /// Why the URI was refused.
         reason: String,
     },
+    /// A configuration value out of its allowed range.
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// Which rule failed.
+        reason: &'static str,
+    },
     /// A tenant id that cannot name a bucket.
     #[error("invalid tenant id: {reason}")]
     InvalidTenant {
@@ -122,6 +128,7 @@ impl Error {
             Self::InvalidName { .. } => "invalid_name",
             Self::InvalidUri { .. } => "invalid_uri",
             Self::InvalidTenant { .. } => "invalid_tenant",
+            Self::InvalidConfig { .. } => "invalid_config",
             Self::OutsideRetention { .. } => "outside_retention",
             Self::Unavailable { .. } => "unavailable",
             Self::Auth { .. } => "auth",

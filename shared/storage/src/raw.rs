@@ -286,6 +286,7 @@ impl RawWriter {
         now: DateTime<Utc>,
     ) -> Result<RawWrite> {
         validate_tenant(tenant)?;
+        self.policy.validate()?;
         let cutoff = self.policy.cutoff(now);
         if earliest_occurrence <= cutoff {
             return Err(Error::OutsideRetention {

@@ -122,7 +122,7 @@ pub struct SweepReport {
 /// dry run) and calls `progress` as it goes.
 ///
 /// # Errors
-/// [`Error::InvalidTenant`]; errors listing `raw/` (bucket missing, unavailable): then
+/// [`Error::InvalidTenant`], [`Error::InvalidConfig`]; errors listing `raw/` (bucket missing, unavailable): then
 /// nothing was deleted and the run should be retried. Failures listing one source or one
 /// date prefix, and per-object failures, are not errors: they are in the report.
 pub async fn sweep(
@@ -135,6 +135,7 @@ pub async fn sweep(
     progress: &(dyn Fn(SweepProgress) + Send + Sync),
 ) -> Result<SweepReport> {
     validate_tenant(tenant)?;
+    policy.validate()?;
     let started = Instant::now();
     let cutoff = policy.cutoff(now);
     let cutoff_date = cutoff.date_naive();

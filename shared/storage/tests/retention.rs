@@ -240,6 +240,22 @@ async fn sweep_of_a_missing_bucket_is_a_typed_error_and_deletes_nothing() {
     .await
     .unwrap_err();
     assert!(matches!(err, Error::InvalidTenant { .. }), "{err:?}");
+    let bad = RetentionPolicy {
+        retention_days: 0,
+        safety_margin_hours: 2,
+    };
+    let err = sweep(
+        &store,
+        "acme",
+        bad,
+        t(NOW),
+        false,
+        &AuditSink::Discard,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
 }
 
 async fn writer_scenario(store: Arc<dyn ObjectStore>) {
