@@ -2,141 +2,23 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use futures::FutureExt;
+use chrono::Utc;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::{Error, HandlerError, Message, Publisher, Result};
 
-/// Attribute Pub/Sub adds to a dead-lettered message: how many delivery attempts were made.
-pub const DEAD_LETTER_DELIVERY_COUNT: &str = "CloudPubSubDeadLetterSourceDeliveryCount";
-/// Attribute Pub/Sub adds to a dead-lettered message: the source subscription name.
-pub const DEAD_LETTER_SUBSCRIPTION: &str = "CloudPubSubDeadLetterSourceSubscription";
-/// Attribute Pub/Sub adds to a dead-lettered message: the source subscription's project.
-pub const DEAD_LETTER_SUBSCRIPTION_PROJECT: &str = "CloudPubSubDeadLetterSourceSubscriptionProject";
-/// Attribute Pub/Sub adds to a dead-lettered message: the original publish time (RFC 3339).
-pub const DEAD_LETTER_PUBLISH_TIME: &str = "CloudPubSubDeadLetterSourceTopicPublishTime";
+mod config;
+mod delivery;
 
-/// One delivery of a message to a subscription's handler.
-#[derive(Clone)]
-pub struct Delivery {
-    /// The message as published.
-    pub message: Message,
-    /// The id assigned at publish time (the same on every redelivery).
-    pub message_id: String,
-    /// When the message was published.
-    pub publish_time: DateTime<Utc>,
-    /// 1 on the first delivery, incremented on each redelivery.
-    pub delivery_attempt: u32,
-    /// The subscription delivering it.
-    pub subscription: String,
-}
-
-impl fmt::Debug for Delivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Delivery")
-            .field("message", &self.message)
-            .field("message_id", &self.message_id)
-            .field("publish_time", &self.publish_time)
-            .field("delivery_attempt", &self.delivery_attempt)
-            .field("subscription", &self.subscription)
-            .finish()
-    }
-}
-
-/// A subscription's handler: `Ok(())` acks, `Err` nacks (the message is redelivered after
-/// back-off, then dead-lettered after `max_delivery_attempts`).
-pub type HandlerFn = Arc<
-    dyn Fn(Delivery) -> BoxFuture<'static, std::result::Result<(), HandlerError>> + Send + Sync,
->;
-
-/// Wraps an async closure as a [`HandlerFn`].
-///
-/// ```
-/// let h = bacca_bus::handler_fn(|_delivery| async { Ok(()) });
-/// # let _ = h;
-/// ```
-pub fn handler_fn<F, Fut>(f: F) -> HandlerFn
-where
-    F: Fn(Delivery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = std::result::Result<(), HandlerError>> + Send + 'static,
-{
-    Arc::new(move |d| f(d).boxed())
-}
-
-/// Delivery settings of one subscription (Pub/Sub's retry and dead-letter policies).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriptionConfig {
-    /// Dead-letter topic; without one a failing message is retried until retention expires.
-    pub dead_letter_topic: Option<String>,
-    /// Attempts before dead-lettering (Pub/Sub: 5..=100, default 5). Clamped to 1..=100.
-    pub max_delivery_attempts: u32,
-    /// Back-off after the first failed attempt; doubles on each further failure.
-    pub min_backoff: Duration,
-    /// Upper bound of the back-off.
-    pub max_backoff: Duration,
-    /// How long an unacknowledged message is kept (Pub/Sub default 7 days).
-    pub message_retention: Duration,
-    /// Maximum outstanding (unacked) messages; publishing beyond it fails with
-    /// [`Error::QueueFull`].
-    pub queue_capacity: usize,
-    /// Maximum handler calls running at once.
-    pub max_concurrency: usize,
-}
-
-impl SubscriptionConfig {
-    /// Pub/Sub's defaults: 5 attempts, back-off 10 s to 600 s, 7 days retention.
-    #[must_use]
-    pub const fn new() -> Self {
-        Self {
-            dead_letter_topic: None,
-            max_delivery_attempts: 5,
-            min_backoff: Duration::from_secs(10),
-            max_backoff: Duration::from_secs(600),
-            message_retention: Duration::from_secs(7 * 24 * 3600),
-            queue_capacity: 10_000,
-            max_concurrency: 16,
-        }
-    }
-
-    /// Sets the dead-letter topic.
-    #[must_use]
-    pub fn dead_letter(mut self, topic: impl Into<String>, max_delivery_attempts: u32) -> Self {
-        self.dead_letter_topic = Some(topic.into());
-        self.max_delivery_attempts = max_delivery_attempts;
-        self
-    }
-
-    /// Sets the back-off bounds.
-    #[must_use]
-    pub const fn backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.min_backoff = min;
-        self.max_backoff = max;
-        self
-    }
-
-    /// The back-off after failed attempt number `attempt` (1-based).
-    #[must_use]
-    pub fn backoff_after(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.min_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-}
-
-impl Default for SubscriptionConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+pub use config::SubscriptionConfig;
+pub use delivery::{
+    handler_fn, Delivery, HandlerFn, DEAD_LETTER_DELIVERY_COUNT, DEAD_LETTER_PUBLISH_TIME,
+    DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_SUBSCRIPTION_PROJECT,
+};
 
 struct Subscription {
     name: String,
@@ -422,6 +304,8 @@ impl Publisher for InProcessBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use std::time::Duration;
 
     #[test]
     fn backoff_doubles_and_caps() {
