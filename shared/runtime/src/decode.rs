@@ -1,5 +1,10 @@
 //! Decoding a `POST /` request into an [`Event`]: Pub/Sub push (wrapped), Eventarc binary-mode
 //! CloudEvents and Cloud Scheduler calls.
+//!
+//! The transport is chosen by headers: `ce-id`/`ce-type` mean a CloudEvent, `X-CloudScheduler`
+//! a Scheduler call, anything else a Pub/Sub push. Only CloudEvents whose body is a Pub/Sub
+//! message (`google.cloud.pubsub.topic.v1.messagePublished`) are supported; another body shape
+//! is answered 400. Unknown JSON fields are ignored, as Google adds fields over time.
 
 use std::collections::BTreeMap;
 

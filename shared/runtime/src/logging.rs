@@ -28,7 +28,8 @@ pub fn json_wanted() -> bool {
 }
 
 /// Installs the global subscriber: JSON (Cloud Logging) or human-readable per
-/// [`json_wanted`], filtered by `RUST_LOG` (default `info`).
+/// [`json_wanted`], filtered by `RUST_LOG` (default `info`), and the content-free
+/// [`install_panic_hook`].
 ///
 /// # Errors
 ///
@@ -41,7 +42,21 @@ pub fn init_logging() -> Result<()> {
     } else {
         registry.with(tracing_subscriber::fmt::layer()).try_init()
     }
-    .map_err(|_| Error::LoggingAlreadyInitialised)
+    .map_err(|_| Error::LoggingAlreadyInitialised)?;
+    install_panic_hook();
+    Ok(())
+}
+
+/// Replaces the panic hook with one that logs only the panic's source location through
+/// `tracing`: the default hook prints the panic message to stderr, and a message built from
+/// an `unwrap` on a parse error or a formatted value can carry payload content.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        tracing::error!(location, "panic (message withheld)");
+    }));
 }
 
 /// The Cloud Logging JSON layer writing to `writer`, with trace hoisting.

@@ -50,6 +50,7 @@ async fn canary_never_reaches_the_logs() {
                 .with_ansi(false),
         );
     tracing::subscriber::set_global_default(subscriber).unwrap();
+    bacca_runtime::logging::install_panic_hook();
 
     let signer = Signer::new("k1");
     let jwks = jwks_server(vec![signer.jwk()]).await;
@@ -63,6 +64,12 @@ async fn canary_never_reaches_the_logs() {
         tracing::debug!(event = ?event, "event debug output");
         if event.data().starts_with(b"poison") {
             return Err(HandlerError::permanent("malformed_message"));
+        }
+        if event.data().starts_with(b"panic") {
+            panic!(
+                "bug while handling {}",
+                String::from_utf8_lossy(event.data())
+            );
         }
         if event.data().starts_with(b"retry") {
             return Err(HandlerError::retryable("kms_unavailable"));
@@ -92,6 +99,7 @@ async fn canary_never_reaches_the_logs() {
         (body(&format!("ok {CANARY}"), "msg-ok"), 204),
         (body(&format!("poison {CANARY}"), "msg-poison"), 204),
         (body(&format!("retry {CANARY}"), "msg-retry"), 503),
+        (body(&format!("panic {CANARY}"), "msg-panic"), 503),
         (format!(r#"{{"message":{{"data":"{CANARY}!!"}}}}"#), 400),
         (format!(r#"{{"message":{CANARY}"#), 400),
     ];
@@ -156,7 +164,10 @@ async fn canary_never_reaches_the_logs() {
         .iter()
         .filter(|l| l["message"] == "request handled")
         .collect();
-    assert_eq!(handled.len(), 7);
+    assert_eq!(handled.len(), 8);
+    assert!(lines
+        .iter()
+        .any(|l| l["message"] == "panic (message withheld)"));
     let expected_trace = format!("projects/test-proj/traces/{trace}");
     let poison = handled
         .iter()
