@@ -264,6 +264,12 @@ pub async fn run<H: Handler>(handler: H, config: RuntimeConfig) -> Result<()> {
         dead_letter = config.dead_letter_topic.is_some(),
         "listening"
     );
+    if config.oidc.is_none() && std::env::var_os("K_SERVICE").is_some() {
+        tracing::warn!("running on Cloud Run without OIDC push authentication; rely on IAM only");
+    }
+    if config.dead_letter_topic.is_none() || config.publisher.is_none() {
+        tracing::warn!("no dead-letter topic: permanent failures answer 500 and are redelivered");
+    }
     serve(listener, handler, config, shutdown_signal()).await
 }
 
