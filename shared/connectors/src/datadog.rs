@@ -431,7 +431,7 @@ pub fn parse_logs_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
             updated_at: None,
             text: a.message.unwrap_or_default(),
             identities,
-            attributes: attrs(&[
+            attributes: attrs([
                 ("host", a.host.map_or(Value::Null, Value::String)),
                 ("service", a.service.map_or(Value::Null, Value::String)),
                 ("status", a.status.map_or(Value::Null, Value::String)),
@@ -577,7 +577,7 @@ pub fn parse_incidents_page(body: &[u8]) -> Result<(Vec<Record>, u64)> {
             updated_at: t(&a.modified),
             text,
             identities,
-            attributes: attrs(&[
+            attributes: attrs([
                 ("public_id", a.public_id.map_or(Value::Null, Value::from)),
                 ("severity", opt(severity)),
                 ("state", opt(state)),
@@ -645,7 +645,7 @@ pub fn parse_monitors_page(body: &[u8]) -> Result<(Vec<Record>, u64)> {
             updated_at: m.modified.as_deref().and_then(parse_time),
             text: format!("{}\n{}", m.name, m.message),
             identities,
-            attributes: attrs(&[
+            attributes: attrs([
                 ("type", opt(m.kind)),
                 ("query", opt(m.query)),
                 ("overall_state", opt(m.overall_state)),

@@ -414,7 +414,7 @@ fn change_record(key: &str, project: Option<&str>, h: &Value) -> Result<Record> 
         updated_at: None,
         text: lines.join("\n"),
         identities,
-        attributes: attrs(&[("fields", Value::Array(fields))]),
+        attributes: attrs([("fields", Value::Array(fields))]),
     })
 }
 
@@ -485,7 +485,7 @@ impl Source for JiraSource {
                 updated_at: Some(updated),
                 text: text.trim_end().to_owned(),
                 identities,
-                attributes: attrs(&[
+                attributes: attrs([
                     ("key", Value::String(issue.key.clone())),
                     ("status", name(f.status)),
                     ("priority", name(f.priority)),

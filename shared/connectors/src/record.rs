@@ -1,6 +1,5 @@
 //! The normalized record every connector produces, and the tenant's directory of people.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 
@@ -297,14 +296,19 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Keeps a bounded sorted set of attribute strings (helper for tags).
-pub(crate) fn attrs(pairs: &[(&str, serde_json::Value)]) -> serde_json::Value {
-    let map: BTreeMap<&str, &serde_json::Value> = pairs
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (*k, v))
-        .collect();
-    serde_json::to_value(map).unwrap_or(serde_json::Value::Null)
+/// Builds an attributes object from `pairs`, leaving out nulls (values are moved, not cloned).
+pub(crate) fn attrs<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        if !v.is_null() {
+            map.insert(k.to_owned(), v);
+        }
+    }
+    if map.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::Object(map)
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 
 /// One read-only data source of one tenant.
 #[async_trait]
-pub trait Source: Send {
+pub trait Source: Send + std::fmt::Debug {
     /// Which connector this is.
     fn kind(&self) -> SourceKind;
 

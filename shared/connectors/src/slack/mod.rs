@@ -173,7 +173,7 @@ impl Message {
             updated_at: None,
             text: self.text,
             identities,
-            attributes: attrs(&[
+            attributes: attrs([
                 (
                     "subtype",
                     self.subtype
