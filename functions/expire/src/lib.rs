@@ -1,3 +1,313 @@
-//! Cloud Run function `bacca-expire`: the handler, unit-testable without a server.
+//! Cloud Run function `bacca-expire`: the hourly retention sweep of each tenant's raw store.
+//!
+//! Cloud Scheduler calls it (`POST /` with `{"tenant":"<id>","action":"sweep"}`, directly or
+//! through Pub/Sub); it deletes every raw object whose Custom-Time is older than the retention
+//! window minus a safety margin (30 days minus 2 hours by default) and emits one `sweep` audit
+//! event per run. The handler is idempotent: a second run deletes nothing.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use bacca_expire::{Deps, ExpireRequest};
+//! let deps = Deps::local(std::path::Path::new("/tmp/bacca"))?;
+//! let report = deps.sweep(&ExpireRequest::sweep("acme")).await?;
+//! assert_eq!(report.tenant, "acme");
+//! # Ok(()) }
+//! ```
 
 #![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bacca_audit::AuditSink;
+use bacca_runtime::{Event, Handler, HandlerError, Outcome};
+use bacca_storage::{GcsConfig, RetentionPolicy, SweepReport, TenantStores};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// What the expire function is asked to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The retention sweep (the hourly Scheduler job).
+    #[default]
+    Sweep,
+}
+
+/// The request body: which tenant, which action.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireRequest {
+    /// Tenant id.
+    pub tenant: String,
+    /// What to do (default: sweep).
+    #[serde(default)]
+    pub action: Action,
+}
+
+impl ExpireRequest {
+    /// A sweep request for `tenant`.
+    pub fn sweep(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            action: Action::Sweep,
+        }
+    }
+}
+
+/// A clock, injected so tests and the demo can move time.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Errors of the expire function.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request names a tenant this service does not serve.
+    #[error("this service does not serve the requested tenant")]
+    WrongTenant,
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] bacca_storage::Error),
+    /// A configuration variable is malformed.
+    #[error("environment variable {0} is malformed")]
+    Config(&'static str),
+    /// The audit file cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] bacca_audit::AuditError),
+}
+
+impl Error {
+    /// The ack/nack/dead-letter mapping of this error.
+    pub fn to_handler_error(&self) -> HandlerError {
+        match self {
+            Self::WrongTenant => HandlerError::permanent("wrong_tenant"),
+            Self::Storage(e) if e.is_retryable() => HandlerError::retryable(e.class()),
+            Self::Storage(e) => HandlerError::permanent(e.class()),
+            Self::Config(_) | Self::Audit(_) => HandlerError::retryable("misconfigured"),
+        }
+    }
+}
+
+/// Everything the handler needs, built once at start-up and shared.
+#[derive(Clone)]
+pub struct Deps {
+    /// Each tenant's raw store.
+    pub stores: TenantStores,
+    /// Retention window and margin.
+    pub policy: RetentionPolicy,
+    /// The audit stream.
+    pub audit: AuditSink,
+    /// The only tenant this service serves (`None`: any, for local development).
+    pub tenant: Option<String>,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("policy", &self.policy)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deps {
+    /// Local mode: every tenant's store under `<dir>/objects/<tenant>`, audit events appended
+    /// to `<dir>/audit.jsonl`, the real clock.
+    ///
+    /// # Errors
+    /// When the audit file cannot be opened.
+    pub fn local(dir: &Path) -> Result<Self, Error> {
+        let template = format!("file://{}/objects/{{tenant}}", dir.display());
+        Ok(Self {
+            stores: TenantStores::from_template(&template, GcsConfig::new())?,
+            policy: RetentionPolicy::new(),
+            audit: AuditSink::file(dir.join("audit.jsonl"))?,
+            tenant: None,
+            clock: Arc::new(Utc::now),
+        })
+    }
+
+    /// From the environment: `BACCA_STORE` (a URI template with `{tenant}`, e.g.
+    /// `gs://bacca-{tenant}-raw`), `BACCA_TENANT` (the tenant this service serves),
+    /// `BACCA_RETENTION_DAYS`, `BACCA_SAFETY_MARGIN_HOURS`; audit to the `audit` log target.
+    /// With no `BACCA_STORE`, local mode under `BACCA_DATA_DIR` (or a new temporary directory).
+    ///
+    /// # Errors
+    /// When a variable is malformed.
+    pub fn from_env() -> Result<Self, Error> {
+        let mut deps = match std::env::var("BACCA_STORE") {
+            Ok(template) => Self {
+                stores: TenantStores::from_template(&template, GcsConfig::new())?,
+                policy: RetentionPolicy::new(),
+                audit: AuditSink::Tracing,
+                tenant: None,
+                clock: Arc::new(Utc::now),
+            },
+            Err(_) => Self::local(
+                &bacca_runtime::local_data_dir().map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+            )?,
+        };
+        deps.tenant = std::env::var("BACCA_TENANT").ok().filter(|t| !t.is_empty());
+        if let Ok(v) = std::env::var("BACCA_RETENTION_DAYS") {
+            deps.policy.retention_days = v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config("BACCA_RETENTION_DAYS"))?;
+        }
+        if let Ok(v) = std::env::var("BACCA_SAFETY_MARGIN_HOURS") {
+            deps.policy.safety_margin_hours = v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config("BACCA_SAFETY_MARGIN_HOURS"))?;
+        }
+        Ok(deps)
+    }
+
+    /// Runs the sweep for the request's tenant at the injected clock's time.
+    ///
+    /// # Errors
+    /// [`Error::WrongTenant`], or the store's error listing the tenant's raw prefix.
+    pub async fn sweep(&self, req: &ExpireRequest) -> Result<SweepReport, Error> {
+        if self.tenant.as_deref().is_some_and(|t| t != req.tenant) {
+            return Err(Error::WrongTenant);
+        }
+        let store = self.stores.store(&req.tenant)?;
+        let now = (self.clock)();
+        let report = bacca_storage::sweep(
+            store.as_ref(),
+            &req.tenant,
+            self.policy,
+            now,
+            false,
+            &self.audit,
+            &|_| {},
+        )
+        .await?;
+        Ok(report)
+    }
+}
+
+/// Handles one event: parse the request, sweep, classify failures.
+///
+/// Per-object delete failures do not fail the request: they are in the audit event and the
+/// next hourly run retries them. Failing to list the tenant's store is retryable.
+///
+/// # Errors
+/// A permanent error for a malformed request or a wrong tenant; retryable for store outages.
+pub async fn handle(event: Event, deps: &Deps) -> Result<Outcome, HandlerError> {
+    let req: ExpireRequest = event.json()?;
+    match req.action {
+        Action::Sweep => {
+            let report = deps.sweep(&req).await.map_err(|e| e.to_handler_error())?;
+            if report.failed > 0 {
+                tracing::warn!(
+                    deleted = report.deleted,
+                    failed = report.failed,
+                    "sweep left failures for the next run"
+                );
+            } else {
+                tracing::info!(
+                    deleted = report.deleted,
+                    scanned = report.scanned,
+                    "sweep done"
+                );
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+#[async_trait]
+impl Handler for Deps {
+    async fn handle(&self, event: Event) -> Result<Outcome, HandlerError> {
+        handle(event, self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bacca_runtime::SchedulerEvent;
+    use bacca_storage::{BatchId, RawWriter};
+    use chrono::Duration;
+
+    fn scheduler(body: &str) -> Event {
+        Event::Scheduler(SchedulerEvent {
+            body: body.to_owned().into(),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn sweeps_expired_batches_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deps = Deps::local(dir.path()).unwrap();
+        deps.audit = AuditSink::memory();
+        let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        // Provisioning (Terraform in production) creates the tenant's bucket.
+        deps.stores
+            .store("acme")
+            .unwrap()
+            .create_bucket()
+            .await
+            .unwrap();
+        let writer = RawWriter::new(deps.stores.clone(), deps.policy, AuditSink::Discard);
+        for i in 0..2 {
+            let id = BatchId::derive("acme", "slack", &i.to_string(), "x");
+            let early = bytes::Bytes::from_static(b"c");
+            writer
+                .write_batch("acme", "slack", &id, t0, early, t0 + Duration::hours(1))
+                .await
+                .unwrap();
+        }
+        // At 29 d 21 h both survive; at 29 d 23 h both are deleted.
+        deps.clock = Arc::new(move || t0 + Duration::hours(29 * 24 + 21));
+        handle(scheduler(r#"{"tenant":"acme"}"#), &deps)
+            .await
+            .unwrap();
+        let store = deps.stores.store("acme").unwrap();
+        assert_eq!(store.list("raw/", None).await.unwrap().objects.len(), 2);
+        deps.clock = Arc::new(move || t0 + Duration::hours(29 * 24 + 23));
+        handle(scheduler(r#"{"tenant":"acme","action":"sweep"}"#), &deps)
+            .await
+            .unwrap();
+        assert!(store.list("raw/", None).await.unwrap().objects.is_empty());
+        handle(scheduler(r#"{"tenant":"acme"}"#), &deps)
+            .await
+            .unwrap();
+        let sweeps: Vec<_> = deps
+            .audit
+            .events()
+            .into_iter()
+            .filter(|e| e.action == "sweep")
+            .collect();
+        assert_eq!(sweeps.len(), 3, "one audit event per run");
+    }
+
+    #[tokio::test]
+    async fn wrong_tenant_and_malformed_requests_are_permanent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deps = Deps::local(dir.path()).unwrap();
+        deps.tenant = Some("acme".into());
+        let e = handle(scheduler(r#"{"tenant":"globex"}"#), &deps)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class(), "wrong_tenant");
+        assert!(!e.is_retryable());
+        let e = handle(scheduler(r#"{"tenant":"acme","extra":1}"#), &deps)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class(), "malformed_message");
+        let e = handle(scheduler(r#"{"tenant":"../x"}"#), &deps)
+            .await
+            .unwrap_err();
+        assert!(!e.is_retryable());
+        deps.tenant = None;
+        let e = handle(scheduler(r#"{"tenant":"nobucket"}"#), &deps)
+            .await
+            .unwrap_err();
+        assert_eq!(e.class(), "bucket_not_found");
+    }
+}

@@ -1,5 +1,17 @@
 //! `bacca-expire`: a thin main that serves the Cloud Run contract.
+//!
+//! Configuration (all optional; with only `PORT` it runs in local mode on embedded backends
+//! under `BACCA_DATA_DIR` or a temporary directory): `PORT`, `BACCA_STORE`, `BACCA_TENANT`,
+//! `BACCA_RETENTION_DAYS`, `BACCA_SAFETY_MARGIN_HOURS`, plus the runtime's dead-letter and
+//! OIDC settings (see `bacca_runtime::RuntimeConfig::from_function_env`).
 
 #![forbid(unsafe_code)]
 
-fn main() {}
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    bacca_runtime::init_logging()?;
+    let deps = bacca_expire::Deps::from_env()?;
+    let config = bacca_runtime::RuntimeConfig::from_function_env()?;
+    bacca_runtime::run(deps, config).await?;
+    Ok(())
+}

@@ -209,7 +209,10 @@ impl AuditSink {
                     Ok(f) => f,
                     Err(poisoned) => poisoned.into_inner(),
                 };
-                if writeln!(file, "{line}").and_then(|()| file.flush()).is_err() {
+                if writeln!(file, "{line}")
+                    .and_then(|()| file.flush())
+                    .is_err()
+                {
                     tracing::error!(path = %sink.path.display(), action = %event.action, "could not append to the audit file");
                 }
             }

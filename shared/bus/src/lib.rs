@@ -9,9 +9,9 @@
 //!   from 1, exponential back-off between attempts, a dead-letter topic after N attempts with
 //!   the attributes Pub/Sub adds, ordering keys, bounded queues and [`InProcessBus::drain`].
 //! - [`MemoryPublisher`]: records what was published; for tests of code that only publishes.
-//! - Google Cloud Pub/Sub: a `pubsub` module implementing [`Publisher`] with the official
-//!   `google-cloud-pubsub` crate belongs beside these (not written yet); in production the
+//! - [`PubSubPublisher`]: Google Cloud Pub/Sub over its REST API (production); the
 //!   subscriptions push to Cloud Run and `bacca-runtime` receives them.
+//! - [`FilePublisher`]: appends to a JSON-lines file (local-mode dead letters).
 //!
 //! ```
 //! # async fn demo() -> bacca_bus::Result<()> {
@@ -30,14 +30,18 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod file;
 mod inprocess;
 mod memory;
 mod message;
+pub mod pubsub;
 
 pub use error::{Disposition, Error, HandlerError, Result};
+pub use file::FilePublisher;
 pub use inprocess::{
     handler_fn, Delivery, HandlerFn, InProcessBus, SubscriptionConfig, DEAD_LETTER_DELIVERY_COUNT,
     DEAD_LETTER_PUBLISH_TIME, DEAD_LETTER_SUBSCRIPTION, DEAD_LETTER_SUBSCRIPTION_PROJECT,
 };
 pub use memory::{MemoryPublisher, PublishedMessage};
 pub use message::{Message, Publisher, MAX_ATTRIBUTES, MAX_MESSAGE_BYTES};
+pub use pubsub::PubSubPublisher;

@@ -48,6 +48,7 @@
 
 mod config;
 pub mod decode;
+pub mod env;
 mod error;
 mod event;
 mod handler;
@@ -57,6 +58,7 @@ mod server;
 
 pub use bacca_bus::{Disposition, HandlerError};
 pub use config::{OidcConfig, RuntimeConfig, DEFAULT_MAX_BODY_BYTES, GOOGLE_JWKS_URL};
+pub use env::local_data_dir;
 pub use error::{Error, Result};
 pub use event::{CloudEventContext, Event, PubSubEvent, SchedulerEvent};
 pub use handler::{

@@ -1,0 +1,81 @@
+//! What every function reads from its environment besides its own settings: the local data
+//! directory, the dead-letter topic and its publisher, and push authentication.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `PORT` | listening port | 8080 |
+//! | `GOOGLE_CLOUD_PROJECT` | project of the Pub/Sub topics and Cloud Trace | none |
+//! | `BACCA_DATA_DIR` | local mode: where embedded backends keep their files | `$TMPDIR/bacca-local` |
+//! | `BACCA_DEAD_LETTER_TOPIC` | topic for permanently failing messages | `dead-letter` |
+//! | `BACCA_OIDC_AUDIENCE`, `BACCA_OIDC_SERVICE_ACCOUNT` | require Pub/Sub push OIDC tokens | off |
+//! | `BACCA_OIDC_JWKS_URL` | where Google's signing keys are fetched | Google's certs |
+//!
+//! With `GOOGLE_CLOUD_PROJECT` set, dead letters go to Cloud Pub/Sub
+//! ([`bacca_bus::PubSubPublisher`]); without it (local mode) they are appended to
+//! `<BACCA_DATA_DIR>/dead-letter.jsonl`, so nothing is dropped in either mode.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bacca_bus::{FilePublisher, PubSubPublisher, Publisher};
+
+use crate::{Error, OidcConfig, Result, RuntimeConfig};
+
+/// The default dead-letter topic name.
+pub const DEFAULT_DEAD_LETTER_TOPIC: &str = "dead-letter";
+
+/// The local-mode data directory: `BACCA_DATA_DIR`, else `bacca-local` under the system's
+/// temporary directory; created if missing.
+///
+/// # Errors
+/// [`Error::InvalidEnv`] when the directory cannot be created.
+pub fn local_data_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("BACCA_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| std::env::temp_dir().join("bacca-local"), PathBuf::from);
+    std::fs::create_dir_all(&dir).map_err(|_| Error::InvalidEnv("BACCA_DATA_DIR"))?;
+    Ok(dir)
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl RuntimeConfig {
+    /// [`RuntimeConfig::from_env`] plus the dead-letter publisher and OIDC settings described
+    /// in the [module docs](self).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEnv`] naming the variable: a bad `PORT`, only one of the two OIDC
+    /// variables, or a Pub/Sub client that cannot be built.
+    pub fn from_function_env() -> Result<Self> {
+        let mut config = Self::from_env()?;
+        let topic = var("BACCA_DEAD_LETTER_TOPIC").unwrap_or(DEFAULT_DEAD_LETTER_TOPIC.into());
+        let publisher: Arc<dyn Publisher> = match &config.project_id {
+            Some(project) => Arc::new(
+                PubSubPublisher::new(project)
+                    .map_err(|_| Error::InvalidEnv("GOOGLE_CLOUD_PROJECT"))?,
+            ),
+            None => Arc::new(FilePublisher::new(
+                local_data_dir()?.join("dead-letter.jsonl"),
+            )),
+        };
+        config = config.dead_letter(topic, publisher);
+        match (
+            var("BACCA_OIDC_AUDIENCE"),
+            var("BACCA_OIDC_SERVICE_ACCOUNT"),
+        ) {
+            (Some(audience), Some(email)) => {
+                let mut oidc = OidcConfig::new(audience, email);
+                if let Some(url) = var("BACCA_OIDC_JWKS_URL") {
+                    oidc = oidc.jwks_url(url);
+                }
+                config = config.oidc(oidc);
+            }
+            (None, None) => {}
+            (Some(_), None) => return Err(Error::InvalidEnv("BACCA_OIDC_SERVICE_ACCOUNT")),
+            (None, Some(_)) => return Err(Error::InvalidEnv("BACCA_OIDC_AUDIENCE")),
+        }
+        Ok(config)
+    }
+}
