@@ -40,8 +40,12 @@ fn datadog_page(n: usize) -> Vec<u8> {
         .map(|i| {
             let mut e = templates[i % templates.len()].clone();
             e["id"] = json!(format!("AAAAAYvQ1BTqS2d4tAAAAABBWXZRMUJU{i:08}"));
-            e["attributes"]["timestamp"] =
-                json!(format!("2023-11-14T22:{:02}:{:02}.{:03}Z", (i / 60) % 60, i % 60, i % 1000));
+            e["attributes"]["timestamp"] = json!(format!(
+                "2023-11-14T22:{:02}:{:02}.{:03}Z",
+                (i / 60) % 60,
+                i % 60,
+                i % 1000
+            ));
             e
         })
         .collect();

@@ -9,6 +9,7 @@ use crate::credentials::{required_secret, Env};
 use crate::datadog::{site_base_url, DatadogConfig, DatadogKeys, DatadogSource};
 use crate::http::{ConnectorContext, HttpConfig};
 use crate::jira::{JiraConfig, JiraSource};
+use crate::linear::{LinearConfig, LinearSource, DEFAULT_BASE_URL as LINEAR_BASE_URL};
 use crate::record::SourceKind;
 use crate::slack::{ExportLimits, SlackConfig, SlackExportSource, SlackProfile, SlackSource};
 use crate::source::Source;
@@ -172,6 +173,15 @@ pub fn connector_from_args(
                 },
             )?)
         }
+        SourceKind::Linear => Box::new(LinearSource::new(
+            &ctx,
+            required_secret(env, "LINEAR_API_KEY")?,
+            LinearConfig {
+                base_url: base(LINEAR_BASE_URL.to_owned()),
+                since: args.since,
+                page_size: 50,
+            },
+        )?),
         other => {
             return Err(Error::Config(format!(
                 "the {other} connector is not available yet"

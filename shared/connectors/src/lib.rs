@@ -1,6 +1,9 @@
 //! Read-only, least-privilege source connectors: Slack (API and export), Datadog, Jira,
 //! Linear, Confluence, Notion, Google Drive.
 //!
+//! Implemented: Slack, Slack export, Datadog, Jira, Linear; Confluence, Notion and Google
+//! Drive are not yet (the factory says so).
+//!
 //! Every connector implements [`Source`]: `fetch_page(checkpoint)` returns a [`Page`] of
 //! normalized [`Record`]s and the [`Checkpoint`] after them. A caller writes the records and
 //! only then stores the checkpoint (see [`CheckpointStore`] and [`run_to_end`]), so a failure
@@ -31,6 +34,7 @@ mod error;
 mod factory;
 pub mod http;
 pub mod jira;
+pub mod linear;
 mod record;
 pub mod slack;
 mod source;

@@ -19,7 +19,12 @@ fn builds_each_available_connector_from_the_vendor_variables() {
     let slack = ConnectorArgs::new(SourceKind::Slack, "t").channels(vec!["C1".into()]);
     let e = connector_from_args(&slack, &env(&[]), audit.clone()).unwrap_err();
     assert!(matches!(e, Error::Credential { ref name, .. } if name == "SLACK_BOT_TOKEN"));
-    let s = connector_from_args(&slack, &env(&[("SLACK_BOT_TOKEN", "xoxb-1")]), audit.clone()).unwrap();
+    let s = connector_from_args(
+        &slack,
+        &env(&[("SLACK_BOT_TOKEN", "xoxb-1")]),
+        audit.clone(),
+    )
+    .unwrap();
     assert_eq!(s.kind(), SourceKind::Slack);
 
     let dd = ConnectorArgs::new(SourceKind::Datadog, "t").query("service:web");
@@ -33,7 +38,10 @@ fn builds_each_available_connector_from_the_vendor_variables() {
     ));
 
     let jira = ConnectorArgs::new(SourceKind::Jira, "t").base_url("https://acme.atlassian.net");
-    let creds = env(&[("JIRA_EMAIL", "bot@acme.example"), ("JIRA_API_TOKEN", "tok")]);
+    let creds = env(&[
+        ("JIRA_EMAIL", "bot@acme.example"),
+        ("JIRA_API_TOKEN", "tok"),
+    ]);
     assert!(connector_from_args(&jira, &creds, audit.clone()).is_ok());
     let no_site = ConnectorArgs::new(SourceKind::Jira, "t");
     assert!(connector_from_args(&no_site, &creds, audit.clone()).is_err());
@@ -52,7 +60,16 @@ fn builds_each_available_connector_from_the_vendor_variables() {
 
 #[test]
 fn source_kinds_parse() {
-    for k in ["slack", "slack-export", "datadog", "jira", "linear", "confluence", "notion", "gdrive"] {
+    for k in [
+        "slack",
+        "slack-export",
+        "datadog",
+        "jira",
+        "linear",
+        "confluence",
+        "notion",
+        "gdrive",
+    ] {
         assert_eq!(k.parse::<SourceKind>().unwrap().as_str(), k);
     }
     assert!("s3".parse::<SourceKind>().is_err());
