@@ -1,0 +1,544 @@
+//! Street and postal addresses: a house number followed within a few words by a street type
+//! (`12 Main Street`, `64 Rua Papoula`, `ul. Lubartowska 42`, `Hauptstraße 5`), unit lines
+//! (`Suite 992`, `Apt. 441`, `P.O. Box 101`), postcodes after a cue, and the continuation
+//! lines of an address block (unit, town, region, postcode).
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::{before, clean_left, window_before};
+use crate::span::{EntityType, Span};
+
+/// Street types written after the street name.
+const SUFFIXES: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "lane",
+    "ln",
+    "drive",
+    "boulevard",
+    "blvd",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "terrace",
+    "circle",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "square",
+    "sq",
+    "alley",
+    "crescent",
+    "close",
+    "trail",
+    "plaza",
+    "grove",
+    "gardens",
+    "mews",
+    "hill",
+    "park",
+    "row",
+    "walk",
+    "green",
+    "view",
+    "ridge",
+    "point",
+];
+
+/// Street types written before the street name (many languages).
+const PREFIXES: &[&str] = &[
+    "rue",
+    "rua",
+    "avenida",
+    "avenue",
+    "av",
+    "via",
+    "viale",
+    "calle",
+    "carrera",
+    "estrada",
+    "ul",
+    "ulica",
+    "strada",
+    "rambla",
+    "paseo",
+    "piazza",
+    "chemin",
+    "boulevard",
+    "allée",
+    "praça",
+    "travessa",
+    "rodovia",
+    "largo",
+    "plac",
+    "aleja",
+    "caddesi",
+    "sokak",
+    "r",
+    "cesta",
+    "ulitsa",
+    "p.o.",
+    "po",
+];
+
+/// Endings of one-word street names (German, Nordic, Dutch, Hungarian, Finnish...).
+const ENDINGS: &[&str] = &[
+    "straße", "strasse", "str.", "gasse", "weg", "vej", "gatan", "gata", "vägen", "veien", "laan",
+    "straat", "plein", "utca", "katu", "tie", "iela", "gade", "allee", "platz", "damm", "ská",
+    "ská", "ova", "ovo", "ego", "street", "road",
+];
+
+fn units() -> Option<&'static AhoCorasick> {
+    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build([
+                "suite ",
+                "apt. ",
+                "apt ",
+                "apartment ",
+                "p.o. box ",
+                "po box ",
+                "unit ",
+                "ste. ",
+            ])
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Words (letters, `.`, `'`) of a line starting at `i`, up to `n` of them: (start, end) pairs.
+fn next_words(text: &str, mut i: usize, n: usize) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    while out.len() < n && i < bytes.len() {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        let s = i;
+        while i < bytes.len()
+            && !bytes[i].is_ascii_whitespace()
+            && !matches!(bytes[i], b',' | b';' | b'(' | b')' | b'"')
+        {
+            i += 1;
+        }
+        if i == s {
+            break;
+        }
+        out.push((s, i));
+        if bytes.get(i) != Some(&b' ') {
+            break;
+        }
+    }
+    out
+}
+
+fn lower_word(text: &str, s: usize, e: usize) -> String {
+    text.get(s..e).map(str::to_lowercase).unwrap_or_default()
+}
+
+fn is_number(w: &str) -> bool {
+    !w.is_empty() && w.len() <= 6 && w.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_ordinal(w: &str) -> bool {
+    let d = w.bytes().take_while(u8::is_ascii_digit).count();
+    d > 0 && matches!(&w[d..], "st" | "nd" | "rd" | "th")
+}
+
+fn letters(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_alphabetic)
+}
+
+/// Where the street line that starts with a house number at `s` ends, if it is one.
+fn street_from_number(text: &str, s: usize) -> Option<usize> {
+    let ws = next_words(text, s, 8);
+    let first = text.get(ws.first()?.0..ws.first()?.1)?;
+    if !is_number(first) {
+        return None;
+    }
+    let mut k = 1;
+    // "64 72 Essex Rd": a second number
+    if ws
+        .get(k)
+        .is_some_and(|&(a, b)| text.get(a..b).is_some_and(is_number))
+    {
+        k += 1;
+    }
+    let &(a, b) = ws.get(k)?;
+    let w = lower_word(text, a, b);
+    let wt = w.trim_end_matches('.');
+    if !letters(&w) && !is_ordinal(&w) {
+        return None;
+    }
+    // "99 Colonia Ofir 9881": capitalised words that are not English words, then a number
+    if let Some(pos) = ws
+        .iter()
+        .skip(k)
+        .position(|&(x, y)| text.get(x..y).is_some_and(is_number))
+    {
+        let names = &ws[k..k + pos];
+        let lex = super::lexicon::Lexicon::get();
+        if (1..=3).contains(&names.len())
+            && names.iter().all(|&(x, y)| {
+                text.get(x..y)
+                    .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase))
+            })
+            && names
+                .iter()
+                .any(|&(x, y)| !lex.is_word(&lower_word(text, x, y)))
+        {
+            return Some(ws[k + pos].1);
+        }
+    }
+    if PREFIXES.contains(&wt) && ws.len() > k + 1 {
+        // the street name after the prefix: up to the end of the line
+        return Some(line_end(text, ws.get(k + 1)?.1));
+    }
+    if ENDINGS.iter().any(|e| w.ends_with(e))
+        && text
+            .get(a..b)
+            .is_some_and(|x| x.chars().next().is_some_and(char::is_uppercase))
+    {
+        return Some(line_end(text, a + wt.len()));
+    }
+    for (idx, &(a, b)) in ws.iter().enumerate().skip(k) {
+        let w = lower_word(text, a, b);
+        let wt = w.trim_end_matches('.');
+        if idx > k && SUFFIXES.contains(&wt) {
+            // the words between the number and the suffix must look like a name
+            let named = ws[k..idx].iter().all(|&(x, y)| {
+                text.get(x..y).is_some_and(|t| {
+                    t.chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                        || letters(t)
+                })
+            });
+            let capitalised = text
+                .get(ws[k].0..ws[k].1)
+                .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase));
+            let all_lower = ws[..=idx].iter().all(|&(x, y)| {
+                text.get(x..y)
+                    .is_some_and(|t| !t.chars().any(char::is_uppercase))
+            });
+            if named && (capitalised || all_lower) {
+                return Some(a + wt.len());
+            }
+            return None;
+        }
+        if idx > k + 3 || !(letters(&w) || is_ordinal(&w)) {
+            break;
+        }
+    }
+    None
+}
+
+/// End of a short address line: up to a newline, sentence punctuation or 80 bytes.
+fn line_end(text: &str, from: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut e = from;
+    let limit = (from + 80).min(bytes.len());
+    while e < limit
+        && !matches!(
+            bytes[e],
+            b'\n' | b'\r' | b';' | b'"' | b'!' | b'?' | b'|' | b'}'
+        )
+    {
+        if bytes[e] == b'.' && bytes.get(e + 1).is_none_or(|b| b.is_ascii_whitespace()) {
+            break;
+        }
+        e += 1;
+    }
+    while e > from && matches!(bytes[e - 1], b' ' | b',' | b'.') {
+        e -= 1;
+    }
+    if e < from {
+        from
+    } else {
+        e
+    }
+}
+
+/// Continuation lines of an address block after `e`: units, town, region, postcode.
+fn continuation(text: &str, mut e: usize) -> usize {
+    let bytes = text.as_bytes();
+    let anchor_start = text
+        .get(..e)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |k| k + 1);
+    let lower_ok = text
+        .get(anchor_start..e)
+        .is_some_and(|t| !t.chars().any(char::is_uppercase));
+    for _ in 0..4 {
+        let mut j = e;
+        let mut newlines = 0;
+        while j < bytes.len() && matches!(bytes[j], b'\n' | b'\r' | b' ' | b',' | b'>') {
+            if bytes[j] == b'\n' {
+                newlines += 1;
+            }
+            j += 1;
+        }
+        if newlines > 2 || j >= bytes.len() || j == e {
+            break;
+        }
+        let end = line_end(text, j);
+        let line = text.get(j..end).unwrap_or("");
+        let comma = line.find(',').map_or(end, |k| j + k);
+        let seg_end = if newlines == 0 { comma } else { end };
+        let mut k = j;
+        let mut accepted = 0;
+        while k < seg_end {
+            let ws = k;
+            while k < seg_end && !bytes[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            let w = text.get(ws..k).unwrap_or("");
+            let c = w.chars().next().unwrap_or(' ');
+            if w.is_empty()
+                || !(c.is_uppercase()
+                    || c.is_ascii_digit()
+                    || (lower_ok && newlines > 0 && c.is_alphabetic()))
+                || w.len() > 40
+            {
+                break;
+            }
+            accepted += 1;
+            e = k;
+            if accepted >= 6 {
+                break;
+            }
+            while k < seg_end && bytes[k] == b' ' {
+                k += 1;
+            }
+        }
+        if accepted == 0 || e < seg_end {
+            break;
+        }
+    }
+    e
+}
+
+/// Street addresses, unit lines and cued postcodes.
+pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !b.is_ascii_digit()
+            || !clean_left(bytes, i)
+            || before(bytes, i).is_some_and(|p| p.is_ascii_digit())
+        {
+            i += 1;
+            continue;
+        }
+        let mut d = i;
+        while d < bytes.len() && bytes[d].is_ascii_digit() {
+            d += 1;
+        }
+        // cheap gate: at most 6 digits, then a space and a word or a second number
+        let plausible = d - i <= 6
+            && bytes.get(d) == Some(&b' ')
+            && bytes
+                .get(d + 1)
+                .is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80);
+        if !plausible {
+            if (4..=6).contains(&(d - i)) && !bytes.get(d).is_some_and(u8::is_ascii_alphanumeric) {
+                let ctx = window_before(bytes, i, 24);
+                if ctx.contains("zip") || ctx.contains("postal code") || ctx.contains("postcode") {
+                    out.push(Span::new(i, d, EntityType::StreetAddress));
+                }
+            }
+            i = d.max(i + 1);
+            continue;
+        }
+        if let Some(e) = street_from_number(text, i) {
+            let e = continuation(text, e);
+            out.push(Span::new(i, e, EntityType::StreetAddress));
+            i = e.max(i + 1);
+            continue;
+        }
+        // postcode after a cue
+        let mut e = i;
+        while e < bytes.len() && bytes[e].is_ascii_digit() {
+            e += 1;
+        }
+        if (4..=6).contains(&(e - i)) && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric) {
+            let ctx = window_before(bytes, i, 24);
+            if ctx.contains("zip") || ctx.contains("postal code") || ctx.contains("postcode") {
+                out.push(Span::new(i, e, EntityType::StreetAddress));
+            }
+        }
+        i = e.max(i + 1);
+    }
+    street_prefixed(text, out);
+    street_endings(text, out);
+    if let Some(ac) = units() {
+        for m in ac.find_iter(text) {
+            if !clean_left(bytes, m.start())
+                || before(bytes, m.start()).is_some_and(|b| b.is_ascii_alphanumeric())
+            {
+                continue;
+            }
+            let mut e = m.end();
+            while e < bytes.len() && bytes[e].is_ascii_digit() {
+                e += 1;
+            }
+            if e > m.end() && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric) {
+                let e = continuation(text, e);
+                out.push(Span::new(m.start(), e, EntityType::StreetAddress));
+            }
+        }
+    }
+}
+
+/// `ul. Lubartowska 42`, `Rua Papoula 1998`: a street prefix, capitalised name, house number.
+fn street_prefixed(text: &str, out: &mut Vec<Span>) {
+    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .match_kind(MatchKind::LeftmostLongest)
+            .build([
+                "ul. ", "Rua ", "Rue ", "Via ", "Calle ", "Avenida ", "Estrada ", "Viale ",
+                "Piazza ", "Praça ",
+            ])
+            .ok()
+    });
+    let Some(ac) = ac else { return };
+    let bytes = text.as_bytes();
+    for m in ac.find_iter(text) {
+        if before(bytes, m.start()).is_some_and(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let ws = next_words(text, m.end(), 5);
+        let Some(pos) = ws
+            .iter()
+            .position(|&(a, b)| text.get(a..b).is_some_and(is_number))
+        else {
+            continue;
+        };
+        if pos == 0 {
+            continue;
+        }
+        let named = ws[..pos].iter().all(|&(a, b)| {
+            text.get(a..b)
+                .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase))
+        });
+        if named {
+            let e = continuation(text, ws[pos].1);
+            out.push(Span::new(m.start(), e, EntityType::StreetAddress));
+        }
+    }
+}
+
+/// `Hauptstraße 5`, `Storgatan 12`, `Søndre Havnevej 65`: a capitalised one-word street name
+/// with a street-type ending, then a house number.
+fn street_endings(text: &str, out: &mut Vec<Span>) {
+    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build([
+                "straße ", "strasse ", "str. ", "gasse ", "weg ", "vej ", "gatan ", "gata ",
+                "gate ", "gaten ", "vägen ", "veien ", "vegen ", "laan ", "straat ", "plein ",
+                "utca ", "katu ", "tie ", "iela ", "gade ", "allee ", "platz ", "damm ", "ulica ",
+                "cesta ",
+            ])
+            .ok()
+    });
+    let Some(ac) = ac else { return };
+    let bytes = text.as_bytes();
+    for m in ac.find_iter(text) {
+        // a house number right after
+        let ns = m.end();
+        let mut ne = ns;
+        while ne < bytes.len() && bytes[ne].is_ascii_digit() && ne - ns < 5 {
+            ne += 1;
+        }
+        if ne == ns || bytes.get(ne).is_some_and(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if bytes.get(ne).is_some_and(|b| b.is_ascii_alphabetic())
+            && bytes.get(ne + 1).is_some_and(u8::is_ascii_alphabetic)
+        {
+            continue;
+        }
+        // the word containing the ending, capitalised, at least 3 letters before the ending
+        let Some(head) = text.get(..m.start()) else {
+            continue;
+        };
+        let word_start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphabetic() || *c == '-')
+            .last()
+            .map_or(m.start(), |(k, _)| k);
+        let Some(word) = text.get(word_start..m.end()) else {
+            continue;
+        };
+        if !word.chars().next().is_some_and(char::is_uppercase) || m.start() - word_start < 2 {
+            continue;
+        }
+        if before(bytes, word_start)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'/')
+        {
+            continue;
+        }
+        let e = continuation(text, ne);
+        out.push(Span::new(word_start, e, EntityType::StreetAddress));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(t: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        find(t, &mut v);
+        let v = crate::span::resolve(v);
+        v.iter().map(|s| t[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn address_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("lives at 29 Hornsey Road. ok", &["29 Hornsey Road"]),
+            (
+                "1234 N Main St, Springfield, IL 62704 ok",
+                &["1234 N Main St, Springfield, IL 62704"],
+            ),
+            (
+                "64 Rua Papoula 1998\nHOLUM",
+                &["64 Rua Papoula 1998\nHOLUM"],
+            ),
+            ("My zip code is 98547", &["98547"]),
+            ("address: 92 ul. Lubartowska 42", &["92 ul. Lubartowska 42"]),
+            ("Suite 992", &["Suite 992"]),
+            (
+                "restarted 3 pods on node 7; 500 errors in the last 5 minutes",
+                &[],
+            ),
+            ("took 3 steps back to the main road", &[]),
+            ("wohnt in der Hauptstraße 5 in Berlin", &["Hauptstraße 5"]),
+            ("kubectl get pods -n gate 5", &[]),
+        ];
+        for (t, want) in cases {
+            assert_eq!(found(t), *want, "{t}");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Detectors: cheap byte-level prefilters (memchr, Aho-Corasick on trigger bytes and key
+//! names) followed by validation (Luhn, mod-97, phone metadata, SSN ranges, entropy).
+//!
+//! [`Detector::spans`] is the single entry point (and the fuzz target): it never panics,
+//! whatever the input, and returns sorted, non-overlapping byte spans.
+
+mod address;
+mod contact;
+mod directory;
+mod handle;
+mod lexicon;
+mod numbers;
+mod person;
+mod secret;
+
+use crate::span::{resolve, EntityType, Span};
+
+pub use directory::{Directory, DirectoryPerson};
+
+/// Settings that change what the detectors report.
+#[derive(Debug, Clone, Default)]
+pub struct DetectorConfig {
+    /// Keep private, loopback and link-local IP addresses (operational data) instead of
+    /// reporting them.
+    pub keep_private_ips: bool,
+}
+
+/// All detectors, built once (lexicons, automata, directory) and shared by reference.
+#[derive(Debug)]
+pub struct Detector {
+    config: DetectorConfig,
+    secrets: secret::SecretFinder,
+    keys: handle::KeyFinder,
+    directory: directory::DirectoryMatcher,
+}
+
+impl Detector {
+    /// Build the detectors with a tenant directory.
+    #[must_use]
+    pub fn new(config: DetectorConfig, directory: &Directory) -> Self {
+        Self {
+            config,
+            secrets: secret::SecretFinder::new(),
+            keys: handle::KeyFinder::new(),
+            directory: directory::DirectoryMatcher::new(directory),
+        }
+    }
+
+    /// Every PII and secret span in `text`: byte offsets, sorted, non-overlapping.
+    #[must_use]
+    pub fn spans(&self, text: &str) -> Vec<Span> {
+        let mut out = Vec::new();
+        self.secrets.find(text, &mut out);
+        contact::emails(text, &mut out);
+        contact::ips(text, self.config.keep_private_ips, &mut out);
+        handle::slack_mentions(text, &mut out);
+        handle::at_handles(text, &mut out);
+        handle::jira_account_ids(text, &mut out);
+        self.keys.find(text, &mut out);
+        numbers::find(text, &mut out);
+        numbers::ibans(text, &mut out);
+        address::find(text, &mut out);
+        self.directory.find(text, &mut out);
+        person::find(text, &mut out);
+        resolve(out)
+    }
+
+    /// The entity types this detector can report.
+    #[must_use]
+    pub fn entity_types(&self) -> &'static [EntityType] {
+        &EntityType::ALL
+    }
+}
+
+/// Substring searchers built once (building a searcher per call costs more than scanning a
+/// short line).
+pub(crate) struct Finders {
+    pub(crate) mention: memchr::memmem::Finder<'static>,
+    pub(crate) pem: memchr::memmem::Finder<'static>,
+    pub(crate) scheme: memchr::memmem::Finder<'static>,
+    pub(crate) bearer: [memchr::memmem::Finder<'static>; 3],
+}
+
+pub(crate) fn finders() -> &'static Finders {
+    static F: std::sync::OnceLock<Finders> = std::sync::OnceLock::new();
+    F.get_or_init(|| Finders {
+        mention: memchr::memmem::Finder::new(b"<@"),
+        pem: memchr::memmem::Finder::new(b"-----BEGIN "),
+        scheme: memchr::memmem::Finder::new(b"://"),
+        bearer: [
+            memchr::memmem::Finder::new(b"Bearer "),
+            memchr::memmem::Finder::new(b"bearer "),
+            memchr::memmem::Finder::new(b"Basic "),
+        ],
+    })
+}
+
+/// Whether `needle` occurs in the short `hay`.
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Bytes that continue an identifier-like word.
+#[inline]
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// The byte before `i`, if any.
+#[inline]
+pub(crate) fn before(bytes: &[u8], i: usize) -> Option<u8> {
+    i.checked_sub(1).and_then(|j| bytes.get(j).copied())
+}
+
+/// True when the token starting at `i` is not glued to a preceding identifier
+/// (`build-123`, `v1.2`, `/path/123`, `x_9`).
+pub(crate) fn clean_left(bytes: &[u8], i: usize) -> bool {
+    match before(bytes, i) {
+        None => true,
+        Some(b) if is_word_byte(b) => false,
+        Some(b'-' | b'.' | b'/' | b'\\' | b'#' | b'$' | b'%' | b'+' | b'@' | b'&' | b'~') => {
+            // glued when the separator itself follows a word character
+            !matches!(before(bytes, i - 1), Some(c) if is_word_byte(c))
+        }
+        Some(_) => true,
+    }
+}
+
+/// True when the token ending at `end` is not glued to a following identifier.
+pub(crate) fn clean_right(bytes: &[u8], end: usize) -> bool {
+    match bytes.get(end) {
+        None => true,
+        Some(&b) if is_word_byte(b) => false,
+        Some(b'-' | b'.' | b'/' | b'\\' | b'_' | b'@') => {
+            !matches!(bytes.get(end + 1), Some(&c) if c.is_ascii_alphanumeric())
+        }
+        Some(_) => true,
+    }
+}
+
+/// ASCII-lowercased window of up to `n` bytes before `i` (for context cues).
+pub(crate) fn window_before(bytes: &[u8], i: usize, n: usize) -> String {
+    let s = i.saturating_sub(n);
+    bytes
+        .get(s..i)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| char::from(b.to_ascii_lowercase()))
+        .collect()
+}
+
+/// Shannon entropy in bits per byte.
+pub(crate) fn entropy(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}

@@ -1,0 +1,585 @@
+//! Digit-run detectors: payment cards (Luhn + issuer prefix), US SSNs (area/group/serial),
+//! phone numbers (validated against libphonenumber metadata), US driver's licences (only
+//! after a licence cue), and IBANs (per-country length + mod-97).
+
+use std::sync::OnceLock;
+
+use phonenumber::country::Id;
+
+use super::{clean_left, clean_right, window_before};
+use crate::span::{EntityType, Span};
+
+/// A run of digits and single separators, as found in the text.
+struct Cluster {
+    start: usize,
+    end: usize,
+    digits: Vec<u8>,
+    /// Lengths of the digit groups.
+    groups: Vec<usize>,
+    /// Separator bytes between groups.
+    seps: Vec<u8>,
+    /// Byte offset where each group ends.
+    group_ends: Vec<usize>,
+    plus: bool,
+    paren: bool,
+}
+
+impl Cluster {
+    /// The same cluster cut after `k` groups.
+    fn prefix(&self, k: usize) -> Self {
+        let end = self.group_ends.get(k - 1).copied().unwrap_or(self.end);
+        let ndigits: usize = self.groups.iter().take(k).sum();
+        Self {
+            start: self.start,
+            end,
+            digits: self.digits.iter().take(ndigits).copied().collect(),
+            groups: self.groups.iter().take(k).copied().collect(),
+            seps: self
+                .seps
+                .iter()
+                .take(k.saturating_sub(1))
+                .copied()
+                .collect(),
+            group_ends: self.group_ends.iter().take(k).copied().collect(),
+            plus: self.plus,
+            paren: self.paren,
+        }
+    }
+}
+
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/')
+}
+
+/// Scan one cluster starting at `i` (a digit, `+` or `(`).
+fn cluster_at(bytes: &[u8], i: usize) -> Cluster {
+    let mut c = Cluster {
+        start: i,
+        end: i,
+        digits: Vec::new(),
+        groups: Vec::new(),
+        seps: Vec::new(),
+        group_ends: Vec::new(),
+        plus: false,
+        paren: false,
+    };
+    let mut j = i;
+    if bytes.get(j) == Some(&b'+') {
+        c.plus = true;
+        j += 1;
+    }
+    let mut group = 0usize;
+    loop {
+        match bytes.get(j) {
+            Some(&b) if b.is_ascii_digit() => {
+                c.digits.push(b);
+                group += 1;
+                j += 1;
+                c.end = j;
+            }
+            Some(b'(') if group == 0 && bytes.get(j + 1).is_some_and(u8::is_ascii_digit) => {
+                c.paren = true;
+                j += 1;
+            }
+            Some(b')') if c.paren && group > 0 => {
+                c.groups.push(group);
+                c.group_ends.push(j);
+                group = 0;
+                c.seps.push(b')');
+                j += 1;
+                if bytes.get(j) == Some(&b' ') && bytes.get(j + 1).is_some_and(u8::is_ascii_digit) {
+                    j += 1;
+                }
+            }
+            Some(&b)
+                if is_sep(b)
+                    && group > 0
+                    && (bytes.get(j + 1).is_some_and(u8::is_ascii_digit)
+                        || (b == b' ' && bytes.get(j + 1) == Some(&b'('))) =>
+            {
+                c.groups.push(group);
+                c.group_ends.push(j);
+                group = 0;
+                c.seps.push(b);
+                j += 1;
+            }
+            _ => break,
+        }
+        if c.digits.len() > 24 {
+            break;
+        }
+    }
+    if group > 0 {
+        c.groups.push(group);
+        c.group_ends.push(c.end);
+    }
+    c
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (k, &d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d - b'0');
+        if k % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum.is_multiple_of(10)
+}
+
+fn card_prefix(d: &[u8]) -> bool {
+    let p2 = (d[0] - b'0') * 10 + (d[1] - b'0');
+    match d[0] {
+        b'4' => true,
+        b'5' => (51..=55).contains(&p2),
+        b'2' => (22..=27).contains(&p2),
+        b'3' => matches!(p2, 34 | 37 | 30 | 36 | 38 | 39 | 35),
+        b'6' => d.starts_with(b"6011") || p2 == 65 || d.starts_with(b"64") || p2 == 62,
+        _ => false,
+    }
+}
+
+fn is_card(c: &Cluster) -> bool {
+    let n = c.digits.len();
+    (13..=19).contains(&n)
+        && !c.plus
+        && !c.paren
+        && c.seps.iter().all(|&s| s == b' ' || s == b'-')
+        && c.seps.windows(2).all(|w| w[0] == w[1])
+        && c.groups.iter().all(|&g| g >= 3)
+        && card_prefix(&c.digits)
+        && luhn(&c.digits)
+}
+
+fn num(d: &[u8]) -> u32 {
+    d.iter().fold(0, |a, &b| a * 10 + u32::from(b - b'0'))
+}
+
+fn valid_ssn(d: &[u8]) -> bool {
+    let area = num(&d[0..3]);
+    area != 0 && area != 666 && area < 900 && num(&d[3..5]) != 0 && num(&d[5..9]) != 0
+}
+
+fn is_ssn(c: &Cluster, ctx: &str) -> bool {
+    if c.digits.len() != 9 || c.plus || c.paren || !valid_ssn(&c.digits) {
+        return false;
+    }
+    let grouped =
+        c.groups == [3, 2, 4] && c.seps[0] == c.seps[1] && matches!(c.seps[0], b'-' | b' ');
+    grouped || (c.groups.len() == 1 && (ctx.contains("ssn") || ctx.contains("social security")))
+}
+
+fn is_date_like(c: &Cluster) -> bool {
+    if c.groups.len() < 3 || c.seps[0] != c.seps[1] || c.seps[0] == b' ' {
+        return false;
+    }
+    let g = &c.groups;
+    let d = &c.digits;
+    let (month, day) = match (g[0], g[1], g[2]) {
+        (4, 2, 2) => (num(&d[4..6]), num(&d[6..8])),
+        (2, 2, 4) | (1 | 2, 1 | 2, 4) => (num(&d[..g[0]]), num(&d[g[0]..g[0] + g[1]])),
+        _ => return false,
+    };
+    (1..=31).contains(&month) && (1..=31).contains(&day)
+}
+
+const PHONE_CUES: &[&str] = &[
+    "phone", "tel", "call", "mobile", "cell", "fax", "sms", "text me", "whatsapp", "contact",
+    "number", "reach", "dial",
+];
+
+const REGIONS: &[Id] = &[
+    Id::US,
+    Id::GB,
+    Id::DE,
+    Id::FR,
+    Id::IN,
+    Id::AU,
+    Id::CA,
+    Id::IT,
+    Id::ES,
+    Id::NL,
+    Id::BR,
+    Id::IL,
+    Id::CH,
+    Id::SE,
+    Id::DK,
+    Id::NO,
+    Id::PL,
+    Id::IE,
+    Id::BE,
+    Id::AT,
+];
+
+fn phone_valid(s: &str, international: bool) -> bool {
+    if international {
+        return phonenumber::parse(None, s).is_ok_and(|n| phonenumber::is_valid(&n));
+    }
+    REGIONS
+        .iter()
+        .any(|&r| phonenumber::parse(Some(r), s).is_ok_and(|n| phonenumber::is_valid(&n)))
+}
+
+/// Extension suffix (`x8340`, ` ext. 12`) right after a phone number: its end.
+fn extension_end(bytes: &[u8], e: usize) -> usize {
+    let rest = &bytes[e..bytes.len().min(e + 8)];
+    let skip = if rest.first().is_some_and(|b| b.eq_ignore_ascii_case(&b'x')) {
+        1
+    } else if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case(b" ext") {
+        let mut k = 4;
+        while rest.get(k).is_some_and(|&b| b == b'.' || b == b' ') {
+            k += 1;
+        }
+        k
+    } else {
+        return e;
+    };
+    let mut k = e + skip;
+    while k < bytes.len() && bytes[k].is_ascii_digit() && k - e - skip < 6 {
+        k += 1;
+    }
+    if k > e + skip && !bytes.get(k).is_some_and(u8::is_ascii_alphanumeric) {
+        k
+    } else {
+        e
+    }
+}
+
+fn is_phone(text: &str, c: &Cluster, ctx: &str) -> bool {
+    let n = c.digits.len();
+    let bytes = text.as_bytes();
+    if bytes.get(c.end) == Some(&b':') && bytes.get(c.end + 1).is_some_and(u8::is_ascii_digit) {
+        return false; // a clock time follows: a timestamp
+    }
+    if !(7..=15).contains(&n) || is_date_like(c) {
+        return false;
+    }
+    if c.seps.contains(&b'/') || c.groups == [3, 2, 4] {
+        return false;
+    }
+    if c.groups.len() == 4 && c.seps.iter().all(|&s| s == b'.') && c.groups.iter().all(|&g| g <= 3)
+    {
+        return false; // dotted quad: an IP or version, not a phone
+    }
+    if c.groups.last().is_some_and(|&g| g < 2)
+        || (c.seps.first() == Some(&b'.') && c.groups.len() < 3)
+    {
+        return false; // build numbers and decimals: 20261124.3, 1234567.89
+    }
+    let formatted = c.plus || c.paren || c.groups.len() >= 2;
+    if !formatted && !PHONE_CUES.iter().any(|k| ctx.contains(k)) {
+        return false;
+    }
+    nanp_shaped(c)
+        || text
+            .get(c.start..c.end)
+            .is_some_and(|s| phone_valid(s, c.plus))
+}
+
+/// North-American layout (`(415) 555-0132`, `415.555.0132`, `001-415-555-0132`): accepted
+/// without metadata validation, because invented or unassigned numbers in this layout are
+/// still somebody's contact data as far as anonymization is concerned.
+fn nanp_shaped(c: &Cluster) -> bool {
+    let g = c.groups.as_slice();
+    let same = c
+        .seps
+        .iter()
+        .filter(|&&s| s != b')')
+        .collect::<Vec<_>>()
+        .windows(2)
+        .all(|w| w[0] == w[1]);
+    same && (g == [3, 3, 4] || (g.len() == 4 && g[1..] == [3, 3, 4] && matches!(g[0], 1..=3)))
+}
+
+/// A phone number may be followed by a label glued with a hyphen (`555-0132-Office`).
+fn phone_right(bytes: &[u8], e: usize) -> bool {
+    clean_right(bytes, e)
+        || (bytes.get(e) == Some(&b'-') && bytes.get(e + 1).is_some_and(u8::is_ascii_alphabetic))
+}
+
+const DL_CUES: &[&str] = &[
+    "driver", "licence", "license", " dl ", "dl#", "dl:", "dl no", "d/l",
+];
+
+/// Payment cards, SSNs and phone numbers around digit clusters; driver's licences after cues.
+pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let starts = b.is_ascii_digit()
+            || ((b == b'+' || b == b'(') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+        if !starts || !clean_left(bytes, i) {
+            i += 1;
+            continue;
+        }
+        let full = cluster_at(bytes, i);
+        // if nothing matches, resume after the first space-separated part
+        let mut next = full
+            .seps
+            .iter()
+            .position(|&s| s == b' ')
+            .and_then(|k| full.group_ends.get(k).copied())
+            .unwrap_or(full.end)
+            .max(i + 1);
+        // the whole cluster first, then shorter prefixes cut at a space ("205-46-4452 0A")
+        let mut k = full.groups.len();
+        while k > 0 {
+            let c = if k == full.groups.len() {
+                None
+            } else {
+                Some(full.prefix(k))
+            };
+            let c = c.as_ref().unwrap_or(&full);
+            if let Some(e) = classify(text, c, k < full.groups.len(), out) {
+                next = e.max(i + 1);
+                break;
+            }
+            k -= 1;
+            while k > 0 && full.seps.get(k - 1) != Some(&b' ') {
+                k -= 1;
+            }
+        }
+        i = next;
+    }
+    licences(text, out);
+}
+
+/// Classify one cluster; returns the end of the span pushed, if any.
+fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let right_ok = clean_right(bytes, c.end);
+    if c.digits.len() < 7
+        || !(right_ok || extension_end(bytes, c.end) > c.end || phone_right(bytes, c.end))
+    {
+        return None;
+    }
+    let ctx = window_before(bytes, c.start, 40);
+    if prefix && !(c.plus || c.paren) {
+        // a cut cluster may only be a card or an SSN: phones inside longer numbers are noise
+        let t = if is_card(c) {
+            EntityType::CreditCard
+        } else if is_ssn(c, &ctx) && right_ok {
+            EntityType::UsSsn
+        } else {
+            return None;
+        };
+        out.push(Span::new(c.start, c.end, t));
+        return Some(c.end);
+    }
+    let t = if !right_ok && extension_end(bytes, c.end) == c.end {
+        is_phone(text, c, &ctx).then_some(EntityType::PhoneNumber)?
+    } else if is_card(c) {
+        EntityType::CreditCard
+    } else if is_ssn(c, &ctx) {
+        EntityType::UsSsn
+    } else if DL_CUES.iter().any(|k| ctx.contains(k)) && c.groups.len() == 1 {
+        EntityType::UsDriverLicense
+    } else if is_phone(text, c, &ctx) {
+        let e = extension_end(bytes, c.end);
+        out.push(Span::new(c.start, e, EntityType::PhoneNumber));
+        return Some(e);
+    } else {
+        return None;
+    };
+    out.push(Span::new(c.start, c.end, t));
+    Some(c.end)
+}
+
+/// Alphanumeric driver's licence numbers (`A1234567`, `LH329609T`) right after a licence cue.
+fn licences(text: &str, out: &mut Vec<Span>) {
+    static AC: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .build([
+                "driver's license",
+                "driver license",
+                "drivers license",
+                "driver's licence",
+                "driving licence",
+                "license number",
+                "licence number",
+                "license no",
+                "license #",
+                "dl#",
+                "dl number",
+                "dl no",
+            ])
+            .ok()
+    });
+    let Some(ac) = ac else { return };
+    let bytes = text.as_bytes();
+    for m in ac.find_iter(text) {
+        // the next token of 5..=16 alphanumerics with at least 4 digits, within 24 bytes
+        let mut j = m.end();
+        let limit = (j + 24).min(bytes.len());
+        while j < limit {
+            if bytes[j].is_ascii_alphanumeric() && clean_left(bytes, j) {
+                let mut e = j;
+                while e < bytes.len() && bytes[e].is_ascii_alphanumeric() {
+                    e += 1;
+                }
+                let tok = &bytes[j..e];
+                let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
+                if (5..=16).contains(&tok.len()) && digits >= 4 {
+                    out.push(Span::new(j, e, EntityType::UsDriverLicense));
+                    break;
+                }
+                j = e;
+            } else {
+                j += 1;
+            }
+        }
+    }
+}
+
+/// IBAN length per country (ISO 13616 registry).
+fn iban_len(cc: [u8; 2]) -> Option<usize> {
+    let n = match &cc {
+        b"NO" => 15,
+        b"BE" => 16,
+        b"DK" | b"FI" | b"FO" | b"GL" | b"NL" => 18,
+        b"MK" | b"SI" => 19,
+        b"AT" | b"BA" | b"EE" | b"KZ" | b"LT" | b"LU" | b"XK" => 20,
+        b"CH" | b"CR" | b"HR" | b"LI" | b"LV" => 21,
+        b"BG" | b"BH" | b"DE" | b"GB" | b"GE" | b"IE" | b"ME" | b"RS" | b"VA" => 22,
+        b"AE" | b"GI" | b"IL" | b"TL" => 23,
+        b"AD" | b"CZ" | b"ES" | b"MD" | b"PK" | b"RO" | b"SA" | b"SE" | b"SK" | b"TN" | b"VG" => 24,
+        b"PT" | b"ST" => 25,
+        b"IS" | b"TR" => 26,
+        b"FR" | b"GR" | b"IT" | b"MC" | b"MR" | b"SM" | b"EG" => 27,
+        b"AL" | b"AZ" | b"BY" | b"CY" | b"DO" | b"GT" | b"HU" | b"LB" | b"PL" | b"SV" => 28,
+        b"BR" | b"PS" | b"QA" | b"UA" | b"JO" => 29,
+        b"KW" | b"MU" => 30,
+        b"MT" | b"SC" => 31,
+        b"LC" => 32,
+        _ => return None,
+    };
+    Some(n)
+}
+
+fn mod97(chars: &[u8]) -> bool {
+    let mut rem = 0u32;
+    for &c in chars[4..].iter().chain(&chars[..4]) {
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c.to_ascii_uppercase() - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// IBANs, compact or grouped by spaces, any case.
+pub(crate) fn ibans(text: &str, out: &mut Vec<Span>) {
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    while i + 4 <= bytes.len() {
+        let w = &bytes[i..i + 4];
+        if !(w[0].is_ascii_alphabetic()
+            && w[1].is_ascii_alphabetic()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+            && clean_left(bytes, i))
+        {
+            i += 1;
+            continue;
+        }
+        let cc = [w[0].to_ascii_uppercase(), w[1].to_ascii_uppercase()];
+        let Some(len) = iban_len(cc) else {
+            i += 1;
+            continue;
+        };
+        let mut chars = Vec::with_capacity(len);
+        let mut j = i;
+        while j < bytes.len() && chars.len() < len {
+            let b = bytes[j];
+            if b.is_ascii_alphanumeric() {
+                chars.push(b);
+                j += 1;
+            } else if b == b' '
+                && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
+                && !chars.is_empty()
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if chars.len() == len && clean_right(bytes, j) && mod97(&chars) {
+            out.push(Span::new(i, j, EntityType::IbanCode));
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(t: &str) -> Vec<(String, EntityType)> {
+        let mut v = Vec::new();
+        find(t, &mut v);
+        ibans(t, &mut v);
+        let v = crate::span::resolve(v);
+        v.iter()
+            .map(|s| (t[s.start..s.end].to_string(), s.entity_type))
+            .collect()
+    }
+
+    #[test]
+    fn numbers_table() {
+        use EntityType::*;
+        let cases: &[(&str, &[(&str, EntityType)])] = &[
+            (
+                "card 4111 1111 1111 1111 ok",
+                &[("4111 1111 1111 1111", CreditCard)],
+            ),
+            ("card 4111-1111-1111-1112", &[]),
+            ("ssn 205-46-4452.", &[("205-46-4452", UsSsn)]),
+            ("ssn 666-46-4452", &[]),
+            (
+                "call +44 20 7946 0958 now",
+                &[("+44 20 7946 0958", PhoneNumber)],
+            ),
+            (
+                "(505)498-8487x6837 fax",
+                &[("(505)498-8487x6837", PhoneNumber)],
+            ),
+            ("at 2026-11-24 03:09:37", &[]),
+            ("ts=1732419577123 id 4111111111111111x", &[]),
+            ("build-20231124 v1.2.3.4", &[]),
+            (
+                "driver's license A125325867",
+                &[("A125325867", UsDriverLicense)],
+            ),
+            (
+                "iban GB22SPSQ94714895057550.",
+                &[("GB22SPSQ94714895057550", IbanCode)],
+            ),
+            (
+                "DE89 3704 0044 0532 0130 00 ok",
+                &[("DE89 3704 0044 0532 0130 00", IbanCode)],
+            ),
+            ("DE89370400440532013001", &[]),
+        ];
+        for (t, want) in cases {
+            let want: Vec<(String, EntityType)> =
+                want.iter().map(|(s, e)| ((*s).to_string(), *e)).collect();
+            assert_eq!(found(t), want, "{t}");
+        }
+    }
+}

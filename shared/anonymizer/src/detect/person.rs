@@ -1,0 +1,416 @@
+//! PERSON names from the lexicon and context cues. Directory names are matched separately
+//! (see `directory.rs`).
+//!
+//! Rules, in order:
+//! - a capitalised first name that is not also a common word (`Tamara`, `Kevin`) starts a name;
+//! - a capitalised first name that is also a common word (`Will`, `Grant`) starts a name only
+//!   when a surname follows or a cue precedes it;
+//! - after a cue (`paging`, `cc`, `thanks`, `hi`, `Mr.`, `Reporter:`, a sign-off line), a
+//!   capitalised word that is not a common word starts a name, and lower-case first names count;
+//! - a name extends over up to two following capitalised words that are surnames or not common
+//!   words (`Brandon Ottarsdóttir`).
+
+use super::lexicon::Lexicon;
+use crate::span::{EntityType, Span};
+
+#[derive(Clone, Copy)]
+struct Word {
+    start: usize,
+    end: usize,
+    /// End without a possessive `'s`.
+    name_end: usize,
+    cap: bool,
+    lower: bool,
+    clean: bool,
+}
+
+fn char_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|s| s.chars().next())
+}
+
+fn is_letter_at(text: &str, i: usize) -> Option<(char, usize)> {
+    let b = *text.as_bytes().get(i)?;
+    if b.is_ascii_alphabetic() {
+        return Some((char::from(b), 1));
+    }
+    if b < 0x80 {
+        return None;
+    }
+    let c = char_at(text, i)?;
+    c.is_alphabetic().then(|| (c, c.len_utf8()))
+}
+
+fn clean_before(bytes: &[u8], s: usize) -> bool {
+    match s.checked_sub(1).and_then(|k| bytes.get(k)) {
+        None => true,
+        Some(&b) => {
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b'(' | b'['
+                        | b'"'
+                        | b'\''
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'>'
+                        | b'*'
+                        | b'|'
+                        | b'!'
+                        | b'?'
+                        | b'{'
+                )
+        }
+    }
+}
+
+fn clean_after(bytes: &[u8], e: usize) -> bool {
+    match bytes.get(e) {
+        None => true,
+        Some(b'.' | b'-') => !bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
+        Some(&b) => {
+            b.is_ascii_whitespace()
+                || matches!(
+                    b,
+                    b')' | b']'
+                        | b'"'
+                        | b'\''
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'!'
+                        | b'?'
+                        | b'*'
+                        | b'<'
+                        | b'|'
+                        | b'}'
+                )
+        }
+    }
+}
+
+fn words(text: &str) -> Vec<Word> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let Some((c0, w0)) = is_letter_at(text, i) else {
+            i += 1;
+            continue;
+        };
+        let s = i;
+        let mut e = i + w0;
+        let mut all_upper = c0.is_uppercase();
+        let mut all_lower = c0.is_lowercase();
+        let mut n = 1;
+        loop {
+            if let Some((c, w)) = is_letter_at(text, e) {
+                all_upper &= c.is_uppercase();
+                all_lower &= c.is_lowercase();
+                e += w;
+                n += 1;
+                continue;
+            }
+            // internal apostrophe or hyphen: O'Brien, Jean-Luc, Fiammetta's
+            let sep = match bytes.get(e) {
+                Some(b'\'' | b'-') => 1,
+                Some(0xE2) if text.get(e..).is_some_and(|r| r.starts_with('\u{2019}')) => 3,
+                _ => 0,
+            };
+            if sep > 0 && is_letter_at(text, e + sep).is_some() {
+                e += sep;
+                continue;
+            }
+            break;
+        }
+        let mut name_end = e;
+        let tail = &bytes[s..e];
+        if tail.ends_with(b"'s") {
+            name_end = e - 2;
+        } else if text.get(s..e).is_some_and(|w| w.ends_with("\u{2019}s")) {
+            name_end = e - 4;
+        }
+        let digit_glued = bytes
+            .get(e)
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
+            || s.checked_sub(1)
+                .and_then(|k| bytes.get(k))
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'_');
+        out.push(Word {
+            start: s,
+            end: e,
+            name_end,
+            cap: c0.is_uppercase() && (n == 1 || !all_upper),
+            lower: all_lower,
+            clean: !digit_glued && clean_before(bytes, s) && clean_after(bytes, e),
+        });
+        i = e;
+    }
+    out
+}
+
+const CUES: &[&str] = &[
+    "paging",
+    "page",
+    "paged",
+    "cc",
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "hi",
+    "hey",
+    "hello",
+    "dear",
+    "ping",
+    "pinged",
+    "pinging",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "reporter",
+    "assignee",
+    "author",
+    "owner",
+    "oncall",
+    "on-call",
+    "regards",
+    "cheers",
+    "best",
+    "sincerely",
+    "per",
+    "ask",
+    "asked",
+    "told",
+    "congrats",
+    "welcome",
+    "escalated",
+    "escalating",
+    "assigned",
+    "named",
+    "is",
+];
+
+/// Strong cue right before word `i`: a cue word separated by at most a few spaces or
+/// punctuation (a sign-off cue may end the previous line).
+fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
+    let Some(prev) = i.checked_sub(1).and_then(|k| ws.get(k)) else {
+        return false;
+    };
+    let cur = ws[i];
+    let Some(gap) = text.get(prev.end..cur.start) else {
+        return false;
+    };
+    if gap.len() > 4
+        || !gap
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'.' | b',' | b':' | b'\n' | b'\r' | b'\t' | b'-'))
+    {
+        return false;
+    }
+    let Some(pw) = text.get(prev.start..prev.end) else {
+        return false;
+    };
+    if pw.len() > 12 {
+        return false;
+    }
+    let pl = pw.to_ascii_lowercase();
+    if !CUES.contains(&pl.as_str()) {
+        return false;
+    }
+    if pl == "is" {
+        // only "name is X" / "this is X"
+        let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
+            return false;
+        };
+        let ppw = text
+            .get(pp.start..pp.end)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !(ppw == "name" || ppw == "this") || text.get(pp.end..prev.start) != Some(" ") {
+            return false;
+        }
+    }
+    // only sign-off cues may end the previous line
+    !gap.contains('\n')
+        || matches!(
+            pl.as_str(),
+            "thanks" | "regards" | "cheers" | "best" | "sincerely" | "thx"
+        )
+}
+
+fn lower(text: &str, s: usize, e: usize) -> String {
+    text.get(s..e).map(str::to_lowercase).unwrap_or_default()
+}
+
+/// PERSON spans from the lexicon and cues.
+pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+    let lex = Lexicon::get();
+    let ws = words(text);
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0usize;
+    while i < ws.len() {
+        let w = ws[i];
+        if !w.clean || !(w.cap || w.lower) || w.name_end - w.start < 2 {
+            i += 1;
+            continue;
+        }
+        if w.lower
+            && !(i > 0 && has_cue(text, &ws, i))
+            && !(w.name_end - w.start >= 4
+                && ws
+                    .get(i + 1)
+                    .is_some_and(|n| n.lower && text.get(w.end..n.start) == Some(" ")))
+        {
+            i += 1;
+            continue;
+        }
+        let lw: std::borrow::Cow<'_, str> = if w.lower {
+            std::borrow::Cow::Borrowed(text.get(w.start..w.name_end).unwrap_or(""))
+        } else {
+            std::borrow::Cow::Owned(lower(text, w.start, w.name_end))
+        };
+        if w.lower && !lex.is_first(&lw) {
+            i += 1;
+            continue;
+        }
+        if lex.is_tech(&lw) {
+            i += 1;
+            continue;
+        }
+        let first = lex.is_first(&lw);
+        let common = lex.is_word(&lw);
+        let next_is_surname = ws.get(i + 1).is_some_and(|n| {
+            n.clean && n.cap && text.get(w.end..n.start) == Some(" ") && {
+                let nl = lower(text, n.start, n.name_end);
+                lex.is_last(&nl) && !lex.is_word(&nl) && !lex.is_tech(&nl)
+            }
+        });
+        let cue = has_cue(text, &ws, i);
+        let sentence_start = text
+            .get(..w.start)
+            .map(str::trim_end)
+            .is_none_or(|t| t.is_empty() || t.ends_with(['.', '!', '?', '\n', ':', '"', '>']));
+        let lower_pair = w.lower
+            && first
+            && !common
+            && ws.get(i + 1).is_some_and(|n| {
+                n.lower && n.clean && text.get(w.end..n.start) == Some(" ") && {
+                    let nl = lower(text, n.start, n.name_end);
+                    lex.is_last(&nl) && !lex.is_word(&nl)
+                }
+            });
+        // chat speaker at the start of a line: "Sven: rolled back"
+        let speaker = w.cap
+            && !common
+            && text
+                .get(..w.start)
+                .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
+            && text.get(w.end..).is_some_and(|t| t.starts_with(": "));
+        let start = if w.cap {
+            speaker
+                || (first && !common)
+                || (first && next_is_surname)
+                || (cue && (!common || first || lex.is_last(&lw)))
+                || (!sentence_start && lex.is_last(&lw) && !common && lw.len() >= 4)
+        } else {
+            (cue && first && !common) || lower_pair
+        };
+        if !start {
+            i += 1;
+            continue;
+        }
+        let mut end = w.name_end;
+        let mut j = i + 1;
+        while j < ws.len() && j - i <= 2 {
+            let n = ws[j];
+            let prev_end = ws[j - 1].end;
+            if ws[j - 1].name_end != ws[j - 1].end
+                || !n.clean
+                || text.get(prev_end..n.start) != Some(" ")
+            {
+                break;
+            }
+            if !(w.cap && n.cap || w.lower && n.lower) {
+                break;
+            }
+            let nl = lower(text, n.start, n.name_end);
+            if lex.is_tech(&nl) || (lex.is_word(&nl) && !lex.is_last(&nl) && !lex.is_first(&nl)) {
+                break;
+            }
+            if lex.is_word(&nl) && !(lex.is_last(&nl) && j == i + 1 && !lex.is_word(&lw)) {
+                break;
+            }
+            end = n.name_end;
+            j += 1;
+        }
+        out.push(Span::new(w.start, end, EntityType::Person));
+        found.push((i, j));
+        i = j;
+    }
+    lists(text, &ws, &found, out);
+}
+
+/// Names listed next to a found name (`Nicholas, Sean, John and Dawn`): capitalised words in
+/// either name lexicon joined by `, `, ` and `, ` & ` or `/` to a found name.
+fn lists(text: &str, ws: &[Word], found: &[(usize, usize)], out: &mut Vec<Span>) {
+    let lex = Lexicon::get();
+    let joined = |a: &Word, b: &Word| {
+        matches!(
+            text.get(a.end..b.start),
+            Some(", " | " and " | " & " | "/" | ", and " | " or ")
+        )
+    };
+    let is_name = |w: &Word| {
+        let l = lower(text, w.start, w.name_end);
+        w.clean && w.cap && !lex.is_tech(&l) && (lex.is_first(&l) || lex.is_last(&l))
+    };
+    for &(s, e) in found {
+        let mut k = e;
+        while k < ws.len() && joined(&ws[k - 1], &ws[k]) && is_name(&ws[k]) {
+            out.push(Span::new(ws[k].start, ws[k].name_end, EntityType::Person));
+            k += 1;
+        }
+        let mut k = s;
+        while k > 0 && joined(&ws[k - 1], &ws[k]) && is_name(&ws[k - 1]) {
+            out.push(Span::new(
+                ws[k - 1].start,
+                ws[k - 1].name_end,
+                EntityType::Person,
+            ));
+            k -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(t: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        find(t, &mut v);
+        v.iter().map(|s| t[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn person_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("Tamara restarted the pod", &["Tamara"]),
+            ("Brandon Ottarsdóttir joined", &["Brandon Ottarsdóttir"]),
+            ("Tamara's address", &["Tamara"]),
+            ("we will grant access", &[]),
+            ("thanks Grant for the fix", &["Grant"]),
+            ("paging Okonkwo about it", &["Okonkwo"]),
+            ("Restart the Kafka consumer on Monday", &[]),
+            ("Error in CheckoutService", &[]),
+            ("cc jennifer please", &["jennifer"]),
+            ("pod api-Kevin-7d9f", &[]),
+        ];
+        for (t, want) in cases {
+            assert_eq!(found(t), *want, "{t}");
+        }
+    }
+}
