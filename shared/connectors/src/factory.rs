@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use bacca_audit::AuditSink;
 use chrono::{DateTime, Utc};
 
+use crate::confluence::{ConfluenceConfig, ConfluenceSource};
 use crate::credentials::{required_secret, Env};
 use crate::datadog::{site_base_url, DatadogConfig, DatadogKeys, DatadogSource};
 use crate::http::{ConnectorContext, HttpConfig};
@@ -182,6 +183,32 @@ pub fn connector_from_args(
                 page_size: 50,
             },
         )?),
+        SourceKind::Confluence => {
+            let base_url = match &args.base_url {
+                Some(b) => b.clone(),
+                None => required_var(env, "CONFLUENCE_BASE_URL")?,
+            };
+            let space_ids = args
+                .query
+                .as_deref()
+                .map(|q| {
+                    q.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Box::new(ConfluenceSource::new(
+                &ctx,
+                required_secret(env, "CONFLUENCE_EMAIL")?,
+                required_secret(env, "CONFLUENCE_API_TOKEN")?,
+                ConfluenceConfig {
+                    base_url,
+                    space_ids,
+                    page_size: 100,
+                },
+            )?)
+        }
         other => {
             return Err(Error::Config(format!(
                 "the {other} connector is not available yet"

@@ -1,7 +1,7 @@
 //! Read-only, least-privilege source connectors: Slack (API and export), Datadog, Jira,
 //! Linear, Confluence, Notion, Google Drive.
 //!
-//! Implemented: Slack, Slack export, Datadog, Jira, Linear; Confluence, Notion and Google
+//! Implemented: Slack, Slack export, Datadog, Jira, Linear, Confluence; Notion and Google
 //! Drive are not yet (the factory says so).
 //!
 //! Every connector implements [`Source`]: `fetch_page(checkpoint)` returns a [`Page`] of
@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod confluence;
 pub mod credentials;
 pub mod datadog;
 mod error;

@@ -279,7 +279,11 @@ pub fn parse_slack_ts(ts: &str) -> Option<DateTime<Utc>> {
     let secs: i64 = secs.parse().ok()?;
     let digits = frac.len().min(9);
     let frac = frac.get(..digits)?;
-    let mut nanos: u32 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let mut nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     for _ in digits..9 {
         nanos = nanos.checked_mul(10)?;
     }
