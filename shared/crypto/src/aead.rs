@@ -57,27 +57,40 @@ impl AesGcm {
         })
     }
 
+    /// Writes `IV || ciphertext || tag` of `plaintext` into `out`, which must be exactly
+    /// `IV_LEN + plaintext.len() + TAG_LEN` bytes, with a fresh random IV. One pass, no copy.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] when randomness or the cipher fails or `out` has the wrong length.
+    pub fn encrypt_to(&self, plaintext: &[u8], aad: &[u8], out: &mut [u8]) -> Result<()> {
+        if out.len() != IV_LEN + plaintext.len() + TAG_LEN {
+            return Err(Error::Crypto);
+        }
+        let mut iv = [0u8; IV_LEN];
+        random_fill(&mut iv)?;
+        let (iv_out, rest) = out.split_at_mut(IV_LEN);
+        iv_out.copy_from_slice(&iv);
+        let (ct_out, tag_out) = rest.split_at_mut(plaintext.len());
+        self.key
+            .seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key(iv),
+                Aad::from(aad),
+                plaintext,
+                ct_out,
+                &[],
+                tag_out,
+            )
+            .map_err(|_| Error::Crypto)
+    }
+
     /// Appends `IV || ciphertext || tag` of `plaintext` to `out`, with a fresh random IV.
     ///
     /// # Errors
     /// [`Error::Crypto`] when randomness or the cipher fails.
     pub fn encrypt_append(&self, plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let mut iv = [0u8; IV_LEN];
-        random_fill(&mut iv)?;
         let start = out.len();
-        out.reserve(IV_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(&iv);
-        out.extend_from_slice(plaintext);
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(iv),
-                Aad::from(aad),
-                &mut out[start + IV_LEN..],
-            )
-            .map_err(|_| Error::Crypto)?;
-        out.extend_from_slice(tag.as_ref());
-        Ok(())
+        out.resize(start + IV_LEN + plaintext.len() + TAG_LEN, 0);
+        self.encrypt_to(plaintext, aad, &mut out[start..])
     }
 
     /// `IV || ciphertext || tag` of `plaintext` with a fresh random IV.
@@ -85,8 +98,8 @@ impl AesGcm {
     /// # Errors
     /// [`Error::Crypto`] when randomness or the cipher fails.
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(IV_LEN + plaintext.len() + TAG_LEN);
-        self.encrypt_append(plaintext, aad, &mut out)?;
+        let mut out = vec![0u8; IV_LEN + plaintext.len() + TAG_LEN];
+        self.encrypt_to(plaintext, aad, &mut out)?;
         Ok(out)
     }
 
@@ -109,16 +122,49 @@ impl AesGcm {
         Ok(plain.len())
     }
 
-    /// Decrypts `IV || ciphertext || tag` into a new buffer.
+    /// Decrypts `IV || ciphertext || tag` into a new buffer in one pass (out of place).
+    /// The caller owns the plaintext; for key material use [`AesGcm::decrypt`].
+    ///
+    /// # Errors
+    /// As [`AesGcm::decrypt_in_place`].
+    pub fn decrypt_to_vec(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        if ciphertext.len() < IV_LEN + TAG_LEN {
+            return Err(Error::Truncated);
+        }
+        let mut out = vec![0u8; ciphertext.len() - IV_LEN - TAG_LEN];
+        if let Err(e) = self.decrypt_to_slice(ciphertext, aad, &mut out) {
+            zeroize::Zeroize::zeroize(&mut out);
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Decrypts `IV || ciphertext || tag` into `out`, which must be exactly
+    /// `ciphertext.len() - IV_LEN - TAG_LEN` bytes. On error `out` holds unspecified bytes.
+    ///
+    /// # Errors
+    /// As [`AesGcm::decrypt_in_place`]; [`Error::Crypto`] for a wrong `out` length.
+    pub fn decrypt_to_slice(&self, ciphertext: &[u8], aad: &[u8], out: &mut [u8]) -> Result<()> {
+        if ciphertext.len() < IV_LEN + TAG_LEN {
+            return Err(Error::Truncated);
+        }
+        let (iv, rest) = ciphertext.split_at(IV_LEN);
+        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+        if out.len() != body.len() {
+            return Err(Error::Crypto);
+        }
+        let nonce = Nonce::try_assume_unique_for_key(iv).map_err(|_| Error::Crypto)?;
+        self.key
+            .open_separate_gather(nonce, Aad::from(aad), body, tag, out)
+            .map_err(|_| Error::Tampered)
+    }
+
+    /// Decrypts `IV || ciphertext || tag` into a new buffer zeroized on drop.
     ///
     /// # Errors
     /// As [`AesGcm::decrypt_in_place`].
     pub fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut buf = Zeroizing::new(ciphertext.to_vec());
-        let len = self.decrypt_in_place(&mut buf, aad)?;
-        buf.copy_within(IV_LEN..IV_LEN + len, 0);
-        buf.truncate(len);
-        Ok(buf)
+        self.decrypt_to_vec(ciphertext, aad).map(Zeroizing::new)
     }
 
     /// Seals `buf` in place with an explicit nonce, appending the tag (used by streaming).

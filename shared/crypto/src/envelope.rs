@@ -101,11 +101,63 @@ impl EnvelopeAead {
             .await?;
         let wlen = u32::try_from(wrapped.len()).unwrap_or(u32::MAX);
         check_wrapped_len(wlen)?;
-        let mut out = Vec::with_capacity(4 + wrapped.len() + IV_LEN + plaintext.len() + TAG_LEN);
-        out.extend_from_slice(&wlen.to_be_bytes());
-        out.extend_from_slice(&wrapped);
-        AesGcm::new(dek.as_ref())?.encrypt_append(plaintext, aad, &mut out)?;
+        let head = 4 + wrapped.len();
+        // Zeroed allocation: fresh pages come from the kernel already zeroed, so the output
+        // is written exactly once (by the cipher).
+        let mut out = vec![0u8; head + IV_LEN + plaintext.len() + TAG_LEN];
+        out[..4].copy_from_slice(&wlen.to_be_bytes());
+        out[4..head].copy_from_slice(&wrapped);
+        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, &mut out[head..])?;
         Ok(out)
+    }
+
+    /// Like [`EnvelopeAead::encrypt`], writing into `out` (cleared first) so a worker can
+    /// reuse one buffer across objects instead of faulting in fresh pages for each.
+    ///
+    /// # Errors
+    /// As [`EnvelopeAead::encrypt`].
+    pub async fn encrypt_into(
+        &self,
+        plaintext: &[u8],
+        aad: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let dek = random_key()?;
+        let wrapped = self
+            .kek
+            .encrypt(&encode_aes_gcm_key(dek.as_ref()), &[])
+            .await?;
+        let wlen = u32::try_from(wrapped.len()).unwrap_or(u32::MAX);
+        check_wrapped_len(wlen)?;
+        let head = 4 + wrapped.len();
+        out.clear();
+        out.resize(head + IV_LEN + plaintext.len() + TAG_LEN, 0);
+        out[..4].copy_from_slice(&wlen.to_be_bytes());
+        out[4..head].copy_from_slice(&wrapped);
+        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, &mut out[head..])
+    }
+
+    /// Like [`EnvelopeAead::decrypt`], writing the plaintext into `out` (cleared first; left
+    /// empty on error) so its buffer can be reused.
+    ///
+    /// # Errors
+    /// As [`EnvelopeAead::decrypt`].
+    pub async fn decrypt_into(
+        &self,
+        ciphertext: &[u8],
+        aad: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        out.clear();
+        let (dek, payload) = self.unwrap(ciphertext).await?;
+        let len = payload.len() - IV_LEN - TAG_LEN;
+        out.resize(len, 0);
+        if dek.decrypt_to_slice(payload, aad, out).is_err() {
+            zeroize::Zeroize::zeroize(out);
+            out.clear();
+            return Err(Error::WrongAssociatedData);
+        }
+        Ok(())
     }
 
     /// Unwraps the DEK of an envelope ciphertext; returns it with the remaining payload.
@@ -128,29 +180,17 @@ impl EnvelopeAead {
     /// [`Error::WrongAssociatedData`] (payload does not authenticate with `aad`), KMS errors.
     pub async fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let (dek, payload) = self.unwrap(ciphertext).await?;
-        let mut buf = payload.to_vec();
-        let len = dek
-            .decrypt_in_place(&mut buf, aad)
-            .map_err(|_| Error::WrongAssociatedData)?;
-        buf.copy_within(IV_LEN..IV_LEN + len, 0);
-        buf.truncate(len);
-        Ok(buf)
+        dek.decrypt_to_vec(payload, aad)
+            .map_err(|_| Error::WrongAssociatedData)
     }
 
-    /// Like [`EnvelopeAead::decrypt`], reusing the ciphertext's buffer (no second copy of
-    /// a large object).
+    /// Like [`EnvelopeAead::decrypt`], taking the ciphertext by value (kept for callers
+    /// that own it; decryption is out of place in one pass either way).
     ///
     /// # Errors
     /// As [`EnvelopeAead::decrypt`].
-    pub async fn decrypt_vec(&self, mut ciphertext: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>> {
-        let (dek, payload) = self.unwrap(&ciphertext).await?;
-        let start = ciphertext.len() - payload.len();
-        let len = dek
-            .decrypt_in_place(&mut ciphertext[start..], aad)
-            .map_err(|_| Error::WrongAssociatedData)?;
-        ciphertext.copy_within(start + IV_LEN..start + IV_LEN + len, 0);
-        ciphertext.truncate(len);
-        Ok(ciphertext)
+    pub async fn decrypt_vec(&self, ciphertext: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>> {
+        self.decrypt(&ciphertext, aad).await
     }
 }
 

@@ -36,6 +36,7 @@ pub mod ops;
 pub mod proto;
 pub mod pseudonym;
 pub mod streaming;
+mod tenant_keys;
 
 pub use envelope::{associated_data, EnvelopeAead, MAX_WRAPPED_KEY_LEN};
 pub use error::{Error, Result};
@@ -43,3 +44,4 @@ pub use kms::{open_kms, tenant_key_uri, GcpKms, KeyUri, Keyring, Kms, LocalKek};
 pub use ops::{envelope_decrypt, envelope_encrypt, envelope_encrypt_with, EncryptOptions};
 pub use pseudonym::{hmac_sha256, PseudonymKey};
 pub use streaming::{StreamingKey, SEGMENT_1MB, SEGMENT_4KB};
+pub use tenant_keys::TenantKeys;
