@@ -16,21 +16,24 @@
 //! jittered exponential back-off when the request is idempotent (reads, and writes or deletes
 //! with a generation precondition). TLS is rustls with TLS 1.2 as the minimum.
 
+#[cfg(test)]
+mod tests;
 mod transport;
+mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
 
 use crate::config::GcsConfig;
 use crate::error::{Error, Result};
 use crate::store::{validate_name, ByteStream, Listing, ObjectMeta, ObjectStore, PutOptions};
 use transport::{encode_segment, Fail, Http, Req};
+pub use wire::UPLOAD_CHUNK_BYTES;
+use wire::{multipart, upload_metadata, ObjectList, ObjectResource};
 
 /// Production endpoint of the JSON API.
 pub const GOOGLE_ENDPOINT: &str = "https://storage.googleapis.com";
@@ -49,49 +52,6 @@ struct Inner {
     base: String,
     bucket: String,
     project: String,
-}
-
-/// The fields of a JSON-API object resource this crate reads.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectResource {
-    name: String,
-    generation: String,
-    #[serde(default)]
-    size: Option<String>,
-    #[serde(default)]
-    custom_time: Option<DateTime<Utc>>,
-    #[serde(default)]
-    updated: Option<DateTime<Utc>>,
-}
-
-impl ObjectResource {
-    fn into_meta(self) -> Result<ObjectMeta> {
-        let bad = || Error::Protocol {
-            what: "malformed object resource".into(),
-        };
-        Ok(ObjectMeta {
-            generation: self.generation.parse().map_err(|_| bad())?,
-            size: match self.size {
-                Some(s) => s.parse().map_err(|_| bad())?,
-                None => 0,
-            },
-            custom_time: self.custom_time,
-            updated: self.updated.ok_or_else(bad)?,
-            name: self.name,
-        })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectList {
-    #[serde(default)]
-    items: Vec<ObjectResource>,
-    #[serde(default)]
-    prefixes: Vec<String>,
-    #[serde(default)]
-    next_page_token: Option<String>,
 }
 
 /// Checks GCS bucket naming rules (3-63 characters of `a-z 0-9 - _ .`, starting and ending
@@ -255,60 +215,6 @@ fn unexpected(s: StatusCode) -> Error {
     Error::Protocol {
         what: format!("unexpected http {}", s.as_u16()),
     }
-}
-
-/// Size of each resumable-upload chunk (a multiple of 256 KiB, as GCS requires).
-pub const UPLOAD_CHUNK_BYTES: usize = 8 * 1024 * 1024;
-
-/// The JSON object resource sent with an upload, and the content type.
-fn upload_metadata(name: &str, opts: &PutOptions) -> Result<(Vec<u8>, String)> {
-    let mut meta = serde_json::Map::new();
-    meta.insert("name".into(), name.into());
-    if let Some(t) = opts.custom_time {
-        meta.insert(
-            "customTime".into(),
-            t.to_rfc3339_opts(SecondsFormat::AutoSi, true).into(),
-        );
-    }
-    let content_type = opts
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    meta.insert("contentType".into(), content_type.clone().into());
-    if !opts.metadata.is_empty() {
-        let m: BTreeMap<_, _> = opts.metadata.clone();
-        meta.insert(
-            "metadata".into(),
-            serde_json::to_value(m).map_err(|_| Error::Protocol {
-                what: "metadata encoding".into(),
-            })?,
-        );
-    }
-    let meta = serde_json::to_vec(&meta).map_err(|_| Error::Protocol {
-        what: "metadata encoding".into(),
-    })?;
-    Ok((meta, content_type))
-}
-
-/// Builds a `multipart/related` upload body: JSON metadata, then the content.
-fn multipart(name: &str, data: &[u8], opts: &PutOptions) -> Result<(String, Bytes)> {
-    let (meta, content_type) = upload_metadata(name, opts)?;
-    // A random 128-bit boundary: the chance that it occurs inside the content is negligible.
-    let boundary = format!("bacca-{}", uuid::Uuid::new_v4().simple());
-    let mut body = Vec::with_capacity(data.len() + meta.len() + 256);
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(&meta);
-    body.extend_from_slice(
-        format!("\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    Ok((
-        format!("multipart/related; boundary={boundary}"),
-        Bytes::from(body),
-    ))
 }
 
 #[async_trait]
@@ -584,66 +490,5 @@ impl ObjectStore for GcsStore {
             Err(Fail::Status(s)) => Err(unexpected(s)),
             Err(Fail::Err(e)) => Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_names() {
-        for ok in ["abc", "bacca-tenant-a-raw", "a_b.c9"] {
-            assert!(validate_bucket(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "ab",
-            "-abc",
-            "abc-",
-            "ABC",
-            "a/b",
-            "google-x",
-            &"a".repeat(64),
-        ] {
-            assert!(validate_bucket(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn multipart_shape() -> Result<()> {
-        let t = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .map_err(|_| Error::Protocol { what: "t".into() })?
-            .with_timezone(&Utc);
-        let (ct, body) = multipart(
-            "raw/x",
-            b"DATA",
-            &PutOptions::create_only().with_custom_time(t),
-        )?;
-        let boundary = ct
-            .strip_prefix("multipart/related; boundary=")
-            .ok_or(Error::Protocol { what: "ct".into() })?;
-        let text = String::from_utf8_lossy(&body);
-        assert!(text.starts_with(&format!("--{boundary}\r\n")));
-        assert!(text.contains(r#""customTime":"2026-01-02T03:04:05Z""#));
-        assert!(text.ends_with(&format!("\r\nDATA\r\n--{boundary}--\r\n")));
-        Ok(())
-    }
-
-    #[test]
-    fn resource_parsing() -> Result<()> {
-        let r: ObjectResource = serde_json::from_str(
-            r#"{"name":"a","generation":"17","size":"5","customTime":"2026-01-01T10:00:00Z",
-                "updated":"2026-11-24T03:09:52.537431Z","kind":"storage#object"}"#,
-        )
-        .map_err(|_| Error::Protocol { what: "t".into() })?;
-        let m = r.into_meta()?;
-        assert_eq!((m.generation, m.size), (17, 5));
-        assert!(m.custom_time.is_some());
-        let r: ObjectResource = serde_json::from_str(
-            r#"{"name":"a","generation":"x","updated":"2026-11-24T03:09:52Z"}"#,
-        )
-        .map_err(|_| Error::Protocol { what: "t".into() })?;
-        assert!(matches!(r.into_meta(), Err(Error::Protocol { .. })));
-        Ok(())
     }
 }
