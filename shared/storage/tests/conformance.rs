@@ -73,3 +73,24 @@ async fn gcs_store_conformance_against_fake_gcs_server() {
         emulator_store(&format!("bacca-missing-{}", uuid::Uuid::new_v4().simple())).unwrap();
     common::conformance(Arc::new(store), Arc::new(missing)).await;
 }
+
+/// `open("gs://...")` alone reaches the emulator through `STORAGE_EMULATOR_HOST`, like
+/// Google's client libraries, so every `gs://` command can be pointed at it.
+#[tokio::test]
+async fn open_honours_storage_emulator_host() {
+    if std::env::var("STORAGE_EMULATOR_HOST").map_or(true, |h| h.is_empty()) {
+        println!(
+            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
+        );
+        return;
+    }
+    let uri = format!("gs://bacca-open-{}", uuid::Uuid::new_v4().simple());
+    let store = bacca_storage::open(&uri).unwrap();
+    assert_eq!(store.uri(), uri);
+    store.create_bucket().await.unwrap();
+    let m = store
+        .put("a", bytes::Bytes::from_static(b"x"), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(store.head("a").await.unwrap(), m);
+}
