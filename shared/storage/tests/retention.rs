@@ -404,6 +404,10 @@ impl ObjectStore for Faulty {
                 what: "http 503".into(),
             });
         }
+        if n.contains("gone") {
+            // Deleted by someone else (the lifecycle rule, another sweep) in between.
+            self.inner.delete(n, None).await?;
+        }
         if n.contains("racy") {
             let ct = self.inner.head(n).await?.custom_time;
             let o = PutOptions {
@@ -432,7 +436,7 @@ async fn sweep_continues_past_failures_and_retries_them_next_run() {
     let now = t(NOW);
     let old = now - Duration::days(40);
     let day = old.date_naive();
-    for n in ["a-flaky", "b-ok", "c-racy", "d-ok"] {
+    for n in ["a-flaky", "b-ok", "c-racy", "d-ok", "e-gone"] {
         put_raw(&*inner, &format!("raw/slack/{day}/{n}"), Some(old)).await;
     }
     let audit = AuditSink::memory();
@@ -440,7 +444,8 @@ async fn sweep_continues_past_failures_and_retries_them_next_run() {
     let r = sweep(&store, "acme", policy, now, false, &audit, &|_| {})
         .await
         .unwrap();
-    assert_eq!((r.expired, r.deleted, r.failed), (4, 2, 2), "{r:?}");
+    assert_eq!((r.expired, r.deleted, r.failed), (5, 2, 2), "{r:?}");
+    assert_eq!(r.already_gone, 1, "an object already gone is not an error");
     let failed: Vec<_> = r
         .failures
         .iter()
