@@ -11,6 +11,7 @@ use crate::datadog::{site_base_url, DatadogConfig, DatadogKeys, DatadogSource};
 use crate::http::{ConnectorContext, HttpConfig};
 use crate::jira::{JiraConfig, JiraSource};
 use crate::linear::{LinearConfig, LinearSource, DEFAULT_BASE_URL as LINEAR_BASE_URL};
+use crate::notion::{NotionConfig, NotionSource, DEFAULT_BASE_URL as NOTION_BASE_URL};
 use crate::record::SourceKind;
 use crate::slack::{ExportLimits, SlackConfig, SlackExportSource, SlackProfile, SlackSource};
 use crate::source::Source;
@@ -209,6 +210,14 @@ pub fn connector_from_args(
                 },
             )?)
         }
+        SourceKind::Notion => Box::new(NotionSource::new(
+            &ctx,
+            required_secret(env, "NOTION_TOKEN")?,
+            NotionConfig {
+                base_url: base(NOTION_BASE_URL.to_owned()),
+                page_size: 10,
+            },
+        )?),
         other => {
             return Err(Error::Config(format!(
                 "the {other} connector is not available yet"

@@ -1,8 +1,8 @@
 //! Read-only, least-privilege source connectors: Slack (API and export), Datadog, Jira,
 //! Linear, Confluence, Notion, Google Drive.
 //!
-//! Implemented: Slack, Slack export, Datadog, Jira, Linear, Confluence; Notion and Google
-//! Drive are not yet (the factory says so).
+//! Implemented: Slack, Slack export, Datadog, Jira, Linear, Confluence, Notion; Google Drive
+//! is not yet (the factory says so).
 //!
 //! Every connector implements [`Source`]: `fetch_page(checkpoint)` returns a [`Page`] of
 //! normalized [`Record`]s and the [`Checkpoint`] after them. A caller writes the records and
@@ -36,6 +36,7 @@ mod factory;
 pub mod http;
 pub mod jira;
 pub mod linear;
+pub mod notion;
 mod record;
 pub mod slack;
 mod source;
