@@ -1,5 +1,17 @@
 //! `bacca-fetch`: a thin main that serves the Cloud Run contract.
+//!
+//! Configuration (all optional; with only `PORT` it runs in local mode on embedded backends
+//! under `BACCA_DATA_DIR` or a temporary directory): see `bacca_fetch::Deps` for the store,
+//! key, topic and connector settings and `bacca_runtime::RuntimeConfig::from_function_env`
+//! for the dead-letter and OIDC settings.
 
 #![forbid(unsafe_code)]
 
-fn main() {}
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    bacca_runtime::init_logging()?;
+    let deps = bacca_fetch::Deps::from_env()?;
+    let config = bacca_runtime::RuntimeConfig::from_function_env()?;
+    bacca_runtime::run(deps, config).await?;
+    Ok(())
+}
