@@ -1,6 +1,8 @@
 //! The fetch function against a local Slack API replay: batches are encrypted, stamped with
 //! Custom-Time, written once, pointed to, and the checkpoint only advances after the write.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
