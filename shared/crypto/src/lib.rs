@@ -10,6 +10,7 @@
 //! - [`ops`]: the `bacca envelope` entry points ([`envelope_encrypt`], [`envelope_decrypt`])
 //!   and the streaming envelope layout.
 //! - [`pseudonym`]: per-tenant pseudonym keys wrapped by the tenant's KEK.
+//! - [`TenantKeys`]: each tenant's [`EnvelopeAead`], opened once from a deployment-wide key URI.
 //!
 //! ```no_run
 //! # async fn demo() -> bacca_crypto::Result<()> {

@@ -352,3 +352,26 @@ async fn errors_do_not_leak_content() -> TestResult {
     assert!(!err.is_retryable());
     Ok(())
 }
+
+#[tokio::test]
+async fn buffer_reusing_variants_match_the_format() -> TestResult {
+    let f = fixture(&["acme"])?;
+    let a = aead(&f.ring, "acme").await?;
+    let (mut ct, mut pt) = (vec![9u8; 7], vec![1u8; 3]);
+    for len in [0usize, 1, 65_536] {
+        let data = vec![0x42u8; len];
+        a.encrypt_into(&data, b"ad", &mut ct).await?;
+        // Readable by the allocating decrypt, and the other way round.
+        assert_eq!(a.decrypt(&ct, b"ad").await?, data);
+        a.decrypt_into(&a.encrypt(&data, b"ad").await?, b"ad", &mut pt)
+            .await?;
+        assert_eq!(pt, data);
+    }
+    let err = a.decrypt_into(&ct, b"other", &mut pt).await;
+    assert!(matches!(err, Err(Error::WrongAssociatedData)));
+    assert!(
+        pt.is_empty(),
+        "no unauthenticated plaintext is left in the buffer"
+    );
+    Ok(())
+}
