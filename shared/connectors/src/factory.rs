@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::confluence::{ConfluenceConfig, ConfluenceSource};
 use crate::credentials::{required_secret, Env};
 use crate::datadog::{site_base_url, DatadogConfig, DatadogKeys, DatadogSource};
+use crate::gdrive::{
+    DriveConfig, DriveSource, ServiceAccountKey, DEFAULT_BASE_URL as DRIVE_BASE_URL,
+};
 use crate::http::{ConnectorContext, HttpConfig};
 use crate::jira::{JiraConfig, JiraSource};
 use crate::linear::{LinearConfig, LinearSource, DEFAULT_BASE_URL as LINEAR_BASE_URL};
@@ -218,10 +221,21 @@ pub fn connector_from_args(
                 page_size: 10,
             },
         )?),
-        other => {
-            return Err(Error::Config(format!(
-                "the {other} connector is not available yet"
-            )));
+        SourceKind::Gdrive => {
+            let path = required_var(env, "GOOGLE_APPLICATION_CREDENTIALS")?;
+            let json = std::fs::read_to_string(&path).map_err(|_| Error::Credential {
+                name: "GOOGLE_APPLICATION_CREDENTIALS".into(),
+                reason: "the key file cannot be read",
+            })?;
+            Box::new(DriveSource::new(
+                &ctx,
+                ServiceAccountKey::from_json(&json)?,
+                DriveConfig {
+                    base_url: base(DRIVE_BASE_URL.to_owned()),
+                    since: args.since,
+                    page_size: 100,
+                },
+            )?)
         }
     })
 }

@@ -289,6 +289,21 @@ impl Api {
                     tracing::warn!(source = self.source, endpoint, attempt, wait_ms = ?wait.map(|w| w.as_millis()), "rate limited; waiting");
                     tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
                 }
+                403 if contains(&body, b"ateLimitExceeded") => {
+                    // Google APIs signal quota exhaustion with 403 rateLimitExceeded /
+                    // userRateLimitExceeded: back off like a 429.
+                    self.audit(endpoint, status, 0, start, "rate_limited");
+                    self.retry_or_fail(endpoint, attempt, max, "rate_limited", None)
+                        .await?;
+                }
+                403 if contains(&body, b"exportSizeLimitExceeded") => {
+                    self.audit(endpoint, status, 0, start, "export_too_large");
+                    return Err(Error::Http {
+                        source_name: self.source,
+                        endpoint: endpoint.to_owned(),
+                        class: "export_too_large".into(),
+                    });
+                }
                 401 | 403 => {
                     self.audit(endpoint, status, 0, start, "auth");
                     return Err(Error::Auth {
@@ -344,6 +359,10 @@ impl Api {
         tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
         Ok(())
     }
+}
+
+fn contains(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|w| w == needle)
 }
 
 fn error_class(e: &Error) -> &'static str {

@@ -1,8 +1,7 @@
 //! Read-only, least-privilege source connectors: Slack (API and export), Datadog, Jira,
 //! Linear, Confluence, Notion, Google Drive.
 //!
-//! Implemented: Slack, Slack export, Datadog, Jira, Linear, Confluence, Notion; Google Drive
-//! is not yet (the factory says so).
+//! Implemented: Slack, Slack export, Datadog, Jira, Linear, Confluence, Notion, Google Drive.
 //!
 //! Every connector implements [`Source`]: `fetch_page(checkpoint)` returns a [`Page`] of
 //! normalized [`Record`]s and the [`Checkpoint`] after them. A caller writes the records and
@@ -33,6 +32,7 @@ pub mod credentials;
 pub mod datadog;
 mod error;
 mod factory;
+pub mod gdrive;
 pub mod http;
 pub mod jira;
 pub mod linear;
