@@ -52,6 +52,44 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+
+    // real operational logs: loghub samples (shared/bench/loghub), when present
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/loghub");
+    let mut logs = String::new();
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<_> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            logs.push_str(&std::fs::read_to_string(p).unwrap_or_default());
+        }
+    }
+    if logs.is_empty() {
+        println!("loghub samples not found under {}: skipped", dir.display());
+        return;
+    }
+    let log_lines: Vec<&str> = logs.lines().collect();
+    let plain = Anonymizer::new(
+        &Zeroizing::new([5u8; 32]),
+        &Policy::default(),
+        &bacca_anonymizer::Directory::default(),
+    )
+    .unwrap();
+    let mut g = c.benchmark_group("loghub");
+    g.throughput(Throughput::Bytes(logs.len() as u64));
+    g.sample_size(10);
+    g.bench_function("spans_per_line", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for l in &log_lines {
+                n += plain.spans(black_box(l)).len();
+            }
+            n
+        });
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

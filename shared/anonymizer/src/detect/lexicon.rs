@@ -42,6 +42,12 @@ pub(crate) struct Lexicon {
 /// Infrastructure and product names, months and weekdays that collide with name lists:
 /// they are operational vocabulary, never treated as names on their own.
 const TECH: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sir",
     "jenkins",
     "kafka",
     "redis",

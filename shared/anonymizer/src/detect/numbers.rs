@@ -317,6 +317,29 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
+        // cheap gate before allocating: at least 7 digits in the run
+        let mut j = i;
+        let mut nd = 0usize;
+        while j < bytes.len() {
+            let b = bytes[j];
+            if b.is_ascii_digit() {
+                nd += 1;
+            } else {
+                let joins = matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+                    && bytes
+                        .get(j + 1)
+                        .is_some_and(|&n| n.is_ascii_digit() || n == b'(');
+                let closes = b == b')' && j > i;
+                if !joins && !closes {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        if nd < 7 {
+            i = j.max(i + 1);
+            continue;
+        }
         let full = cluster_at(bytes, i);
         // if nothing matches, resume after the first space-separated part
         let mut next = full

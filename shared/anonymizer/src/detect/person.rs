@@ -272,7 +272,17 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         } else {
             std::borrow::Cow::Owned(lower(text, w.start, w.name_end))
         };
-        if w.lower && !lex.is_first(&lw) {
+        let title = i > 0 && has_cue(text, &ws, i) && {
+            let p = ws[i - 1];
+            p.clean
+                && matches!(
+                    text.get(p.start..p.end)
+                        .map(str::to_ascii_lowercase)
+                        .as_deref(),
+                    Some("mr" | "mrs" | "ms" | "dr" | "prof")
+                )
+        };
+        if w.lower && !lex.is_first(&lw) && !title {
             i += 1;
             continue;
         }
@@ -309,7 +319,9 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                 .get(..w.start)
                 .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
             && text.get(w.end..).is_some_and(|t| t.starts_with(": "));
-        let start = if w.cap {
+        let start = if title {
+            !lex.is_tech(&lw)
+        } else if w.cap {
             speaker
                 || (first && !common)
                 || (first && next_is_surname)
@@ -324,9 +336,53 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         }
         let mut end = w.name_end;
         let mut j = i + 1;
-        while j < ws.len() && j - i <= 2 {
+        while j < ws.len() && j - i <= 4 {
             let n = ws[j];
             let prev_end = ws[j - 1].end;
+            // nobiliary particles: "Gary de Vaan", "Donald van der Voet"
+            if w.cap && n.lower && text.get(prev_end..n.start) == Some(" ") {
+                let particle = matches!(
+                    text.get(n.start..n.end),
+                    Some(
+                        "van"
+                            | "von"
+                            | "de"
+                            | "der"
+                            | "den"
+                            | "da"
+                            | "di"
+                            | "del"
+                            | "dos"
+                            | "das"
+                            | "du"
+                            | "le"
+                            | "la"
+                            | "ten"
+                            | "ter"
+                            | "bin"
+                            | "al"
+                            | "el"
+                    )
+                );
+                let mut k = j + 1;
+                while particle
+                    && k < ws.len()
+                    && ws[k].lower
+                    && k - j < 2
+                    && text.get(ws[k - 1].end..ws[k].start) == Some(" ")
+                {
+                    k += 1;
+                }
+                if particle
+                    && ws.get(k).is_some_and(|m| {
+                        m.cap && m.clean && text.get(ws[k - 1].end..m.start) == Some(" ")
+                    })
+                {
+                    end = ws[k].name_end;
+                    j = k + 1;
+                    continue;
+                }
+            }
             if ws[j - 1].name_end != ws[j - 1].end
                 || !n.clean
                 || text.get(prev_end..n.start) != Some(" ")
@@ -357,30 +413,55 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
 /// either name lexicon joined by `, `, ` and `, ` & ` or `/` to a found name.
 fn lists(text: &str, ws: &[Word], found: &[(usize, usize)], out: &mut Vec<Span>) {
     let lex = Lexicon::get();
-    let joined = |a: &Word, b: &Word| {
-        matches!(
-            text.get(a.end..b.start),
-            Some(", " | " and " | " & " | "/" | ", and " | " or ")
-        )
+    let gap = |a: usize, b: usize| text.get(ws[a].end..ws[b].start).unwrap_or("");
+    let is_conj = |k: usize| matches!(text.get(ws[k].start..ws[k].end), Some("and" | "or"));
+    // the index of the next listed word after word `a`, if `a` is followed by a list separator
+    let next = |a: usize| -> Option<usize> {
+        let b = a + 1;
+        if b >= ws.len() {
+            return None;
+        }
+        match gap(a, b) {
+            "/" | " & " => Some(b),
+            ", " | " " if is_conj(b) && b + 1 < ws.len() && gap(b, b + 1) == " " => Some(b + 1),
+            ", " => Some(b),
+            _ => None,
+        }
+    };
+    let prev = |b: usize| -> Option<usize> {
+        let a = b.checked_sub(1)?;
+        match gap(a, b) {
+            "/" | " & " | ", " => Some(a),
+            " " if is_conj(a) => {
+                let z = a.checked_sub(1)?;
+                matches!(gap(z, a), " " | ", ").then_some(z)
+            }
+            _ => None,
+        }
     };
     let is_name = |w: &Word| {
         let l = lower(text, w.start, w.name_end);
-        w.clean && w.cap && !lex.is_tech(&l) && (lex.is_first(&l) || lex.is_last(&l))
+        w.clean
+            && w.cap
+            && !lex.is_tech(&l)
+            && (lex.is_first(&l) || lex.is_last(&l) || !lex.is_word(&l))
     };
     for &(s, e) in found {
-        let mut k = e;
-        while k < ws.len() && joined(&ws[k - 1], &ws[k]) && is_name(&ws[k]) {
-            out.push(Span::new(ws[k].start, ws[k].name_end, EntityType::Person));
-            k += 1;
+        let mut k = e - 1;
+        while let Some(n) = next(k) {
+            if !is_name(&ws[n]) || ws[k].name_end != ws[k].end {
+                break;
+            }
+            out.push(Span::new(ws[n].start, ws[n].name_end, EntityType::Person));
+            k = n;
         }
         let mut k = s;
-        while k > 0 && joined(&ws[k - 1], &ws[k]) && is_name(&ws[k - 1]) {
-            out.push(Span::new(
-                ws[k - 1].start,
-                ws[k - 1].name_end,
-                EntityType::Person,
-            ));
-            k -= 1;
+        while let Some(p) = prev(k) {
+            if !is_name(&ws[p]) {
+                break;
+            }
+            out.push(Span::new(ws[p].start, ws[p].name_end, EntityType::Person));
+            k = p;
         }
     }
 }
@@ -408,6 +489,12 @@ mod tests {
             ("Error in CheckoutService", &[]),
             ("cc jennifer please", &["jennifer"]),
             ("pod api-Kevin-7d9f", &[]),
+            ("ask Dr. hurst today", &["hurst"]),
+            ("thanks to Gary de Vaan and the team", &["Gary de Vaan"]),
+            (
+                "founders: Kevin, Smith and Lee.",
+                &["Kevin", "Smith", "Lee"],
+            ),
         ];
         for (t, want) in cases {
             assert_eq!(found(t), *want, "{t}");
