@@ -355,3 +355,34 @@ fn configuration_is_validated() {
         "Debug never prints the token"
     );
 }
+
+#[tokio::test]
+async fn calls_are_paced_by_the_profile_interval() {
+    let server = MockServer::start().await;
+    mount_channel(&server, "C1").await;
+    let (ctx, _) = common::ctx();
+    let mut s = SlackSource::new(
+        &ctx,
+        SecretString::from("xoxb-test-token"),
+        SlackConfig {
+            base_url: server.uri(),
+            channels: vec!["C1".into()],
+            since: None,
+            profile: SlackProfile::NonMarketplace,
+            min_interval_ms: Some(300),
+        },
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let p1 = s.fetch_page(None).await.unwrap();
+    let _ = s.fetch_page(Some(&p1.next_checkpoint)).await.unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "second call waited"
+    );
+    // The non-Marketplace profile asks for pages of 15.
+    let reqs = server.received_requests().await.unwrap();
+    assert!(reqs
+        .iter()
+        .all(|r| r.url.query_pairs().any(|(k, v)| k == "limit" && v == "15")));
+}
