@@ -121,6 +121,10 @@ pub struct SimilarQuery {
     pub limit: usize,
 }
 
+/// Terms found in more incident texts than this are ignored by `similar` (too common to tell
+/// incidents apart, and expensive to scan).
+pub const MAX_TERM_POSTINGS: i64 = 2000;
+
 /// A past incident sharing something with a [`SimilarQuery`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {

@@ -15,7 +15,7 @@ use sqlx::{Postgres, Row, Transaction};
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
     Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
-    StoreOptions,
+    StoreOptions, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -320,26 +320,25 @@ impl GraphStore for PostgresStore {
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
         let mut tx = self.begin(tenant, true).await?;
         let rows = sqlx::query(
-            "WITH sig AS (SELECT src AS id, COUNT(*) AS n FROM edges \
-                          WHERE tenant_id = $1 AND kind = 'exhibited' AND dst = ANY($2) GROUP BY src), \
-                  svc AS (SELECT src AS id, COUNT(*) AS n FROM edges \
-                          WHERE tenant_id = $1 AND kind = 'affected' AND dst = ANY($3) GROUP BY src), \
-                  trm AS (SELECT node_id AS id, COUNT(*) AS n FROM node_terms \
-                          WHERE tenant_id = $1 AND term = ANY($4) GROUP BY node_id), \
-                  ids AS (SELECT id FROM sig UNION SELECT id FROM svc UNION SELECT id FROM trm) \
-             SELECT ids.id AS id, COALESCE(sig.n, 0) AS s, COALESCE(svc.n, 0) AS v, COALESCE(trm.n, 0) AS m, \
-                    (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = $1 AND x.node_id = ids.id) AS total \
-             FROM ids LEFT JOIN sig ON sig.id = ids.id LEFT JOIN svc ON svc.id = ids.id \
-                  LEFT JOIN trm ON trm.id = ids.id \
-                  JOIN nodes n ON n.tenant_id = $1 AND n.id = ids.id AND n.kind = 'incident' \
-             ORDER BY (4 * COALESCE(sig.n, 0) + 2 * COALESCE(svc.n, 0) + COALESCE(trm.n, 0)) DESC, ids.id \
-             LIMIT $5",
+            "WITH hits AS (SELECT src AS id, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges \
+                           WHERE tenant_id = $1 AND kind = 'exhibited' AND dst = ANY($2) \
+                           UNION ALL SELECT src, 2, 0, 1, 0 FROM edges \
+                           WHERE tenant_id = $1 AND kind = 'affected' AND dst = ANY($3) \
+                           UNION ALL SELECT node_id, 1, 0, 0, 1 FROM node_terms \
+                           WHERE tenant_id = $1 AND term IN (SELECT term FROM node_terms \
+                                 WHERE tenant_id = $1 AND term = ANY($4) GROUP BY term HAVING COUNT(*) <= $6)), \
+                  top AS (SELECT id, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
+                          GROUP BY id ORDER BY SUM(w) DESC, id LIMIT $5) \
+             SELECT top.id AS id, s, v, m, \
+                    (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = $1 AND x.node_id = top.id) AS total \
+             FROM top ORDER BY w DESC, top.id",
         )
         .bind(tenant.as_str())
         .bind(&query.signatures)
         .bind(&query.services)
         .bind(&query.terms)
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .bind(MAX_TERM_POSTINGS)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

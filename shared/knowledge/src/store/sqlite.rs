@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
     Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
-    StoreOptions,
+    StoreOptions, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -101,7 +101,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 64 MiB page cache per connection, temp tables in memory: the graph's B-trees are
+            // keyed by blind-index ids (random order), so writes touch pages all over the file.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(self.options.max_connections.max(1))
             .connect_with(opts)
@@ -367,19 +371,20 @@ impl GraphStore for SqliteStore {
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
         let pool = self.pool(tenant, false).await?;
         let t = tenant.as_str();
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "WITH sig AS (SELECT src AS id, COUNT(*) AS n FROM edges WHERE tenant_id = ",
+            "WITH hits AS (SELECT src AS id, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges WHERE tenant_id = ",
         );
         qb.push_bind(t);
         qb.push(" AND kind = 'exhibited' AND dst IN ");
         push_in_list(&mut qb, &query.signatures);
-        qb.push(
-            " GROUP BY src), svc AS (SELECT src AS id, COUNT(*) AS n FROM edges WHERE tenant_id = ",
-        );
+        qb.push(" UNION ALL SELECT src, 2, 0, 1, 0 FROM edges WHERE tenant_id = ");
         qb.push_bind(t);
         qb.push(" AND kind = 'affected' AND dst IN ");
         push_in_list(&mut qb, &query.services);
-        qb.push(" GROUP BY src), trm AS (SELECT node_id AS id, COUNT(*) AS n FROM node_terms WHERE tenant_id = ");
+        qb.push(" UNION ALL SELECT node_id, 1, 0, 0, 1 FROM node_terms WHERE tenant_id = ");
+        qb.push_bind(t);
+        qb.push(" AND term IN (SELECT term FROM node_terms WHERE tenant_id = ");
         qb.push_bind(t);
         qb.push(" AND term IN (");
         if query.terms.is_empty() {
@@ -391,17 +396,19 @@ impl GraphStore for SqliteStore {
                 sep.push_bind(*term);
             }
         }
+        qb.push(") GROUP BY term HAVING COUNT(*) <= ");
+        qb.push_bind(MAX_TERM_POSTINGS);
         qb.push(
-            ") GROUP BY node_id), ids AS (SELECT id FROM sig UNION SELECT id FROM svc UNION SELECT id FROM trm) \
-             SELECT ids.id AS id, COALESCE(sig.n, 0) AS s, COALESCE(svc.n, 0) AS v, COALESCE(trm.n, 0) AS m, \
-             (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = n.tenant_id AND x.node_id = ids.id) AS total \
-             FROM ids LEFT JOIN sig ON sig.id = ids.id LEFT JOIN svc ON svc.id = ids.id \
-             LEFT JOIN trm ON trm.id = ids.id \
-             JOIN nodes n ON n.tenant_id = ",
+            ")), top AS (SELECT id, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
+             GROUP BY id ORDER BY w DESC, id LIMIT ",
+        );
+        qb.push_bind(limit);
+        qb.push(
+            ") SELECT top.id AS id, s, v, m, \
+             (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = ",
         );
         qb.push_bind(t);
-        qb.push(" AND n.id = ids.id AND n.kind = 'incident' ORDER BY (4 * s + 2 * v + m) DESC, ids.id LIMIT ");
-        qb.push_bind(i64::try_from(query.limit).unwrap_or(i64::MAX));
+        qb.push(" AND x.node_id = top.id) AS total FROM top ORDER BY w DESC, top.id");
         let rows = qb.build().fetch_all(&pool).await?;
         rows.iter()
             .map(|r| {
