@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use super::keywords::{Group, Keywords};
 use super::{before, clean_left, window_before};
 use crate::span::{EntityType, Span};
 
@@ -96,27 +97,17 @@ const ENDINGS: &[&str] = &[
     "ská", "ova", "ovo", "ego", "street", "road",
 ];
 
-fn units() -> Option<&'static AhoCorasick> {
-    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    AC.get_or_init(|| {
-        AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build([
-                "suite ",
-                "apt. ",
-                "apt ",
-                "apartment ",
-                "p.o. box ",
-                "po box ",
-                "unit ",
-                "ste. ",
-            ])
-            .ok()
-    })
-    .as_ref()
-}
+/// Unit and box words (followed by a number).
+pub(crate) const UNITS: &[&str] = &[
+    "suite ",
+    "apt. ",
+    "apt ",
+    "apartment ",
+    "p.o. box ",
+    "po box ",
+    "unit ",
+    "ste. ",
+];
 
 /// Words (letters, `.`, `'`) of a line starting at `i`, up to `n` of them: (start, end) pairs.
 fn next_words(text: &str, mut i: usize, n: usize) -> Vec<(usize, usize)> {
@@ -331,7 +322,7 @@ fn continuation(text: &str, mut e: usize) -> usize {
 }
 
 /// Street addresses, unit lines and cued postcodes.
-pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < bytes.len() {
@@ -383,9 +374,9 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         i = e.max(i + 1);
     }
     street_prefixed(text, out);
-    street_endings(text, out);
-    if let Some(ac) = units() {
-        for m in ac.find_iter(text) {
+    street_endings(text, kw, out);
+    {
+        for m in kw.of(Group::Unit) {
             if !clean_left(bytes, m.start())
                 || before(bytes, m.start()).is_some_and(|b| b.is_ascii_alphanumeric())
             {
@@ -443,26 +434,18 @@ fn street_prefixed(text: &str, out: &mut Vec<Span>) {
     }
 }
 
+/// Street-type endings of one-word street names (followed by a house number).
+pub(crate) const STREET_ENDINGS: &[&str] = &[
+    "straße ", "strasse ", "str. ", "gasse ", "weg ", "vej ", "gatan ", "gata ", "gate ", "gaten ",
+    "vägen ", "veien ", "vegen ", "laan ", "straat ", "plein ", "utca ", "katu ", "tie ", "iela ",
+    "gade ", "allee ", "platz ", "damm ", "ulica ", "cesta ",
+];
+
 /// `Hauptstraße 5`, `Storgatan 12`, `Søndre Havnevej 65`: a capitalised one-word street name
 /// with a street-type ending, then a house number.
-fn street_endings(text: &str, out: &mut Vec<Span>) {
-    static AC: OnceLock<Option<AhoCorasick>> = OnceLock::new();
-    let ac = AC.get_or_init(|| {
-        AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build([
-                "straße ", "strasse ", "str. ", "gasse ", "weg ", "vej ", "gatan ", "gata ",
-                "gate ", "gaten ", "vägen ", "veien ", "vegen ", "laan ", "straat ", "plein ",
-                "utca ", "katu ", "tie ", "iela ", "gade ", "allee ", "platz ", "damm ", "ulica ",
-                "cesta ",
-            ])
-            .ok()
-    });
-    let Some(ac) = ac else { return };
+fn street_endings(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for m in ac.find_iter(text) {
+    for m in kw.of(Group::Ending) {
         // a house number right after
         let ns = m.end();
         let mut ne = ns;
@@ -509,7 +492,7 @@ mod tests {
 
     fn found(t: &str) -> Vec<String> {
         let mut v = Vec::new();
-        find(t, &mut v);
+        find(t, &Keywords::scan(t), &mut v);
         let v = crate::span::resolve(v);
         v.iter().map(|s| t[s.start..s.end].to_string()).collect()
     }

@@ -1,8 +1,7 @@
 //! User handles: Slack mentions (`<@U123ABC>`, `<@U123ABC|jane>`), `@handles`, Jira account
 //! ids, and the values of user-name fields in log lines (`user=jdoe`, `reporter: Jane Doe`).
 
-use aho_corasick::{AhoCorasick, MatchKind};
-
+use super::keywords::{Group, Keywords};
 use super::{before, is_word_byte};
 use crate::span::{EntityType, Span};
 
@@ -151,7 +150,23 @@ const HANDLE_KEYS: &[&str] = &[
     "uid",
     "requester_id",
 ];
-const PERSON_KEYS: &[&str] = &[
+/// Handle keys first, then person keys (see `HANDLE_KEYS.len()`).
+pub(crate) const IDENTITY_KEYS: &[&str] = &[
+    "user",
+    "username",
+    "user_name",
+    "userName",
+    "login",
+    "user_id",
+    "userid",
+    "userId",
+    "account_id",
+    "accountId",
+    "usr.name",
+    "usr.id",
+    "actor",
+    "uid",
+    "requester_id",
     "reporter",
     "assignee",
     "author",
@@ -175,26 +190,17 @@ const PERSON_KEYS: &[&str] = &[
 
 /// Values of identity fields in free text: `user=jdoe`, `"login": "jdoe"`, `Reporter: Jane Doe`.
 #[derive(Debug)]
-pub(crate) struct KeyFinder {
-    ac: Option<AhoCorasick>,
-}
+pub(crate) struct KeyFinder;
 
 impl KeyFinder {
-    pub(crate) fn new() -> Self {
-        let ac = AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(HANDLE_KEYS.iter().chain(PERSON_KEYS))
-            .ok();
-        Self { ac }
+    pub(crate) const fn new() -> Self {
+        Self
     }
 
-    pub(crate) fn find(&self, text: &str, out: &mut Vec<Span>) {
-        let Some(ac) = &self.ac else { return };
+    pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let bytes = text.as_bytes();
-        for m in ac.find_iter(text) {
-            let person = m.pattern().as_usize() >= HANDLE_KEYS.len();
+        for m in kw.of(Group::IdentityKey) {
+            let person = m.local() >= HANDLE_KEYS.len();
             // the key must be a whole identifier
             if before(bytes, m.start()).is_some_and(|b| is_word_byte(b) || b == b'-' || b == b'.') {
                 continue;
@@ -302,7 +308,7 @@ mod tests {
         slack_mentions(t, &mut v);
         at_handles(t, &mut v);
         jira_account_ids(t, &mut v);
-        KeyFinder::new().find(t, &mut v);
+        KeyFinder::new().find(t, &Keywords::scan(t), &mut v);
         let v = crate::span::resolve(v);
         v.iter()
             .map(|s| (t[s.start..s.end].to_string(), s.entity_type))

@@ -8,6 +8,7 @@ mod address;
 mod contact;
 mod directory;
 mod handle;
+mod keywords;
 mod lexicon;
 mod numbers;
 mod person;
@@ -50,16 +51,17 @@ impl Detector {
     #[must_use]
     pub fn spans(&self, text: &str) -> Vec<Span> {
         let mut out = Vec::new();
-        self.secrets.find(text, &mut out);
+        let kw = keywords::Keywords::scan(text);
+        self.secrets.find(text, &kw, &mut out);
         contact::emails(text, &mut out);
         contact::ips(text, self.config.keep_private_ips, &mut out);
         handle::slack_mentions(text, &mut out);
         handle::at_handles(text, &mut out);
         handle::jira_account_ids(text, &mut out);
-        self.keys.find(text, &mut out);
-        numbers::find(text, &mut out);
+        self.keys.find(text, &kw, &mut out);
+        numbers::find(text, &kw, &mut out);
         numbers::ibans(text, &mut out);
-        address::find(text, &mut out);
+        address::find(text, &kw, &mut out);
         self.directory.find(text, &mut out);
         person::find(text, &mut out);
         resolve(out)

@@ -2,10 +2,9 @@
 //! phone numbers (validated against libphonenumber metadata), US driver's licences (only
 //! after a licence cue), and IBANs (per-country length + mod-97).
 
-use std::sync::OnceLock;
-
 use phonenumber::country::Id;
 
+use super::keywords::{Group, Keywords};
 use super::{clean_left, clean_right, window_before};
 use crate::span::{EntityType, Span};
 
@@ -306,7 +305,7 @@ const DL_CUES: &[&str] = &[
 ];
 
 /// Payment cards, SSNs and phone numbers around digit clusters; driver's licences after cues.
-pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < bytes.len() {
@@ -369,7 +368,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         }
         i = next;
     }
-    licences(text, out);
+    licences(text, kw, out);
 }
 
 /// Classify one cluster; returns the end of the span pushed, if any.
@@ -413,32 +412,26 @@ fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Optio
     Some(c.end)
 }
 
+/// Cues after which an alphanumeric token is a driver's licence number.
+pub(crate) const LICENCE_CUES: &[&str] = &[
+    "driver's license",
+    "driver license",
+    "drivers license",
+    "driver's licence",
+    "driving licence",
+    "license number",
+    "licence number",
+    "license no",
+    "license #",
+    "dl#",
+    "dl number",
+    "dl no",
+];
+
 /// Alphanumeric driver's licence numbers (`A1234567`, `LH329609T`) right after a licence cue.
-fn licences(text: &str, out: &mut Vec<Span>) {
-    static AC: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
-    let ac = AC.get_or_init(|| {
-        aho_corasick::AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .build([
-                "driver's license",
-                "driver license",
-                "drivers license",
-                "driver's licence",
-                "driving licence",
-                "license number",
-                "licence number",
-                "license no",
-                "license #",
-                "dl#",
-                "dl number",
-                "dl no",
-            ])
-            .ok()
-    });
-    let Some(ac) = ac else { return };
+fn licences(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for m in ac.find_iter(text) {
+    for m in kw.of(Group::Licence) {
         // the next token of 5..=16 alphanumerics with at least 4 digits, within 24 bytes
         let mut j = m.end();
         let limit = (j + 24).min(bytes.len());
@@ -555,7 +548,7 @@ mod tests {
 
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
-        find(t, &mut v);
+        find(t, &Keywords::scan(t), &mut v);
         ibans(t, &mut v);
         let v = crate::span::resolve(v);
         v.iter()

@@ -4,6 +4,7 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
+use super::keywords::{Group, Keywords};
 use super::{before, entropy, is_word_byte};
 use crate::span::{EntityType, Span};
 
@@ -78,7 +79,7 @@ const PREFIXES: &[(&str, Body, usize, bool)] = &[
 ];
 
 /// Key names whose values are credentials (matched case-insensitively inside a key).
-const SECRET_KEYS: &[&str] = &[
+pub(crate) const SECRET_KEYS: &[&str] = &[
     "password",
     "passwd",
     "pwd",
@@ -135,7 +136,6 @@ const PLACEHOLDERS: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct SecretFinder {
     prefixes: Option<AhoCorasick>,
-    keys: Option<AhoCorasick>,
 }
 
 impl SecretFinder {
@@ -145,16 +145,10 @@ impl SecretFinder {
             .match_kind(MatchKind::LeftmostLongest)
             .build(PREFIXES.iter().map(|p| p.0))
             .ok();
-        let keys = AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(SECRET_KEYS)
-            .ok();
-        Self { prefixes, keys }
+        Self { prefixes }
     }
 
-    pub(crate) fn find(&self, text: &str, out: &mut Vec<Span>) {
+    pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let bytes = text.as_bytes();
         if let Some(ac) = &self.prefixes {
             for m in ac.find_iter(text) {
@@ -183,10 +177,8 @@ impl SecretFinder {
         pem_blocks(text, out);
         url_passwords(bytes, out);
         bearer(text, out);
-        if let Some(ac) = &self.keys {
-            for m in ac.find_iter(text) {
-                key_value(bytes, m.start(), m.end(), out);
-            }
+        for m in kw.of(Group::SecretKey) {
+            key_value(bytes, m.start(), m.end(), out);
         }
     }
 }
@@ -422,7 +414,7 @@ mod tests {
 
     fn found(t: &str) -> Vec<String> {
         let mut v = Vec::new();
-        SecretFinder::new().find(t, &mut v);
+        SecretFinder::new().find(t, &Keywords::scan(t), &mut v);
         let v = crate::span::resolve(v);
         v.iter().map(|s| t[s.start..s.end].to_string()).collect()
     }
