@@ -1,8 +1,8 @@
 //! Datadog (read-only application key): logs search v2, incidents v2 with included users,
-//! monitors v1, on any Datadog site.
+//! monitors v1 and metrics timeseries v2, on any Datadog site.
 //!
 //! One [`DatadogSource`] reads its streams in order (logs when a query is given, then
-//! incidents, then monitors), each with its own resume state inside the checkpoint. Logs are
+//! incidents, then monitors, then the configured metrics queries), each with its own resume state inside the checkpoint. Logs are
 //! read in fixed windows `[from, to)` with the cursor of `meta.page.after`; incidents and
 //! monitors are listed page by page and only those modified after the previous pass are kept.
 
@@ -55,6 +55,11 @@ pub struct DatadogConfig {
     pub incidents: bool,
     /// Read monitors.
     pub monitors: bool,
+    /// Metrics queries (`avg:trace.http.request.duration{service:web} by {resource_name}`),
+    /// read through the v2 timeseries API in windows like logs.
+    pub metric_queries: Vec<String>,
+    /// Rollup interval of metrics points, in milliseconds.
+    pub metric_interval_ms: i64,
     /// First run only: read logs after this time (default: 24 hours ago).
     pub since: Option<DateTime<Utc>>,
     /// Logs page size (at most 1000).
@@ -71,6 +76,8 @@ impl DatadogConfig {
             logs_query: None,
             incidents: true,
             monitors: true,
+            metric_queries: Vec::new(),
+            metric_interval_ms: 60_000,
             since: None,
             logs_page_size: 1000,
             logs_lag_secs: 60,
@@ -93,6 +100,7 @@ enum Stream {
     Logs,
     Incidents,
     Monitors,
+    Metrics,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -121,6 +129,18 @@ struct ListState {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+struct MetricsState {
+    /// End (epoch ms) of the last completed window.
+    #[serde(default)]
+    watermark_ms: Option<i64>,
+    /// The window being read (epoch ms) and the index of the next query in it.
+    #[serde(default)]
+    window: Option<(i64, i64)>,
+    #[serde(default)]
+    query: usize,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     #[serde(default)]
     stream: usize,
@@ -130,6 +150,8 @@ struct State {
     incidents: ListState,
     #[serde(default)]
     monitors: ListState,
+    #[serde(default)]
+    metrics: MetricsState,
 }
 
 /// Reads logs, incidents and monitors of one Datadog organization.
@@ -156,6 +178,9 @@ impl DatadogSource {
         }
         if config.monitors {
             streams.push(Stream::Monitors);
+        }
+        if !config.metric_queries.is_empty() {
+            streams.push(Stream::Metrics);
         }
         if streams.is_empty() {
             return Err(Error::Config("datadog: nothing to read".into()));
@@ -280,6 +305,129 @@ impl DatadogSource {
     }
 }
 
+impl DatadogSource {
+    async fn metrics_page(&self, s: &mut MetricsState) -> Result<(Vec<Record>, bool)> {
+        const EP: &str = "/api/v2/query/timeseries";
+        let (from, to) = match s.window {
+            Some(w) => w,
+            None => {
+                let from = s.watermark_ms.unwrap_or_else(|| {
+                    self.config
+                        .since
+                        .unwrap_or_else(|| Utc::now() - Duration::hours(24))
+                        .timestamp_millis()
+                });
+                let to =
+                    (Utc::now() - Duration::seconds(self.config.logs_lag_secs)).timestamp_millis();
+                (from, to.max(from))
+            }
+        };
+        let query = self
+            .config
+            .metric_queries
+            .get(s.query)
+            .cloned()
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "data": {
+                "type": "timeseries_request",
+                "attributes": {
+                    "from": from,
+                    "to": to,
+                    "interval": self.config.metric_interval_ms,
+                    "queries": [{ "data_source": "metrics", "query": query, "name": "q" }],
+                    "formulas": [{ "formula": "q" }]
+                }
+            }
+        });
+        let url = self.api.url(EP);
+        let records = self
+            .api
+            .call(
+                EP,
+                |c| self.auth(c.post(&url)).json(&body),
+                |b, _| {
+                    let r = parse_timeseries(b, &query, from)?;
+                    let n = r.len();
+                    Ok((r, n))
+                },
+            )
+            .await?;
+        s.query += 1;
+        let finished = s.query >= self.config.metric_queries.len();
+        if finished {
+            s.watermark_ms = Some(to);
+            s.window = None;
+            s.query = 0;
+        } else {
+            s.window = Some((from, to));
+        }
+        Ok((records, finished))
+    }
+}
+
+/// Parses a v2 timeseries response: one record per series (tags only, no people).
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a timeseries response.
+pub fn parse_timeseries(body: &[u8], query: &str, from_ms: i64) -> Result<Vec<Record>> {
+    const EP: &str = "/api/v2/query/timeseries";
+    let v: Value = serde_json::from_slice(body).map_err(|e| malformed("datadog", EP, &e))?;
+    let a = v
+        .pointer("/data/attributes")
+        .ok_or_else(|| malformed_field(EP, "no data.attributes"))?;
+    let series = a
+        .get("series")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let times = a.get("times").cloned().unwrap_or(Value::Null);
+    let values = a
+        .get("values")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let first = times
+        .as_array()
+        .and_then(|t| t.first())
+        .and_then(Value::as_i64)
+        .unwrap_or(from_ms);
+    let occurred_at = chrono::TimeZone::timestamp_millis_opt(&Utc, first)
+        .single()
+        .ok_or_else(|| malformed_field(EP, "bad time"))?;
+    let mut out = Vec::with_capacity(series.len());
+    for (i, s) in series.into_iter().enumerate() {
+        let tags = s.get("group_tags").cloned().unwrap_or(Value::Null);
+        let tag_key = tags
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        out.push(Record {
+            source: SourceKind::Datadog,
+            kind: "metric".into(),
+            id: format!("{query}|{tag_key}|{first}"),
+            container: None,
+            parent_id: None,
+            occurred_at,
+            updated_at: None,
+            text: String::new(),
+            identities: Vec::new(),
+            attributes: attrs([
+                ("query", Value::String(query.to_owned())),
+                ("group_tags", tags),
+                ("times", times.clone()),
+                ("values", values.get(i).cloned().unwrap_or(Value::Null)),
+            ]),
+        });
+    }
+    Ok(out)
+}
+
 /// Keeps the records modified after the watermark and advances the listing.
 fn list_step(
     s: &mut ListState,
@@ -328,6 +476,7 @@ impl Source for DatadogSource {
             Stream::Logs => self.logs_page(&mut state.logs).await?,
             Stream::Incidents => self.incidents_page(&mut state.incidents).await?,
             Stream::Monitors => self.monitors_page(&mut state.monitors).await?,
+            Stream::Metrics => self.metrics_page(&mut state.metrics).await?,
         };
         let mut done = false;
         if finished {

@@ -230,3 +230,38 @@ async fn failed_logs_page_keeps_the_checkpoint_and_a_repeated_cursor_stops() {
     assert!(again.is_empty(), "the looping page is not written");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn metrics_timeseries_one_record_per_series() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/query/timeseries"))
+        .and(body_partial_json(serde_json::json!({"data": {"type": "timeseries_request", "attributes": {
+            "queries": [{"data_source": "metrics", "query": "p99:trace.http.request{*} by {service}"}]}}})))
+        .respond_with(json(include_str!("../testdata/datadog/timeseries.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (ctx, _) = common::ctx();
+    let mut cfg = DatadogConfig::new(&server.uri());
+    cfg.incidents = false;
+    cfg.monitors = false;
+    cfg.metric_queries = vec!["p99:trace.http.request{*} by {service}".into()];
+    let mut s = DatadogSource::new(
+        &ctx,
+        DatadogKeys {
+            api_key: SecretString::from("k"),
+            app_key: SecretString::from("a"),
+        },
+        cfg,
+    )
+    .unwrap();
+    let page = s.fetch_page(None).await.unwrap();
+    assert!(page.done);
+    assert_eq!(page.records.len(), 2);
+    let r = &page.records[0];
+    assert_eq!(r.kind, "metric");
+    assert_eq!(r.attributes["group_tags"][0], "service:checkout-api");
+    assert_eq!(r.attributes["values"][1], 4.01);
+    assert_eq!(r.occurred_at.timestamp_millis(), 1_699_999_920_000);
+}
