@@ -386,3 +386,58 @@ async fn calls_are_paced_by_the_profile_interval() {
         .iter()
         .all(|r| r.url.query_pairs().any(|(k, v)| k == "limit" && v == "15")));
 }
+
+#[tokio::test]
+async fn recent_threads_are_polled_for_new_replies() {
+    let now = chrono::Utc::now().timestamp() - 3600;
+    let parent = format!("{now}.000100");
+    let reply1 = format!("{}.000200", now + 60);
+    let reply2 = format!("{}.000300", now + 120);
+    let server = MockServer::start().await;
+    let history = serde_json::json!({"ok": true, "has_more": false, "messages": [
+        {"type": "message", "user": "U1", "text": "db down", "ts": parent, "thread_ts": parent, "reply_count": 1}
+    ]});
+    Mock::given(path("/conversations.history"))
+        .respond_with(json(&history.to_string()))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let replies = |extra: &[&str]| {
+        let mut m = vec![
+            serde_json::json!({"type": "message", "user": "U1", "text": "db down", "ts": parent, "thread_ts": parent}),
+        ];
+        for ts in extra {
+            m.push(serde_json::json!({"type": "message", "user": "U2", "text": "on it", "ts": ts, "thread_ts": parent, "parent_user_id": "U1"}));
+        }
+        serde_json::json!({"ok": true, "has_more": false, "messages": m}).to_string()
+    };
+    Mock::given(path("/conversations.replies"))
+        .and(query_param_is_missing("oldest"))
+        .respond_with(json(&replies(&[&reply1])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (mut s, _) = source(&server, &["C1"]);
+    let store = MemoryCheckpointStore::new();
+    let (first, err) = common::run(&mut s, &store).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(first.len(), 2);
+
+    // Second pass: no new top-level message, but a new reply in the thread.
+    Mock::given(path("/conversations.history"))
+        .and(query_param("oldest", parent.as_str()))
+        .respond_with(json(r#"{"ok":true,"messages":[],"has_more":false}"#))
+        .mount(&server)
+        .await;
+    Mock::given(path("/conversations.replies"))
+        .and(query_param("ts", parent.as_str()))
+        .and(query_param("oldest", parent.as_str()))
+        .respond_with(json(&replies(&[&reply2])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (second, err) = common::run(&mut s, &store).await;
+    assert!(err.is_none(), "{err:?}");
+    let ids: Vec<_> = second.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, [reply2.as_str()]);
+}

@@ -86,6 +86,13 @@ struct State {
     /// Thread parents whose replies remain to read.
     #[serde(default)]
     threads: Vec<String>,
+    /// Recent thread parents per channel (last 7 days, at most 200), re-polled each pass for
+    /// replies newer than the watermark: a reply does not bring its thread back into history.
+    #[serde(default)]
+    recent: BTreeMap<String, Vec<String>>,
+    /// Thread parents found in this pass (joined to `recent` when the channel is done).
+    #[serde(default)]
+    discovered: Vec<String>,
     /// Replies cursor inside `threads[0]`.
     #[serde(default)]
     thread_cursor: Option<String>,
@@ -240,6 +247,21 @@ fn check_repeat(endpoint: &str, old: Option<&String>, new: Option<&String>) -> R
     Ok(())
 }
 
+/// Keeps the threads of the last 7 days, at most 200 per channel.
+fn prune_recent(recent: &mut BTreeMap<String, Vec<String>>, channel: &str) {
+    let Some(list) = recent.get_mut(channel) else {
+        return;
+    };
+    let cutoff = Utc::now() - chrono::Duration::days(7);
+    list.retain(|t| crate::record::parse_slack_ts(t).is_some_and(|at| at >= cutoff));
+    list.sort_by_key(|t| ts_key(t));
+    let excess = list.len().saturating_sub(200);
+    list.drain(..excess);
+    if list.is_empty() {
+        recent.remove(channel);
+    }
+}
+
 fn ts_max(a: Option<String>, b: &str) -> Option<String> {
     match a {
         Some(a) if ts_key(&a) >= ts_key(b) => Some(a),
@@ -264,8 +286,10 @@ impl Source for SlackSource {
         if state.pos >= channels.len() || state.channel.as_deref() != Some(&channels[state.pos]) {
             // First run, or the allowlist changed: restart the pass (watermarks are kept).
             let watermarks = std::mem::take(&mut state.watermarks);
+            let recent = std::mem::take(&mut state.recent);
             state = State {
                 watermarks,
+                recent,
                 channel: Some(channels[0].clone()),
                 ..State::default()
             };
@@ -279,6 +303,9 @@ impl Source for SlackSource {
                 ("ts", thread.clone()),
                 ("limit", limit.to_string()),
             ];
+            if let Some(o) = self.oldest(&state, &channel) {
+                q.push(("oldest", o));
+            }
             if let Some(c) = &state.thread_cursor {
                 q.push(("cursor", c.clone()));
             }
@@ -317,23 +344,41 @@ impl Source for SlackSource {
                 state.max_ts = ts_max(state.max_ts.take(), m.ts());
                 if m.has_replies() {
                     state.threads.push(m.ts().to_owned());
+                    state.discovered.push(m.ts().to_owned());
                 }
                 records.push(m.into_record(SourceKind::Slack, &channel)?);
             }
             state.history_done = cursor.is_none();
             state.cursor = cursor;
+            if state.history_done {
+                // Threads of earlier passes may have new replies: poll them too.
+                for t in state.recent.get(&channel).into_iter().flatten() {
+                    if !state.discovered.contains(t) && !state.threads.contains(t) {
+                        state.threads.push(t.clone());
+                    }
+                }
+            }
         }
         let mut done = false;
         if state.history_done && state.threads.is_empty() {
             if let Some(max) = state.max_ts.take() {
-                state.watermarks.insert(channel, max);
+                state.watermarks.insert(channel.clone(), max);
             }
+            let recent = state.recent.entry(channel.clone()).or_default();
+            for t in std::mem::take(&mut state.discovered) {
+                if !recent.contains(&t) {
+                    recent.push(t);
+                }
+            }
+            prune_recent(&mut state.recent, &channel);
             let next = state.pos + 1;
             let watermarks = std::mem::take(&mut state.watermarks);
+            let recent = std::mem::take(&mut state.recent);
             done = next >= channels.len();
             let pos = if done { 0 } else { next };
             state = State {
                 watermarks,
+                recent,
                 pos,
                 channel: Some(channels[pos].clone()),
                 ..State::default()
