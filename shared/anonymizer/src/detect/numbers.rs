@@ -269,6 +269,9 @@ fn is_phone(text: &str, c: &Cluster, ctx: &str) -> bool {
     {
         return false; // build numbers and decimals: 20261124.3, 1234567.89
     }
+    if !(c.plus || c.paren) && c.seps.windows(2).any(|w| w[0] != w[1]) {
+        return false; // mixed separators: timestamps and versions, not phones
+    }
     let formatted = c.plus || c.paren || c.groups.len() >= 2;
     if !formatted && !PHONE_CUES.iter().any(|k| ctx.contains(k)) {
         return false;

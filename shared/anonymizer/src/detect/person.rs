@@ -216,10 +216,9 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     if pw.len() > 12 {
         return false;
     }
-    let pl = pw.to_ascii_lowercase();
-    if !CUES.contains(&pl.as_str()) {
+    let Some(pl) = CUES.iter().copied().find(|c| c.eq_ignore_ascii_case(pw)) else {
         return false;
-    }
+    };
     if pl == "is" {
         // only "name is X" / "this is X"
         let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
@@ -236,7 +235,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     // only sign-off cues may end the previous line
     !gap.contains('\n')
         || matches!(
-            pl.as_str(),
+            pl,
             "thanks" | "regards" | "cheers" | "best" | "sincerely" | "thx"
         )
 }
@@ -250,6 +249,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
     let lex = Lexicon::get();
     let ws = words(text);
     let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut lw_buf = String::new();
     let mut i = 0usize;
     while i < ws.len() {
         let w = ws[i];
@@ -267,10 +267,14 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let lw: std::borrow::Cow<'_, str> = if w.lower {
-            std::borrow::Cow::Borrowed(text.get(w.start..w.name_end).unwrap_or(""))
+        let lw: &str = if w.lower {
+            text.get(w.start..w.name_end).unwrap_or("")
         } else {
-            std::borrow::Cow::Owned(lower(text, w.start, w.name_end))
+            lw_buf.clear();
+            for c in text.get(w.start..w.name_end).unwrap_or("").chars() {
+                lw_buf.extend(c.to_lowercase());
+            }
+            &lw_buf
         };
         let title = i > 0 && has_cue(text, &ws, i) && {
             let p = ws[i - 1];
@@ -282,16 +286,16 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                     Some("mr" | "mrs" | "ms" | "dr" | "prof")
                 )
         };
-        if w.lower && !lex.is_first(&lw) && !title {
+        if w.lower && !lex.is_first(lw) && !title {
             i += 1;
             continue;
         }
-        if lex.is_tech(&lw) {
+        if lex.is_tech(lw) {
             i += 1;
             continue;
         }
-        let first = lex.is_first(&lw);
-        let common = lex.is_word(&lw);
+        let first = lex.is_first(lw);
+        let common = lex.is_word(lw);
         let next_is_surname = ws.get(i + 1).is_some_and(|n| {
             n.clean && n.cap && text.get(w.end..n.start) == Some(" ") && {
                 let nl = lower(text, n.start, n.name_end);
@@ -320,13 +324,13 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                 .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
             && text.get(w.end..).is_some_and(|t| t.starts_with(": "));
         let start = if title {
-            !lex.is_tech(&lw)
+            !lex.is_tech(lw)
         } else if w.cap {
             speaker
                 || (first && !common)
                 || (first && next_is_surname)
-                || (cue && (!common || first || lex.is_last(&lw)))
-                || (!sentence_start && lex.is_last(&lw) && !common && lw.len() >= 4)
+                || (cue && (!common || first || lex.is_last(lw)))
+                || (!sentence_start && lex.is_last(lw) && !common && lw.len() >= 4)
         } else {
             (cue && first && !common) || lower_pair
         };
@@ -396,7 +400,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             if lex.is_tech(&nl) || (lex.is_word(&nl) && !lex.is_last(&nl) && !lex.is_first(&nl)) {
                 break;
             }
-            if lex.is_word(&nl) && !(lex.is_last(&nl) && j == i + 1 && !lex.is_word(&lw)) {
+            if lex.is_word(&nl) && !(lex.is_last(&nl) && j == i + 1 && !lex.is_word(lw)) {
                 break;
             }
             end = n.name_end;
