@@ -285,9 +285,16 @@ impl GraphStore for SqliteStore {
         };
         let mut out = Vec::new();
         for chunk in chunks {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes WHERE tenant_id = ",
-            );
+            // Without statistics the planner prefers the primary key's tenant prefix (the whole
+            // file) over the kind index; force the index for kind-only filters.
+            let from = if filter.kind.is_some() && ids.is_none() {
+                "nodes INDEXED BY nodes_by_kind"
+            } else {
+                "nodes"
+            };
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM {from} WHERE tenant_id = "
+            ));
             qb.push_bind(tenant.as_str());
             if let Some(k) = filter.kind {
                 qb.push(" AND kind = ").push_bind(k.as_str());
@@ -296,7 +303,8 @@ impl GraphStore for SqliteStore {
                 qb.push(" AND id IN ");
                 push_in_list(&mut qb, chunk);
             }
-            qb.push(" ORDER BY kind, id");
+            // No ORDER BY: with one tenant per file, sorting would make the planner scan the
+            // tenant prefix instead of using the kind index or the id lookups.
             for r in qb.build().fetch_all(&pool).await? {
                 out.push(node_from_row(&r)?);
             }
