@@ -1,6 +1,8 @@
 # Audit events (one per connector API call, key use and deletion) are written by the
-# functions to the log name `bacca-audit`; this sink routes them to a locked bucket, so they
-# can be neither edited nor deleted before audit_log_retention_days.
+# functions as JSON lines on stdout with `"target": "audit"` (the tracing target of
+# bacca_audit::AuditSink::Tracing), or through the Logging API to the log name `bacca-audit`;
+# this sink routes both to a locked bucket, so they can be neither edited nor deleted before
+# audit_log_retention_days.
 resource "google_logging_project_bucket_config" "audit" {
   project        = var.project_id
   location       = var.region
@@ -21,6 +23,6 @@ resource "google_logging_project_sink" "audit" {
   name                   = "${var.name_prefix}-audit"
   description            = "Routes the bacca-audit log to the locked audit bucket."
   destination            = "logging.googleapis.com/${google_logging_project_bucket_config.audit.id}"
-  filter                 = "logName=\"projects/${var.project_id}/logs/${var.audit_log_name}\""
+  filter                 = "logName=\"projects/${var.project_id}/logs/${var.audit_log_name}\" OR (resource.type=\"cloud_run_revision\" AND jsonPayload.target=\"audit\")"
   unique_writer_identity = true
 }
