@@ -166,6 +166,7 @@ fn graph(store: Arc<dyn GraphStore>, tenant: &str) -> KnowledgeGraph {
         Arc::new(AesGcmRowCipher::for_tests().unwrap()),
         TenantId::new(tenant).unwrap(),
     )
+    .with_audit(bacca_audit::AuditSink::Discard)
 }
 
 async fn postgres_store(url: &str) -> Option<Arc<dyn GraphStore>> {

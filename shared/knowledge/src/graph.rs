@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use bacca_audit::{AuditEvent, AuditSink};
 use serde::Serialize;
 
 use crate::cipher::{RowAad, RowCipher};
@@ -19,12 +20,14 @@ const NODES: &str = "nodes";
 /// Terms kept per text for similarity.
 const MAX_TERMS: usize = 64;
 
-/// One tenant's graph.
+/// One tenant's graph. Writes and queries emit audit events (counts only, never content) to
+/// the sink set with [`KnowledgeGraph::with_audit`] (default: the `audit` tracing target).
 #[derive(Clone)]
 pub struct KnowledgeGraph {
     store: Arc<dyn GraphStore>,
     cipher: Arc<dyn RowCipher>,
     tenant: TenantId,
+    audit: AuditSink,
 }
 
 impl std::fmt::Debug for KnowledgeGraph {
@@ -102,7 +105,15 @@ impl KnowledgeGraph {
             store,
             cipher,
             tenant,
+            audit: AuditSink::Tracing,
         }
+    }
+
+    /// Sends audit events to `sink` instead of the tracing target.
+    #[must_use]
+    pub fn with_audit(mut self, sink: AuditSink) -> Self {
+        self.audit = sink;
+        self
     }
 
     /// The tenant.
@@ -156,7 +167,22 @@ impl KnowledgeGraph {
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
         let rows = self.encrypt_batch(batch)?;
-        self.store.upsert(&self.tenant, &rows).await
+        let result = self.store.upsert(&self.tenant, &rows).await;
+        tracing::debug!(
+            tenant = %self.tenant,
+            nodes = rows.nodes.len(),
+            edges = rows.edges.len(),
+            ok = result.is_ok(),
+            "graph batch upserted"
+        );
+        self.audit.emit(
+            AuditEvent::new("kg.upsert", self.tenant.as_str())
+                .field("nodes", rows.nodes.len())
+                .field("edges", rows.edges.len())
+                .field("terms", rows.terms.len())
+                .field("ok", result.is_ok()),
+        );
+        result
     }
 
     /// Turns a batch into rows: ids, ciphertexts, terms; duplicate nodes and edges merged.
@@ -406,6 +432,13 @@ impl KnowledgeGraph {
         let qterms = terms(text);
         query.terms = qterms.iter().map(|t| self.term_hash(t)).collect();
         let cands = self.store.similar(&self.tenant, &query).await?;
+        self.audit.emit(
+            AuditEvent::new("kg.similar", self.tenant.as_str())
+                .field("signatures", query.signatures.len())
+                .field("services", query.services.len())
+                .field("terms", query.terms.len())
+                .field("candidates", cands.len()),
+        );
         #[allow(clippy::cast_precision_loss)]
         let mut scored: Vec<(f64, f64, crate::store::Candidate)> = cands
             .into_iter()

@@ -139,8 +139,8 @@ string_enum! {
     }
 }
 
-/// A reference to a node by kind and natural key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A reference to a node by kind and natural key. Debug shows the kind and key length only.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NodeRef {
     /// Node kind.
     pub kind: NodeKind,
@@ -159,8 +159,8 @@ impl NodeRef {
     }
 }
 
-/// A node with its provenance.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A node with its provenance. Debug shows no key or label text.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Kind and natural key (the key is stored encrypted, found by a blind index).
     #[serde(flatten)]
@@ -178,6 +178,28 @@ pub struct Node {
     pub first_seen: DateTime<Utc>,
     /// Last time the node was seen.
     pub last_seen: DateTime<Utc>,
+}
+
+impl fmt::Debug for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeRef")
+            .field("kind", &self.kind)
+            .field("key_len", &self.key.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("node", &self.node)
+            .field("label_len", &self.label.as_ref().map(String::len))
+            .field("attrs", &self.attrs.len())
+            .field("sources", &self.sources)
+            .field("first_seen", &self.first_seen)
+            .field("last_seen", &self.last_seen)
+            .finish()
+    }
 }
 
 /// An edge with its provenance.
@@ -260,6 +282,26 @@ mod tests {
         for bad in ["", "Acme", "-x", "a/b", &"x".repeat(64)] {
             assert!(TenantId::new(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn debug_redacts_keys_and_labels() {
+        let n = Node {
+            node: NodeRef::new(NodeKind::Incident, "secret-key"),
+            label: Some("secret title".into()),
+            attrs: serde_json::Map::new(),
+            sources: BTreeSet::new(),
+            first_seen: DateTime::<Utc>::UNIX_EPOCH,
+            last_seen: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let d = format!(
+            "{n:?} {:?}",
+            Batch {
+                nodes: vec![n.clone()],
+                edges: vec![]
+            }
+        );
+        assert!(!d.contains("secret"), "{d}");
     }
 
     #[test]

@@ -35,11 +35,13 @@ async fn records_to_similar_incidents_with_resolutions() {
     )
     .await
     .unwrap();
+    let audit = bacca_audit::AuditSink::memory();
     let g = KnowledgeGraph::new(
         store,
         Arc::new(AesGcmRowCipher::for_tests().unwrap()),
         TenantId::new("acme").unwrap(),
-    );
+    )
+    .with_audit(audit.clone());
     g.create().await.unwrap();
     let batch = extract(&records, &ExtractConfig::default()).unwrap();
     g.upsert(&batch).await.unwrap();
@@ -66,6 +68,12 @@ async fn records_to_similar_incidents_with_resolutions() {
     assert!(hits
         .iter()
         .all(|h| h.incident.node.key != "jira:issue:20002" || h.score < top.score));
+    let events = serde_json::to_string(&audit.events()).unwrap();
+    assert!(events.contains("kg.upsert") && events.contains("kg.similar"));
+    assert!(
+        !events.contains("indexer"),
+        "audit events must not carry content"
+    );
     let json = serde_json::to_value(g.export().await.unwrap()).unwrap();
     assert_eq!(json["tenant"], "acme");
     assert!(json["nodes"].as_array().unwrap().len() >= 7);

@@ -77,8 +77,8 @@ struct Cluster {
     pending: Vec<(usize, PendingValues)>,
 }
 
-/// A summary of one signature for reporting and storage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A summary of one signature for reporting and storage. Debug omits the template.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     /// Stable id.
     pub id: SignatureId,
@@ -99,7 +99,9 @@ pub struct Signature {
 /// assert_eq!(a, b);
 /// assert_eq!(miner.template(a), Some("Deleted block <*> size <*>"));
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Debug shows counts only, never templates.
+#[derive(Clone)]
 pub struct SignatureMiner {
     config: MinerConfig,
     clusters: Vec<Cluster>,
@@ -108,6 +110,26 @@ pub struct SignatureMiner {
     shapes: HashMap<Box<[u8]>, usize, FxBuild>,
     buf: Vec<u8>,
     lines: u64,
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signature")
+            .field("id", &self.id)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SignatureMiner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignatureMiner")
+            .field("config", &self.config)
+            .field("signatures", &self.clusters.len())
+            .field("cached_shapes", &self.shapes.len())
+            .field("lines", &self.lines)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SignatureMiner {
