@@ -102,6 +102,8 @@ pub struct FlakyGraphStore {
     remaining: AtomicU32,
     /// Upserts that reached the real store.
     upserts: AtomicU64,
+    /// Upserts failed on purpose.
+    failed: AtomicU64,
 }
 
 impl FlakyGraphStore {
@@ -111,6 +113,7 @@ impl FlakyGraphStore {
             inner,
             remaining: AtomicU32::new(failures),
             upserts: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +126,11 @@ impl FlakyGraphStore {
     pub fn upserts(&self) -> u64 {
         self.upserts.load(Ordering::SeqCst)
     }
+
+    /// Upserts failed on purpose so far.
+    pub fn upserts_failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
 }
 
 #[async_trait]
@@ -133,6 +141,7 @@ impl GraphStore for FlakyGraphStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> bacca_knowledge::Result<()> {
         if take(&self.remaining) {
+            self.failed.fetch_add(1, Ordering::SeqCst);
             return Err(bacca_knowledge::Error::Database {
                 class: "injected_outage",
                 code: None,
