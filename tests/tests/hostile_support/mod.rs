@@ -35,7 +35,13 @@ pub const EMAIL: &str = "push@bacca-test.iam.gserviceaccount.com";
 /// Building it is the test runner's job: `cargo nextest run --workspace` (scripts/test.sh)
 /// builds every workspace binary; with `cargo test -p bacca-tests` run
 /// `cargo build -p bacca-fetch -p bacca-anonymize -p bacca-expire` first.
+/// `BACCA_FUNCTION_BIN_DIR` overrides the directory (e.g. `<target>/release` for load figures).
 pub fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("BACCA_FUNCTION_BIN_DIR").filter(|d| !d.is_empty()) {
+        let path = PathBuf::from(dir).join(name);
+        assert!(path.is_file(), "{} not found", path.display());
+        return path;
+    }
     let exe = std::env::current_exe().expect("current exe");
     let mut dir = exe.parent().expect("deps dir").to_path_buf();
     if dir.ends_with("deps") {
