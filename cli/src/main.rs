@@ -52,6 +52,8 @@ enum Command {
     Kg(commands::kg::Cmd),
     /// Read a tenant's audit trail back.
     Audit(commands::audit::Args),
+    /// Serve the three functions locally over HTTP, wired to the in-process bus.
+    Run(commands::run::Args),
     /// Whole-process measurements: function cold start, idle memory, binary sizes.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -102,6 +104,7 @@ fn main() -> Result<()> {
         Command::Fetch(args) => rt.block_on(commands::fetch::run(args)),
         Command::Kg(cmd) => rt.block_on(commands::kg::run(cmd)),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Run(args) => rt.block_on(commands::run::run(args)),
         Command::Bench(BenchCmd::ColdStart { bins, runs }) => {
             let bins = if bins.is_empty() {
                 let dir = std::env::current_exe()?

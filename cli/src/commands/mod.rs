@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod fetch;
 pub mod keys;
 pub mod kg;
+pub mod run;
 pub mod signatures;
 pub mod sweep;
 
