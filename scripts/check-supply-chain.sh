@@ -26,7 +26,7 @@ not_checked=()
 step() { printf '\n--> %s\n' "$*"; }
 
 install_tool() { # name version
-  if ! command -v "cargo-$1" >/dev/null 2>&1; then
+  if ! command -v "$1" >/dev/null 2>&1; then
     step "installing $1 $2 (cargo install --locked)"
     CARGO_TARGET_DIR="$TOOLS_TARGET" cargo install --locked "$1" --version "$2"
   fi
