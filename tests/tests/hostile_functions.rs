@@ -489,3 +489,82 @@ async fn replayed_messages_are_settled_again_never_lost() {
         assert_healthy(&mut f, "replays").await;
     }
 }
+
+/// No request body, data, attribute value, token or header value reaches the logs: every
+/// function runs at `RUST_LOG=trace` (JSON, as on Cloud Run, and human-readable) while it is
+/// sent canary values in every place a request can carry them, valid and malformed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_never_reach_the_logs() {
+    const CANARY: &str = "CANARYzq9x7";
+    let rig = rig().await;
+    for json_logs in [true, false] {
+        for name in FUNCTIONS {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("log.txt");
+            let mut env = oidc_env(&rig.jwks);
+            env.push(("RUST_LOG", "trace".into()));
+            if json_logs {
+                env.push(("K_SERVICE", name.into()));
+            }
+            let mut f = Function::spawn_logging(name, &env, Some(&log)).await;
+            let tok = token(&rig);
+            let mut msg = valid_message(name);
+            msg["note"] = format!("{CANARY}-data").into();
+            let body = serde_json::json!({
+                "message": {
+                    "data": hostile_support::b64(msg.to_string().as_bytes()),
+                    "attributes": {"tenant": "acme", "x": format!("{CANARY}-attr")},
+                    "messageId": "m-canary",
+                },
+                "subscription": "projects/p/subscriptions/s",
+            })
+            .to_string();
+            let valid_canary = {
+                let mut m = valid_message(name);
+                m["tenant"] = "acme".into();
+                m
+            };
+            let bodies: Vec<Vec<u8>> = vec![
+                body.into_bytes(),
+                format!("{{\"message\":{{\"data\":\"{CANARY}-b64\"}}}}").into_bytes(),
+                format!("{{not json {CANARY}-json").into_bytes(),
+                push_body(
+                    &serde_json::json!({"tenant": format!("{CANARY}-tenant")}),
+                    "m-c2",
+                    1,
+                ),
+                push_body(&valid_canary, "m-c3", 1),
+            ];
+            for b in &bodies {
+                let r = f.post(b, Some(&tok)).await;
+                assert!(r.status < 500 || r.status == 503, "{name}: {}", r.status);
+            }
+            // Canary tokens (forged) and canary headers.
+            let forged = format!("{CANARY}.{CANARY}.{CANARY}");
+            let r = f.post(&bodies[0], Some(&forged)).await;
+            assert_eq!(r.status, 401);
+            let raw = format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\nX-Cloud-Trace-Context: {CANARY}/1;o=1\r\nX-Custom: {CANARY}-hdr\r\nContent-Type: text/{CANARY}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            let r = f.send(raw.as_bytes()).await.unwrap();
+            assert_eq!(r.status, 415);
+            assert_healthy(&mut f, "canaries").await;
+            drop(f);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let logs = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                logs.lines().count() >= 3,
+                "{name}: expected request logs at trace level, got {logs:?}"
+            );
+            assert!(
+                !logs.contains(CANARY),
+                "{name} (json {json_logs}): a canary reached the logs: {}",
+                logs.lines().find(|l| l.contains(CANARY)).unwrap_or("")
+            );
+            assert!(
+                !logs.contains(&tok),
+                "{name}: the bearer token reached the logs"
+            );
+        }
+    }
+}

@@ -76,6 +76,16 @@ pub struct Function {
 impl Function {
     /// Starts `name` with `PORT`, `BACCA_DATA_DIR` and `extra` env; waits for `/healthz`.
     pub async fn spawn(name: &'static str, extra: &[(&str, String)]) -> Self {
+        Self::spawn_logging(name, extra, None).await
+    }
+
+    /// Like [`Function::spawn`], with the process's stdout and stderr (its logs) appended to
+    /// `log` when given.
+    pub async fn spawn_logging(
+        name: &'static str,
+        extra: &[(&str, String)],
+        log: Option<&Path>,
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let mut cmd = tokio::process::Command::new(binary(name));
@@ -85,9 +95,20 @@ impl Function {
             .env("BACCA_DATA_DIR", data_dir.path())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .kill_on_drop(true);
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log file");
+                cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
         for (k, v) in extra {
             cmd.env(k, v);
         }
