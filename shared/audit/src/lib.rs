@@ -201,18 +201,18 @@ impl AuditSink {
                 tracing::info!(target: "audit", action = %event.action, tenant = %event.tenant, fields = %fields, "audit event");
             }
             Self::File(sink) => {
-                let line = match serde_json::to_string(&event) {
+                let mut line = match serde_json::to_vec(&event) {
                     Ok(l) => l,
                     Err(_) => return,
                 };
+                line.push(b'\n');
                 let mut file = match sink.file.lock() {
                     Ok(f) => f,
                     Err(poisoned) => poisoned.into_inner(),
                 };
-                if writeln!(file, "{line}")
-                    .and_then(|()| file.flush())
-                    .is_err()
-                {
+                // One write of the whole line: with O_APPEND, lines from several sinks (or
+                // processes) sharing the file never interleave.
+                if file.write_all(&line).is_err() {
                     tracing::error!(path = %sink.path.display(), action = %event.action, "could not append to the audit file");
                 }
             }
@@ -293,6 +293,30 @@ mod tests {
         let recent = read_file(&path, Some("a"), Some(t0 + chrono::Duration::hours(1))).unwrap();
         assert_eq!(recent.len(), 1);
         assert_eq!(recent[0].action, "raw_write");
+    }
+
+    #[test]
+    fn concurrent_sinks_on_one_file_never_interleave_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let sink = AuditSink::file(&path).unwrap();
+                std::thread::spawn(move || {
+                    for i in 0..200u64 {
+                        sink.emit(
+                            AuditEvent::new("raw_write", "tenant-a")
+                                .field("object", format!("raw/slack/2026-01-01/{t}-{i}"))
+                                .field("bytes", i),
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(read_file(&path, None, None).unwrap().len(), 800);
     }
 
     #[test]
