@@ -240,7 +240,10 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
 fn line_end(text: &str, from: usize) -> usize {
     let bytes = text.as_bytes();
     let mut e = from;
-    let limit = (from + 80).min(bytes.len());
+    let mut limit = (from + 80).min(bytes.len());
+    while !text.is_char_boundary(limit) {
+        limit -= 1; // never inside a multi-byte character (`from` is a boundary)
+    }
     while e < limit
         && !matches!(
             bytes[e],
