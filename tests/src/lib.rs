@@ -1,6 +1,6 @@
 //! Helpers shared by the black-box tests in `tests/` and the pipeline benchmark.
 //!
-//! - [`replay`]: local servers that replay realistic Slack, Datadog and Jira responses with
+//! - [`replay`] (from `bacca_connectors`): local servers that replay realistic Slack, Datadog and Jira responses with
 //!   planted PII (the demo's approach), so the real connector code runs with no network;
 //! - [`faults`]: wrappers around the real backends that fail on demand (a publisher that fails
 //!   N times or delivers twice, a graph store whose upserts fail N times), for fault injection;
@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod faults;
-pub mod replay;
+pub use bacca_connectors::replay;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;

@@ -38,6 +38,7 @@ pub mod jira;
 pub mod linear;
 pub mod notion;
 mod record;
+pub mod replay;
 pub mod slack;
 mod source;
 

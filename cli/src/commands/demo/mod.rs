@@ -12,7 +12,6 @@
 //! 5. every plaintext output (logs, audit, messages, graph database, summary) is scanned for
 //!    the planted values: the count found must be 0.
 
-mod replay;
 mod scan;
 
 use std::collections::BTreeMap;
@@ -24,6 +23,7 @@ use std::time::Duration as StdDuration;
 use anyhow::{bail, Context, Result};
 use bacca_audit::AuditSink;
 use bacca_bus::{InProcessBus, Message, Publisher, SubscriptionConfig};
+use bacca_connectors::replay;
 use bacca_crypto::Keyring;
 use bacca_runtime::bus_handler;
 use chrono::{Duration, Utc};

@@ -1,5 +1,6 @@
-//! Built-in local servers that replay realistic Slack, Datadog and Jira API responses for the
-//! demo's two tenants, so the real connector code runs with no network. The payloads carry
+//! Built-in local servers that replay realistic Slack, Datadog and Jira API responses for two
+//! demo tenants, so the real connector code runs with no network (`bacca demo`, the pipeline
+//! tests and benchmarks). The payloads carry
 //! planted PII and secrets (names, e-mails, phones, tokens, IPs, a card number), which the
 //! demo later proves never reach a plaintext output.
 
@@ -286,7 +287,7 @@ fn offset_zero(q: &std::collections::HashMap<String, String>, key: &str) -> bool
 ///
 /// # Errors
 /// When no loopback port can be bound.
-pub async fn start(d: &TenantData, now: DateTime<Utc>) -> anyhow::Result<String> {
+pub async fn start(d: &TenantData, now: DateTime<Utc>) -> std::io::Result<String> {
     let r = responses(d, now);
     let (history, replies, logs, incidents, monitors, jira) = (
         r.history,
