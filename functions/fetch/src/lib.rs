@@ -7,9 +7,9 @@
 //! 2. serializes the page's records as JSON lines, encrypts them with the tenant's envelope
 //!    key (Tink `KmsEnvelopeAead`; associated data binds tenant, object name and purpose);
 //! 3. writes `raw/<source>/<earliest occurrence date>/<batch id>` with Custom-Time = the
-//!    earliest occurrence and `ifGenerationMatch=0` (the batch id is derived from the
-//!    checkpoint range, so a redelivered request maps to the same object and never
-//!    duplicates or overwrites it);
+//!    earliest occurrence and `ifGenerationMatch=0` (the batch id is derived from the stored
+//!    checkpoint and a SHA-256 of the batch's plaintext, so a redelivered request re-reading
+//!    the same page maps to the same object and never duplicates, orphans or overwrites it);
 //! 4. publishes a `raw-landed` pointer `{tenant, source, object, generation}` (never content);
 //! 5. only then advances the checkpoint, with a generation precondition.
 //!
@@ -244,18 +244,23 @@ pub async fn fetch(req: &FetchRequest, deps: &Deps) -> Result<FetchReport, Error
             }
         }
         if let Some(earliest) = fresh.iter().map(|r| r.occurred_at).min() {
-            let batch = BatchId::derive(
-                &req.tenant,
-                source_name,
-                from.as_deref().unwrap_or(""),
-                &page.next_checkpoint.0,
-            );
-            let object = raw_object_name(source_name, earliest.date_naive(), &batch)?;
             let mut plain = Vec::with_capacity(fresh.len() * 256);
             for r in &fresh {
                 r.write_json_line(&mut plain)
                     .map_err(|_| Error::Serialize)?;
             }
+            // The batch id is derived from where the page starts and what it holds, not from
+            // the next checkpoint: some connectors' checkpoints carry the fetch time, so a
+            // redelivered request re-reading the same page must still map to the same object
+            // (create-only write = no duplicate, no orphan).
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &plain);
+            let batch = BatchId::derive(
+                &req.tenant,
+                source_name,
+                from.as_deref().unwrap_or(""),
+                &hex::encode(digest.as_ref()),
+            );
+            let object = raw_object_name(source_name, earliest.date_naive(), &batch)?;
             let aad = associated_data(&req.tenant, &object, RAW_PURPOSE);
             let ciphertext = aead.encrypt(&plain, &aad).await?;
             let written = writer
