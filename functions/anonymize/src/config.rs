@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | local-mode default |
 //! |---|---|---|
-//! | `BACCA_STORE` | raw store URI template with `{tenant}` | `file://<data>/objects/{tenant}` |
+//! | `BACCA_STORE` | the tenant's raw bucket (with `BACCA_TENANT`) or a template with `{tenant}` | `file://<data>/objects/{tenant}` |
 //! | `BACCA_KMS` | base key URI | `local-kms://<data>/keyring.json` |
 //! | `BACCA_GRAPH` | graph store: `sqlite://<dir>` (a file per tenant) or `postgres://...` | `sqlite://<data>/graph` |
 //! | `BACCA_TENANT` | the only tenant this service serves | any |
@@ -23,6 +23,7 @@ use bacca_knowledge::extract::ExtractConfig;
 use bacca_knowledge::graph::KnowledgeGraph;
 use bacca_knowledge::model::TenantId;
 use bacca_knowledge::store::{open_store, GraphStore, StoreOptions};
+use bacca_runtime::env::{env_var, LocalLayout};
 use bacca_storage::{GcsConfig, TenantStores};
 use tokio::sync::Mutex;
 
@@ -85,24 +86,19 @@ impl Pipeline {
         }
     }
 
-    /// Local mode under `dir`: the fetch function's layout plus `graph/` and `secrets/`.
+    /// Local mode under `dir` ([`LocalLayout`]): the fetch function's layout plus `graph/`
+    /// and `secrets/`.
     ///
     /// # Errors
     /// When the audit file or the graph store cannot be opened.
     pub async fn local(dir: &Path) -> Result<Self, Error> {
-        let template = format!("file://{}/objects/{{tenant}}", dir.display());
-        let graph = open_store(
-            &format!("sqlite://{}/graph", dir.display()),
-            StoreOptions::default(),
-        )
-        .await?;
+        let l = LocalLayout::new(dir);
         Ok(Self::new(
-            TenantStores::from_template(&template, GcsConfig::new())?,
-            TenantKeys::new(format!("local-kms://{}/keyring.json", dir.display())),
+            TenantStores::from_template(&l.store_template(), GcsConfig::new())?,
+            TenantKeys::new(l.kms_uri()),
             SecretSource::LocalDir(dir.join("secrets")),
-            graph,
-            AuditSink::file(dir.join("audit.jsonl"))
-                .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+            open_store(&l.graph_uri(), StoreOptions::default()).await?,
+            AuditSink::file(l.audit_file()).map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
         ))
     }
 
@@ -154,10 +150,6 @@ impl std::fmt::Debug for Deps {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl Deps {
     /// Local mode under `dir`; `knowledge-updated` appended to `topics/knowledge-updated.jsonl`.
     ///
@@ -167,52 +159,78 @@ impl Deps {
         Ok(Self {
             pipeline: Pipeline::local(dir).await?,
             publisher: Arc::new(FilePublisher::new(
-                dir.join("topics/knowledge-updated.jsonl"),
+                LocalLayout::new(dir).topic_file("knowledge-updated"),
             )),
             knowledge_updated_topic: "knowledge-updated".into(),
             tenant: None,
         })
     }
 
-    /// From the environment (see the module docs).
+    /// From the environment (see the module docs). Only what is not configured falls back
+    /// to the local layout under `BACCA_DATA_DIR`; in production nothing local is opened.
     ///
     /// # Errors
     /// [`Error::Config`] naming a malformed variable; graph store connection errors.
     pub async fn from_env() -> Result<Self, Error> {
-        let dir = bacca_runtime::local_data_dir().map_err(|_| Error::Config("BACCA_DATA_DIR"))?;
-        let mut deps = Self::local(&dir).await?;
-        let p = &mut deps.pipeline;
-        if let Some(template) = var("BACCA_STORE") {
-            p.stores = TenantStores::from_template(&template, GcsConfig::new())?;
-        }
-        if let Some(kms) = var("BACCA_KMS") {
-            p.keys = TenantKeys::new(kms);
-        }
-        if let Some(graph) = var("BACCA_GRAPH") {
-            p.graph = open_store(&graph, StoreOptions::default()).await?;
-        }
-        if let Some(path) = var("BACCA_ANONYMIZER_POLICY") {
+        let local = || {
+            bacca_runtime::local_data_dir()
+                .map(LocalLayout::new)
+                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
+        };
+        let tenant = env_var("BACCA_TENANT");
+        let store = match env_var("BACCA_STORE") {
+            Some(uri) => uri,
+            None => local()?.store_template(),
+        };
+        let kms = match env_var("BACCA_KMS") {
+            Some(uri) => uri,
+            None => local()?.kms_uri(),
+        };
+        let graph = match env_var("BACCA_GRAPH") {
+            Some(uri) => uri,
+            None => local()?.graph_uri(),
+        };
+        let secrets = match tenant.as_deref().map(SecretSource::from_env).transpose()? {
+            Some(Some(source)) => source,
+            _ => SecretSource::LocalDir(local()?.dir().join("secrets")),
+        };
+        let (publisher, audit): (Arc<dyn Publisher>, AuditSink) =
+            match env_var("GOOGLE_CLOUD_PROJECT") {
+                Some(project) => (
+                    Arc::new(
+                        PubSubPublisher::new(&project)
+                            .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
+                    ),
+                    AuditSink::Tracing,
+                ),
+                None => {
+                    let l = local()?;
+                    (
+                        Arc::new(FilePublisher::new(l.topic_file("knowledge-updated"))),
+                        AuditSink::file(l.audit_file())
+                            .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+                    )
+                }
+            };
+        let mut pipeline = Pipeline::new(
+            TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?,
+            TenantKeys::new(kms),
+            secrets,
+            open_store(&graph, StoreOptions::default()).await?,
+            audit,
+        );
+        if let Some(path) = env_var("BACCA_ANONYMIZER_POLICY") {
             let text = std::fs::read_to_string(path)
                 .map_err(|_| Error::Config("BACCA_ANONYMIZER_POLICY"))?;
-            p.policy = serde_json::from_str(&text)
+            pipeline.policy = serde_json::from_str(&text)
                 .map_err(|_| Error::Config("BACCA_ANONYMIZER_POLICY"))?;
         }
-        deps.tenant = var("BACCA_TENANT");
-        if let Some(tenant) = &deps.tenant {
-            if let Some(source) = SecretSource::from_env(tenant)? {
-                deps.pipeline.secrets = source;
-            }
-        }
-        if let Some(project) = var("GOOGLE_CLOUD_PROJECT") {
-            deps.publisher = Arc::new(
-                PubSubPublisher::new(&project)
-                    .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
-            );
-            deps.pipeline.audit = AuditSink::Tracing;
-        }
-        if let Some(topic) = var("BACCA_KNOWLEDGE_UPDATED_TOPIC") {
-            deps.knowledge_updated_topic = topic;
-        }
-        Ok(deps)
+        Ok(Self {
+            pipeline,
+            publisher,
+            knowledge_updated_topic: env_var("BACCA_KNOWLEDGE_UPDATED_TOPIC")
+                .unwrap_or_else(|| "knowledge-updated".into()),
+            tenant,
+        })
     }
 }

@@ -68,19 +68,12 @@ pub enum Error {
 impl Error {
     /// The one place that maps an anonymize failure to retryable (nack) or permanent.
     pub fn to_handler_error(&self) -> HandlerError {
-        let by = |retryable: bool, class: &'static str| {
-            if retryable {
-                HandlerError::retryable(class)
-            } else {
-                HandlerError::permanent(class)
-            }
-        };
         match self {
             Self::WrongTenant => HandlerError::permanent("wrong_tenant"),
-            Self::Crypto(e) => by(e.is_retryable(), e.class()),
-            Self::Storage(e) => by(e.is_retryable(), e.class()),
-            Self::Graph(e) => by(e.is_retryable(), graph_class(e)),
-            Self::Bus(e) => by(e.is_retryable(), e.class()),
+            Self::Crypto(e) => HandlerError::classified(e.is_retryable(), e.class()),
+            Self::Storage(e) => HandlerError::classified(e.is_retryable(), e.class()),
+            Self::Graph(e) => HandlerError::classified(e.is_retryable(), graph_class(e)),
+            Self::Bus(e) => HandlerError::classified(e.is_retryable(), e.class()),
             Self::MalformedRecord { .. } => HandlerError::permanent("malformed_record"),
             Self::Anonymize => HandlerError::permanent("anonymize_refused"),
             Self::Config(_) => HandlerError::retryable("misconfigured"),

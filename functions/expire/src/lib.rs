@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bacca_audit::AuditSink;
+use bacca_runtime::env::{env_var, LocalLayout};
 use bacca_runtime::{Event, Handler, HandlerError, Outcome};
 use bacca_storage::{GcsConfig, RetentionPolicy, SweepReport, TenantStores};
 use chrono::{DateTime, Utc};
@@ -81,8 +82,7 @@ impl Error {
     pub fn to_handler_error(&self) -> HandlerError {
         match self {
             Self::WrongTenant => HandlerError::permanent("wrong_tenant"),
-            Self::Storage(e) if e.is_retryable() => HandlerError::retryable(e.class()),
-            Self::Storage(e) => HandlerError::permanent(e.class()),
+            Self::Storage(e) => HandlerError::classified(e.is_retryable(), e.class()),
             Self::Config(_) | Self::Audit(_) => HandlerError::retryable("misconfigured"),
         }
     }
@@ -113,56 +113,65 @@ impl std::fmt::Debug for Deps {
 }
 
 impl Deps {
-    /// Local mode: every tenant's store under `<dir>/objects/<tenant>`, audit events appended
-    /// to `<dir>/audit.jsonl`, the real clock.
+    /// Local mode ([`LocalLayout`]): every tenant's store under `<dir>/objects/<tenant>`,
+    /// audit events appended to `<dir>/audit.jsonl`, the real clock.
     ///
     /// # Errors
     /// When the audit file cannot be opened.
     pub fn local(dir: &Path) -> Result<Self, Error> {
-        let template = format!("file://{}/objects/{{tenant}}", dir.display());
+        let l = LocalLayout::new(dir);
         Ok(Self {
-            stores: TenantStores::from_template(&template, GcsConfig::new())?,
+            stores: TenantStores::from_template(&l.store_template(), GcsConfig::new())?,
             policy: RetentionPolicy::new(),
-            audit: AuditSink::file(dir.join("audit.jsonl"))?,
+            audit: AuditSink::file(l.audit_file())?,
             tenant: None,
             clock: Arc::new(Utc::now),
         })
     }
 
-    /// From the environment: `BACCA_STORE` (a URI template with `{tenant}`, e.g.
-    /// `gs://bacca-{tenant}-raw`), `BACCA_TENANT` (the tenant this service serves),
-    /// `BACCA_RETENTION_DAYS`, `BACCA_SAFETY_MARGIN_HOURS`; audit to the `audit` log target.
-    /// With no `BACCA_STORE`, local mode under `BACCA_DATA_DIR` (or a new temporary directory).
+    /// From the environment: `BACCA_STORE` (the tenant's bucket, or a template with
+    /// `{tenant}`), `BACCA_TENANT` (the tenant this service serves), `BACCA_RETENTION_DAYS`,
+    /// `BACCA_SAFETY_MARGIN_HOURS`; audit to the `audit` log target when
+    /// `GOOGLE_CLOUD_PROJECT` is set. What is not configured falls back to the local layout
+    /// under `BACCA_DATA_DIR`.
     ///
     /// # Errors
     /// When a variable is malformed.
     pub fn from_env() -> Result<Self, Error> {
-        let mut deps = match std::env::var("BACCA_STORE") {
-            Ok(template) => Self {
-                stores: TenantStores::from_template(&template, GcsConfig::new())?,
-                policy: RetentionPolicy::new(),
-                audit: AuditSink::Tracing,
-                tenant: None,
-                clock: Arc::new(Utc::now),
-            },
-            Err(_) => Self::local(
-                &bacca_runtime::local_data_dir().map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
-            )?,
+        let local = || {
+            bacca_runtime::local_data_dir()
+                .map(LocalLayout::new)
+                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
         };
-        deps.tenant = std::env::var("BACCA_TENANT").ok().filter(|t| !t.is_empty());
-        if let Ok(v) = std::env::var("BACCA_RETENTION_DAYS") {
-            deps.policy.retention_days = v
+        let tenant = env_var("BACCA_TENANT");
+        let store = match env_var("BACCA_STORE") {
+            Some(uri) => uri,
+            None => local()?.store_template(),
+        };
+        let audit = match env_var("GOOGLE_CLOUD_PROJECT") {
+            Some(_) => AuditSink::Tracing,
+            None => AuditSink::file(local()?.audit_file())?,
+        };
+        let mut policy = RetentionPolicy::new();
+        if let Some(v) = env_var("BACCA_RETENTION_DAYS") {
+            policy.retention_days = v
                 .trim()
                 .parse()
                 .map_err(|_| Error::Config("BACCA_RETENTION_DAYS"))?;
         }
-        if let Ok(v) = std::env::var("BACCA_SAFETY_MARGIN_HOURS") {
-            deps.policy.safety_margin_hours = v
+        if let Some(v) = env_var("BACCA_SAFETY_MARGIN_HOURS") {
+            policy.safety_margin_hours = v
                 .trim()
                 .parse()
                 .map_err(|_| Error::Config("BACCA_SAFETY_MARGIN_HOURS"))?;
         }
-        Ok(deps)
+        Ok(Self {
+            stores: TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?,
+            policy,
+            audit,
+            tenant,
+            clock: Arc::new(Utc::now),
+        })
     }
 
     /// Runs the sweep for the request's tenant at the injected clock's time.

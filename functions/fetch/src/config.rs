@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | local-mode default |
 //! |---|---|---|
-//! | `BACCA_STORE` | raw store URI template with `{tenant}` (`gs://bacca-{tenant}-raw`) | `file://<data>/objects/{tenant}` |
+//! | `BACCA_STORE` | the tenant's raw bucket (`gs://<bucket>`, with `BACCA_TENANT`) or a template with `{tenant}` | `file://<data>/objects/{tenant}` |
 //! | `BACCA_KMS` | base key URI (`gcp-kms://.../cryptoKeys/bacca-{tenant}`) | `local-kms://<data>/keyring.json` |
 //! | `BACCA_TENANT` | the only tenant this service serves | any |
 //! | `BACCA_RAW_LANDED_TOPIC` | topic of the `raw-landed` pointers | `raw-landed` |
@@ -26,6 +26,7 @@ use bacca_audit::AuditSink;
 use bacca_bus::{FilePublisher, PubSubPublisher, Publisher};
 use bacca_connectors::{ConnectorArgs, Env, ProcessEnv, SourceKind};
 use bacca_crypto::TenantKeys;
+use bacca_runtime::env::{env_var, LocalLayout};
 use bacca_storage::{GcsConfig, RetentionPolicy, TenantStores};
 use chrono::{DateTime, Utc};
 
@@ -64,17 +65,17 @@ impl ConnectorSettings {
             "notion",
             "gdrive",
         ] {
-            if let Some(url) = var(&format!("BACCA_{}_BASE_URL", kind.to_uppercase())) {
+            if let Some(url) = env_var(&format!("BACCA_{}_BASE_URL", kind.to_uppercase())) {
                 s.base_urls.insert(kind.to_owned(), url);
             }
         }
-        if let Some(c) = var("BACCA_SLACK_CHANNELS") {
+        if let Some(c) = env_var("BACCA_SLACK_CHANNELS") {
             s.slack_channels = c.split(',').map(|c| c.trim().to_owned()).collect();
         }
-        s.datadog_query = var("BACCA_DATADOG_QUERY");
-        s.jira_jql = var("BACCA_JIRA_JQL");
-        s.slack_export_input = var("BACCA_SLACK_EXPORT_INPUT").map(PathBuf::from);
-        if let Some(since) = var("BACCA_FETCH_SINCE") {
+        s.datadog_query = env_var("BACCA_DATADOG_QUERY");
+        s.jira_jql = env_var("BACCA_JIRA_JQL");
+        s.slack_export_input = env_var("BACCA_SLACK_EXPORT_INPUT").map(PathBuf::from);
+        if let Some(since) = env_var("BACCA_FETCH_SINCE") {
             s.since = Some(
                 since
                     .parse()
@@ -100,10 +101,6 @@ impl ConnectorSettings {
         }
         args
     }
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// Everything the handler needs, built once and shared by reference.
@@ -149,20 +146,19 @@ impl std::fmt::Debug for Deps {
 pub const DEFAULT_MAX_PAGES_PER_REQUEST: u64 = 50;
 
 impl Deps {
-    /// Local mode under `dir`: stores in `objects/<tenant>`, keys in `keyring.json`,
-    /// pointers appended to `topics/raw-landed.jsonl`, audit to `audit.jsonl`.
-    ///
-    /// # Errors
-    /// When the audit file cannot be opened.
-    pub fn local(dir: &Path) -> Result<Self, Error> {
-        let template = format!("file://{}/objects/{{tenant}}", dir.display());
-        Ok(Self {
-            stores: TenantStores::from_template(&template, GcsConfig::new())?,
-            keys: TenantKeys::new(format!("local-kms://{}/keyring.json", dir.display())),
+    /// Deps over explicit backends, with default settings for the rest.
+    pub fn new(
+        stores: TenantStores,
+        keys: TenantKeys,
+        publisher: Arc<dyn Publisher>,
+        audit: AuditSink,
+    ) -> Self {
+        Self {
+            stores,
+            keys,
             policy: RetentionPolicy::new(),
-            audit: AuditSink::file(dir.join("audit.jsonl"))
-                .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
-            publisher: Arc::new(FilePublisher::new(dir.join("topics/raw-landed.jsonl"))),
+            audit,
+            publisher,
             raw_landed_topic: "raw-landed".into(),
             tenant: None,
             connectors: ConnectorSettings::default(),
@@ -170,34 +166,69 @@ impl Deps {
             in_flight: None,
             max_pages_per_request: DEFAULT_MAX_PAGES_PER_REQUEST,
             clock: Arc::new(Utc::now),
-        })
+        }
     }
 
-    /// From the environment (see the module docs).
+    /// Local mode under `dir` ([`LocalLayout`]): stores in `objects/<tenant>`, keys in
+    /// `keyring.json`, pointers appended to `topics/raw-landed.jsonl`, audit to `audit.jsonl`.
+    ///
+    /// # Errors
+    /// When the audit file cannot be opened.
+    pub fn local(dir: &Path) -> Result<Self, Error> {
+        let l = LocalLayout::new(dir);
+        Ok(Self::new(
+            TenantStores::from_template(&l.store_template(), GcsConfig::new())?,
+            TenantKeys::new(l.kms_uri()),
+            Arc::new(FilePublisher::new(l.topic_file("raw-landed"))),
+            AuditSink::file(l.audit_file()).map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+        ))
+    }
+
+    /// From the environment (see the module docs). Only what is not configured falls back
+    /// to the local layout under `BACCA_DATA_DIR`.
     ///
     /// # Errors
     /// [`Error::Config`] naming a malformed variable.
     pub fn from_env() -> Result<Self, Error> {
-        let local = bacca_runtime::local_data_dir().map_err(|_| Error::Config("BACCA_DATA_DIR"))?;
-        let mut deps = Self::local(&local)?;
-        if let Some(template) = var("BACCA_STORE") {
-            deps.stores = TenantStores::from_template(&template, GcsConfig::new())?;
-        }
-        if let Some(kms) = var("BACCA_KMS") {
-            deps.keys = TenantKeys::new(kms);
-        }
-        if let Some(project) = var("GOOGLE_CLOUD_PROJECT") {
-            deps.publisher = Arc::new(
-                PubSubPublisher::new(&project)
-                    .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
-            );
-            deps.audit = AuditSink::Tracing;
-        }
-        if let Some(topic) = var("BACCA_RAW_LANDED_TOPIC") {
+        let local = || {
+            bacca_runtime::local_data_dir()
+                .map(LocalLayout::new)
+                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
+        };
+        let tenant = env_var("BACCA_TENANT");
+        let store = match env_var("BACCA_STORE") {
+            Some(uri) => uri,
+            None => local()?.store_template(),
+        };
+        let kms = match env_var("BACCA_KMS") {
+            Some(uri) => uri,
+            None => local()?.kms_uri(),
+        };
+        let (publisher, audit): (Arc<dyn Publisher>, AuditSink) =
+            match env_var("GOOGLE_CLOUD_PROJECT") {
+                Some(project) => (
+                    Arc::new(
+                        PubSubPublisher::new(&project)
+                            .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
+                    ),
+                    AuditSink::Tracing,
+                ),
+                None => {
+                    let l = local()?;
+                    (
+                        Arc::new(FilePublisher::new(l.topic_file("raw-landed"))),
+                        AuditSink::file(l.audit_file())
+                            .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+                    )
+                }
+            };
+        let stores = TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?;
+        let mut deps = Self::new(stores, TenantKeys::new(kms), publisher, audit);
+        if let Some(topic) = env_var("BACCA_RAW_LANDED_TOPIC") {
             deps.raw_landed_topic = topic;
         }
-        deps.tenant = var("BACCA_TENANT");
-        if let Some(n) = var("BACCA_MAX_PAGES_PER_REQUEST") {
+        deps.tenant = tenant;
+        if let Some(n) = env_var("BACCA_MAX_PAGES_PER_REQUEST") {
             deps.max_pages_per_request = n
                 .parse()
                 .map_err(|_| Error::Config("BACCA_MAX_PAGES_PER_REQUEST"))?;

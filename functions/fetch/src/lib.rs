@@ -130,13 +130,6 @@ pub enum Error {
 impl Error {
     /// The one place that maps a fetch failure to retryable (nack) or permanent (dead letter).
     pub fn to_handler_error(&self) -> HandlerError {
-        let by = |retryable: bool, class: &'static str| {
-            if retryable {
-                HandlerError::retryable(class)
-            } else {
-                HandlerError::permanent(class)
-            }
-        };
         match self {
             Self::WrongTenant => HandlerError::permanent("wrong_tenant"),
             Self::Connector(e) => match e {
@@ -150,9 +143,9 @@ impl Error {
                 }
                 _ => HandlerError::permanent("source_failed"),
             },
-            Self::Crypto(e) => by(e.is_retryable(), e.class()),
-            Self::Storage(e) => by(e.is_retryable(), e.class()),
-            Self::Bus(e) => by(e.is_retryable(), e.class()),
+            Self::Crypto(e) => HandlerError::classified(e.is_retryable(), e.class()),
+            Self::Storage(e) => HandlerError::classified(e.is_retryable(), e.class()),
+            Self::Bus(e) => HandlerError::classified(e.is_retryable(), e.class()),
             Self::CheckpointConflict => HandlerError::retryable("checkpoint_conflict"),
             Self::Config(_) => HandlerError::permanent("misconfigured"),
             Self::Serialize => HandlerError::permanent("serialize_failed"),

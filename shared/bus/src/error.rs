@@ -129,6 +129,22 @@ impl HandlerError {
         }
     }
 
+    /// Retryable or permanent as a backend error says (`is_retryable()`), with its class.
+    ///
+    /// ```
+    /// use bacca_bus::{Disposition, HandlerError};
+    /// assert_eq!(HandlerError::classified(true, "kms_unavailable").disposition(), Disposition::Retryable);
+    /// assert_eq!(HandlerError::classified(false, "tampered").disposition(), Disposition::Permanent);
+    /// ```
+    #[must_use]
+    pub const fn classified(retryable: bool, class: &'static str) -> Self {
+        if retryable {
+            Self::retryable(class)
+        } else {
+            Self::permanent(class)
+        }
+    }
+
     /// The error class.
     #[must_use]
     pub const fn class(&self) -> &'static str {

@@ -12,7 +12,8 @@
 //!
 //! With `GOOGLE_CLOUD_PROJECT` set, dead letters go to Cloud Pub/Sub
 //! ([`bacca_bus::PubSubPublisher`]); without it (local mode) they are appended to
-//! `<BACCA_DATA_DIR>/dead-letter.jsonl`, so nothing is dropped in either mode.
+//! `<BACCA_DATA_DIR>/topics/<topic>.jsonl` ([`LocalLayout::topic_file`]), so nothing is
+//! dropped in either mode.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,8 +38,59 @@ pub fn local_data_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-fn var(name: &str) -> Option<String> {
+/// The value of environment variable `name`, or `None` when it is unset or blank.
+pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Where the embedded backends keep their files in local mode, one layout for every function
+/// and the CLI, so the three functions and `bacca demo` share one data directory.
+///
+/// ```
+/// let l = bacca_runtime::env::LocalLayout::new("/data");
+/// assert_eq!(l.store_template(), "file:///data/objects/{tenant}");
+/// assert_eq!(l.kms_uri(), "local-kms:///data/keyring.json");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalLayout {
+    dir: PathBuf,
+}
+
+impl LocalLayout {
+    /// The layout under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Each tenant's raw "bucket": `file://<dir>/objects/{tenant}`.
+    pub fn store_template(&self) -> String {
+        format!("file://{}/objects/{{tenant}}", self.dir.display())
+    }
+
+    /// The development keyring: `local-kms://<dir>/keyring.json`.
+    pub fn kms_uri(&self) -> String {
+        format!("local-kms://{}/keyring.json", self.dir.display())
+    }
+
+    /// The knowledge graph: `sqlite://<dir>/graph` (a file per tenant).
+    pub fn graph_uri(&self) -> String {
+        format!("sqlite://{}/graph", self.dir.display())
+    }
+
+    /// The append-only audit file.
+    pub fn audit_file(&self) -> PathBuf {
+        self.dir.join("audit.jsonl")
+    }
+
+    /// The JSON-lines file standing in for a topic.
+    pub fn topic_file(&self, topic: &str) -> PathBuf {
+        self.dir.join("topics").join(format!("{topic}.jsonl"))
+    }
 }
 
 impl RuntimeConfig {
@@ -50,24 +102,24 @@ impl RuntimeConfig {
     /// variables, or a Pub/Sub client that cannot be built.
     pub fn from_function_env() -> Result<Self> {
         let mut config = Self::from_env()?;
-        let topic = var("BACCA_DEAD_LETTER_TOPIC").unwrap_or(DEFAULT_DEAD_LETTER_TOPIC.into());
+        let topic = env_var("BACCA_DEAD_LETTER_TOPIC").unwrap_or(DEFAULT_DEAD_LETTER_TOPIC.into());
         let publisher: Arc<dyn Publisher> = match &config.project_id {
             Some(project) => Arc::new(
                 PubSubPublisher::new(project)
                     .map_err(|_| Error::InvalidEnv("GOOGLE_CLOUD_PROJECT"))?,
             ),
             None => Arc::new(FilePublisher::new(
-                local_data_dir()?.join("dead-letter.jsonl"),
+                LocalLayout::new(local_data_dir()?).topic_file(&topic),
             )),
         };
         config = config.dead_letter(topic, publisher);
         match (
-            var("BACCA_OIDC_AUDIENCE"),
-            var("BACCA_OIDC_SERVICE_ACCOUNT"),
+            env_var("BACCA_OIDC_AUDIENCE"),
+            env_var("BACCA_OIDC_SERVICE_ACCOUNT"),
         ) {
             (Some(audience), Some(email)) => {
                 let mut oidc = OidcConfig::new(audience, email);
-                if let Some(url) = var("BACCA_OIDC_JWKS_URL") {
+                if let Some(url) = env_var("BACCA_OIDC_JWKS_URL") {
                     oidc = oidc.jwks_url(url);
                 }
                 config = config.oidc(oidc);

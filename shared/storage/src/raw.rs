@@ -195,6 +195,39 @@ impl TenantStores {
         })
     }
 
+    /// The stores a function serves from its configuration: a URI with `{tenant}` is a
+    /// template for any tenant; a URI without it is one tenant's own bucket (what Terraform
+    /// deploys per tenant) and needs that tenant.
+    ///
+    /// ```
+    /// use bacca_storage::{GcsConfig, TenantStores};
+    /// assert!(TenantStores::for_service("file:///d/{tenant}", None, GcsConfig::new()).is_ok());
+    /// assert!(TenantStores::for_service("file:///d/acme", Some("acme"), GcsConfig::new()).is_ok());
+    /// assert!(TenantStores::for_service("file:///d/acme", None, GcsConfig::new()).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidUri`] for a one-bucket URI without a tenant, or a bad URI;
+    /// [`Error::InvalidTenant`].
+    pub fn for_service(uri: &str, tenant: Option<&str>, gcs: GcsConfig) -> Result<Self> {
+        if uri.contains("{tenant}") {
+            return Self::from_template(uri, gcs);
+        }
+        let Some(tenant) = tenant else {
+            return Err(Error::InvalidUri {
+                reason: "a store URI without {tenant} is one tenant's bucket: set the tenant"
+                    .into(),
+            });
+        };
+        let stores = Self {
+            template: None,
+            gcs: gcs.clone(),
+            cache: Arc::default(),
+        };
+        stores.insert(tenant, crate::open_with(uri, gcs)?)?;
+        Ok(stores)
+    }
+
     /// No template: only stores registered with [`TenantStores::insert`] exist.
     pub fn explicit() -> Self {
         Self {

@@ -90,9 +90,10 @@ pub async fn run(args: Args) -> Result<()> {
 
     // 1. Tenants: keys, buckets, replay servers.
     let bar = spinner("provisioning two tenants (keys, buckets, replay servers)");
+    let layout = bacca_runtime::env::LocalLayout::new(&dir);
     let keyring = Keyring::new(
         dir.join("keyring.json"),
-        AuditSink::file(dir.join("audit.jsonl"))?,
+        AuditSink::file(layout.audit_file())?,
     );
     let mut fetch_deps = bacca_fetch::Deps::local(&dir)?;
     let pipeline = bacca_anonymize::Pipeline::local(&dir).await?;
@@ -215,7 +216,7 @@ pub async fn run(args: Args) -> Result<()> {
 
     // 3. Summary.
     let mut summary = String::new();
-    let audit = bacca_audit::read_file(dir.join("audit.jsonl"), None, None)?;
+    let audit = bacca_audit::read_file(layout.audit_file(), None, None)?;
     writeln!(
         summary,
         "bacca demo: two tenants, embedded backends, in {}",
