@@ -54,7 +54,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // real operational logs: loghub samples (shared/bench/loghub), when present
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/loghub");
+    let dir = std::path::Path::new(
+        &*std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../../shared/bench/loghub");
     let mut logs = String::new();
     if let Ok(rd) = std::fs::read_dir(&dir) {
         let mut paths: Vec<_> = rd

@@ -19,7 +19,11 @@ fn main() {
         .map(|d| d.text.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/loghub");
+    let dir = std::path::Path::new(
+        &*std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../../shared/bench/loghub");
     let mut logs = String::new();
     if let Ok(rd) = std::fs::read_dir(&dir) {
         for e in rd.flatten() {

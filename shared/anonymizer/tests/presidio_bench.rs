@@ -19,7 +19,13 @@ use zeroize::Zeroizing;
 fn shared_dir() -> PathBuf {
     std::env::var_os("BACCA_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .unwrap_or_else(|| {
+            PathBuf::from(
+                &*std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+            )
+            .join("../../../shared")
+        })
 }
 
 #[test]

@@ -17,7 +17,11 @@ use bacca_crypto::{
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tink_interop.py")
+    Path::new(
+        &*std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../scripts/tink_interop.py")
 }
 
 struct Py<'a> {

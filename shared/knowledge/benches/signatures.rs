@@ -10,7 +10,11 @@ use bacca_knowledge::signature::{MinerConfig, SignatureMiner};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn lines() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/loghub");
+    let dir = PathBuf::from(
+        &*std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../../shared/bench/loghub");
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();

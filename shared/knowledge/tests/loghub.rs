@@ -75,7 +75,11 @@ fn grouping_accuracy(truth: &[String], predicted: &[String]) -> f64 {
 }
 
 fn bench_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/loghub");
+    let dir = PathBuf::from(
+        &*std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../../shared/bench/loghub");
     dir.is_dir().then_some(dir)
 }
 

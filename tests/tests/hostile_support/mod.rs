@@ -174,7 +174,7 @@ impl Function {
 }
 
 pub fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("dead-letter.jsonl"))
+    std::fs::read_to_string(dir.join("topics/dead-letter.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.trim().is_empty())
