@@ -9,6 +9,8 @@
 //!   [`RawWriter`] writes with Custom-Time and `if_generation_match = 0`, refuses data older
 //!   than the retention window.
 //! - [`retention`]: the hourly [`sweep`].
+//! - [`rewrite`]: [`rewrite_raw`], the in-place rewrite of raw objects for data-subject
+//!   erasure (same Custom-Time, generation preconditions).
 //!
 //! Tests: `cargo test -p bacca-storage` runs everything against `file://`; with
 //! `STORAGE_EMULATOR_HOST=127.0.0.1:<port>` pointing at a running fake-gcs-server
@@ -38,6 +40,7 @@ pub mod gcs;
 pub mod local;
 pub mod raw;
 pub mod retention;
+pub mod rewrite;
 mod store;
 
 use std::sync::Arc;
@@ -48,6 +51,7 @@ pub use gcs::GcsStore;
 pub use local::LocalStore;
 pub use raw::{BatchId, RawWrite, RawWriter, TenantStores};
 pub use retention::{sweep, SweepFailure, SweepPhase, SweepProgress, SweepReport};
+pub use rewrite::{rewrite_raw, RawRewriter, Rewrite, RewriteFailure, RewriteReport};
 pub use store::{
     validate_name, ByteStream, Listing, ObjectMeta, ObjectStore, PutOptions, SharedStore,
     MAX_NAME_BYTES,

@@ -168,6 +168,25 @@ pub fn raw_object_name(
     ))
 }
 
+/// The put options of a raw object: Custom-Time, the raw content type, and the tenant and
+/// source as metadata (identifiers only). No precondition: the caller sets it.
+pub(crate) fn raw_put_options(
+    tenant: &str,
+    source: &str,
+    custom_time: Option<DateTime<Utc>>,
+) -> PutOptions {
+    let mut opts = PutOptions {
+        custom_time,
+        content_type: Some(RAW_CONTENT_TYPE.to_owned()),
+        ..PutOptions::default()
+    };
+    opts.metadata
+        .insert("bacca-tenant".into(), tenant.to_owned());
+    opts.metadata
+        .insert("bacca-source".into(), source.to_owned());
+    opts
+}
+
 /// Opens (once) and hands out each tenant's own store from a URI template containing
 /// `{tenant}`. Stores are cached: clients are built once per tenant and shared.
 #[derive(Debug, Clone)]
@@ -330,12 +349,8 @@ impl RawWriter {
         let name = raw_object_name(source, earliest_occurrence.date_naive(), batch_id)?;
         let store = self.stores.store(tenant)?;
         let size = ciphertext.len();
-        let mut opts = PutOptions::create_only().with_custom_time(earliest_occurrence);
-        opts.content_type = Some(RAW_CONTENT_TYPE.to_owned());
-        opts.metadata
-            .insert("bacca-tenant".into(), tenant.to_owned());
-        opts.metadata
-            .insert("bacca-source".into(), source.to_owned());
+        let mut opts = raw_put_options(tenant, source, Some(earliest_occurrence));
+        opts.if_generation_match = Some(0);
         let write = match store.put(&name, ciphertext, opts).await {
             Ok(meta) => RawWrite {
                 meta,
