@@ -179,4 +179,12 @@ impl GraphStore for FlakyGraphStore {
     ) -> bacca_knowledge::Result<Vec<Candidate>> {
         self.inner.similar(tenant, query).await
     }
+
+    async fn erase(
+        &self,
+        tenant: &TenantId,
+        erasure: &bacca_knowledge::store::Erasure,
+    ) -> bacca_knowledge::Result<bacca_knowledge::store::ErasureCounts> {
+        self.inner.erase(tenant, erasure).await
+    }
 }

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bacca_knowledge::cipher::{AesGcmRowCipher, RowCipher};
-use bacca_knowledge::graph::KnowledgeGraph;
+use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph};
 use bacca_knowledge::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
@@ -318,6 +318,136 @@ async fn suite(store: Arc<dyn GraphStore>) {
     assert!(none
         .iter()
         .all(|h| h.incident.node.key != "datadog:incident:101"));
+
+    erasure(&g, &store, &tenant).await;
+}
+
+/// Data-subject erasure: the subject's Person node and its edges go, their token disappears
+/// from every other key and label, a node whose key held it moves with its edges; idempotent.
+async fn erasure(g: &KnowledgeGraph, store: &Arc<dyn GraphStore>, tenant: &TenantId) {
+    use EdgeKind as E;
+    use NodeKind as K;
+    const ALICE: &str = "<PERSON_aaaa1111>";
+    const BOB: &str = "<PERSON_bbbb2222>";
+    let doc_key = format!("gdrive:notes-{ALICE}");
+    let batch = Batch {
+        nodes: vec![
+            node(K::Person, ALICE, None, "slack", 0),
+            node(K::Person, BOB, None, "slack", 0),
+            node(
+                K::Incident,
+                "slack:thread:C1:1",
+                Some(&format!("Paged {ALICE} about checkout queue backlog")),
+                "slack",
+                0,
+            ),
+            node(
+                K::Action,
+                "slack:thread:C1:1#restart",
+                Some(&format!("{ALICE} restarted the checkout workers")),
+                "slack",
+                0,
+            ),
+            node(
+                K::Document,
+                &doc_key,
+                Some("Queue backlog notes"),
+                "gdrive",
+                0,
+            ),
+        ],
+        edges: vec![
+            edge(
+                E::Responded,
+                (K::Person, ALICE),
+                (K::Incident, "slack:thread:C1:1"),
+                "slack",
+            ),
+            edge(
+                E::Responded,
+                (K::Person, BOB),
+                (K::Incident, "slack:thread:C1:1"),
+                "slack",
+            ),
+            edge(
+                E::ResolvedBy,
+                (K::Incident, "slack:thread:C1:1"),
+                (K::Action, "slack:thread:C1:1#restart"),
+                "slack",
+            ),
+            edge(
+                E::DocumentedIn,
+                (K::Incident, "slack:thread:C1:1"),
+                (K::Document, &doc_key),
+                "gdrive",
+            ),
+            edge(
+                E::Affected,
+                (K::Incident, "slack:thread:C1:1"),
+                (K::Service, "checkout"),
+                "slack",
+            ),
+        ],
+    };
+    g.upsert(&batch).await.unwrap();
+    let before = g.export().await.unwrap();
+
+    let other = TenantId::new("someone-else").unwrap();
+    let err = g
+        .erase_subject(&other, &[ALICE.to_owned()])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownTenant(_)), "{err}");
+
+    let counts = g.erase_subject(tenant, &[ALICE.to_owned()]).await.unwrap();
+    assert_eq!(counts.nodes_deleted, 1);
+    assert_eq!(counts.edges_deleted, 1);
+    assert_eq!(counts.labels_rewritten, 3);
+    let after = g.export().await.unwrap();
+    assert_eq!(after.nodes.len(), before.nodes.len() - 1);
+    assert_eq!(after.edges.len(), before.edges.len() - 1);
+    let dump = serde_json::to_string(&after).unwrap();
+    assert!(!dump.contains("aaaa1111"), "token survived erasure");
+    assert!(dump.contains(BOB));
+    let inc = after
+        .nodes
+        .iter()
+        .find(|n| n.node.key == "slack:thread:C1:1")
+        .unwrap();
+    assert_eq!(
+        inc.label.as_deref(),
+        Some("Paged <ERASED> about checkout queue backlog")
+    );
+    // The document moved to its new key and kept its edge and label.
+    assert!(after.edges.iter().any(|e| e.kind == E::DocumentedIn
+        && e.from.key == "slack:thread:C1:1"
+        && e.to.key == "gdrive:notes-<ERASED>"));
+    let doc = after
+        .nodes
+        .iter()
+        .find(|n| n.node.key == "gdrive:notes-<ERASED>")
+        .unwrap();
+    assert_eq!(doc.label.as_deref(), Some("Queue backlog notes"));
+    // Terms were recomputed: the incident is still found by its words.
+    let hits = g.similar("checkout queue backlog", 10).await.unwrap();
+    assert!(hits
+        .iter()
+        .any(|h| h.incident.node.key == "slack:thread:C1:1"));
+    // No stored row is still bound to the old ids.
+    let ids: BTreeSet<String> = store
+        .nodes(tenant, &NodeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(!ids.contains(&g.node_id(&NodeRef::new(K::Person, ALICE))));
+    assert!(!ids.contains(&g.node_id(&NodeRef::new(K::Document, doc_key.as_str()))));
+
+    // Idempotent.
+    let again = g.erase_subject(tenant, &[ALICE.to_owned()]).await.unwrap();
+    assert_eq!(again, ErasureCounts::default());
+    assert_eq!(g.export().await.unwrap(), after);
 }
 
 #[tokio::test]
@@ -442,7 +572,9 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, String) 
         .unwrap();
     for stmt in [
         format!("GRANT USAGE ON SCHEMA {schema} TO bacca_kg_app"),
-        format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO bacca_kg_app"),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO bacca_kg_app"
+        ),
     ] {
         sqlx::query(&stmt).execute(&boot).await.unwrap();
     }

@@ -140,6 +140,40 @@ pub struct Candidate {
     pub incident_terms: i64,
 }
 
+/// How erasure rewrites one node: its new content (the key or label had a data subject's
+/// pseudonym replaced). When `row.id` differs from `old_id` (the natural key changed, so its
+/// blind index did), the node is moved: merged into `row.id` like an upsert, its edges
+/// re-pointed (and merged with existing ones), its old row and term rows removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRewrite {
+    /// The node's current id.
+    pub old_id: String,
+    /// The rewritten node (ciphertexts bound to `row.id`).
+    pub row: NodeRow,
+    /// The node's new term hashes (replacing all of its old ones).
+    pub terms: Vec<i64>,
+}
+
+/// What one erasure changes, applied in one transaction by [`GraphStore::erase`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Erasure {
+    /// Nodes to delete, with every edge touching them and their term rows.
+    pub delete: Vec<String>,
+    /// Nodes whose key or label is rewritten.
+    pub rewrite: Vec<NodeRewrite>,
+}
+
+/// Counts of what an erasure changed (all zero when there was nothing left to erase).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureCounts {
+    /// Nodes deleted.
+    pub nodes_deleted: u64,
+    /// Edges deleted (those touching deleted nodes).
+    pub edges_deleted: u64,
+    /// Nodes whose key or label was rewritten.
+    pub labels_rewritten: u64,
+}
+
 /// Persistent storage of tenant graphs. Implementations pass the same test suite
 /// (`tests/store_suite.rs`).
 #[async_trait]
@@ -187,6 +221,15 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     ///
     /// [`Error::UnknownTenant`], [`Error::Database`].
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>>;
+
+    /// Deletes and rewrites nodes for a data-subject erasure, in one transaction: on error
+    /// nothing of it is applied. Ids that no longer exist are skipped, so a replay changes
+    /// nothing and counts nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts>;
 }
 
 /// How a store is opened.

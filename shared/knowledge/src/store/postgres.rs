@@ -4,7 +4,8 @@
 //! other tenant's rows. The application role must be neither superuser nor `BYPASSRLS`.
 //!
 //! Grants the application role needs (migrations run as the owner):
-//! `GRANT SELECT, INSERT, UPDATE ON tenants, nodes, edges, node_terms TO <app>;`
+//! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, node_terms TO <app>;`
+//! (DELETE for data-subject erasure)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
 
 use async_trait::async_trait;
@@ -14,8 +15,8 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
-    Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
-    StoreOptions, MAX_TERM_POSTINGS,
+    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
+    RowBatch, SimilarQuery, Stats, StoreOptions, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -143,6 +144,87 @@ fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// Upserts node rows (merge: label replaced when given, attributes merged, sources union,
+/// times widen).
+async fn upsert_nodes(
+    tx: &mut Transaction<'static, Postgres>,
+    t: &str,
+    nodes: &[NodeRow],
+) -> Result<()> {
+    if !nodes.is_empty() {
+        let n = nodes;
+        let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
+        let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
+        let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
+        let labels: Vec<Option<&[u8]>> = n.iter().map(|x| x.label_ct.as_deref()).collect();
+        let attrs: Vec<String> = n.iter().map(|x| x.attrs.to_string()).collect();
+        let sources: Vec<String> = n.iter().map(|x| json_list(&x.sources)).collect();
+        let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
+        let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
+        sqlx::query(
+                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+                 SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs::jsonb, \
+                        ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), u.first_seen, u.last_seen \
+                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], \
+                             $8::timestamptz[], $9::timestamptz[]) \
+                      AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+                 ON CONFLICT (tenant_id, id) DO UPDATE SET \
+                   label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
+                   attrs = nodes.attrs || EXCLUDED.attrs, \
+                   sources = ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s), \
+                   first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
+                   last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen)",
+            )
+            .bind(t)
+            .bind(&ids)
+            .bind(&kinds)
+            .bind(&keys)
+            .bind(&labels)
+            .bind(&attrs)
+            .bind(&sources)
+            .bind(&first)
+            .bind(&last)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Merge rule of an edge upsert: sources union, times widen.
+const EDGE_CONFLICT: &str = " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
+   sources = ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s), \
+   first_seen = LEAST(edges.first_seen, EXCLUDED.first_seen), \
+   last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen)";
+
+/// Adds term rows to a node, first removing its old ones when `clear`.
+async fn replace_terms(
+    tx: &mut Transaction<'static, Postgres>,
+    t: &str,
+    id: &str,
+    terms: &[i64],
+    clear: bool,
+) -> Result<()> {
+    if clear {
+        sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND node_id = $2")
+            .bind(t)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if !terms.is_empty() {
+        sqlx::query(
+            "INSERT INTO node_terms (tenant_id, term, node_id) \
+             SELECT $1, u.term, $3 FROM UNNEST($2::bigint[]) AS u(term) ON CONFLICT DO NOTHING",
+        )
+        .bind(t)
+        .bind(terms)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl GraphStore for PostgresStore {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
@@ -157,42 +239,7 @@ impl GraphStore for PostgresStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let mut tx = self.begin(tenant, true).await?;
-        if !batch.nodes.is_empty() {
-            let n = &batch.nodes;
-            let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
-            let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
-            let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
-            let labels: Vec<Option<&[u8]>> = n.iter().map(|x| x.label_ct.as_deref()).collect();
-            let attrs: Vec<String> = n.iter().map(|x| x.attrs.to_string()).collect();
-            let sources: Vec<String> = n.iter().map(|x| json_list(&x.sources)).collect();
-            let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
-            let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
-            sqlx::query(
-                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-                 SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs::jsonb, \
-                        ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), u.first_seen, u.last_seen \
-                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], \
-                             $8::timestamptz[], $9::timestamptz[]) \
-                      AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-                 ON CONFLICT (tenant_id, id) DO UPDATE SET \
-                   label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
-                   attrs = nodes.attrs || EXCLUDED.attrs, \
-                   sources = ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s), \
-                   first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
-                   last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen)",
-            )
-            .bind(tenant.as_str())
-            .bind(&ids)
-            .bind(&kinds)
-            .bind(&keys)
-            .bind(&labels)
-            .bind(&attrs)
-            .bind(&sources)
-            .bind(&first)
-            .bind(&last)
-            .execute(&mut *tx)
-            .await?;
-        }
+        upsert_nodes(&mut tx, tenant.as_str(), &batch.nodes).await?;
         if !batch.terms.is_empty() {
             let mut terms = Vec::with_capacity(batch.terms.len());
             let mut ids = Vec::with_capacity(batch.terms.len());
@@ -353,5 +400,87 @@ impl GraphStore for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts> {
+        let mut tx = self.begin(tenant, true).await?;
+        let t = tenant.as_str();
+        let mut counts = ErasureCounts::default();
+        if !erasure.delete.is_empty() {
+            let ids = &erasure.delete;
+            counts.edges_deleted = sqlx::query(
+                "DELETE FROM edges WHERE tenant_id = $1 AND (src = ANY($2) OR dst = ANY($2))",
+            )
+            .bind(t)
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND node_id = ANY($2)")
+                .bind(t)
+                .bind(ids)
+                .execute(&mut *tx)
+                .await?;
+            counts.nodes_deleted =
+                sqlx::query("DELETE FROM nodes WHERE tenant_id = $1 AND id = ANY($2)")
+                    .bind(t)
+                    .bind(ids)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+        }
+        for rw in &erasure.rewrite {
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM nodes WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(rw.old_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                continue;
+            }
+            let new = rw.row.id.as_str();
+            let old = rw.old_id.as_str();
+            if new == old {
+                sqlx::query(
+                    "UPDATE nodes SET key_ct = $1, label_ct = $2 WHERE tenant_id = $3 AND id = $4",
+                )
+                .bind(rw.row.key_ct.as_slice())
+                .bind(rw.row.label_ct.as_deref())
+                .bind(t)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row)).await?;
+                sqlx::query(&format!(
+                    "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+                     SELECT tenant_id, kind, CASE WHEN src = $2 THEN $3 ELSE src END, \
+                            CASE WHEN dst = $2 THEN $3 ELSE dst END, sources, first_seen, last_seen \
+                     FROM edges WHERE tenant_id = $1 AND (src = $2 OR dst = $2){EDGE_CONFLICT}"
+                ))
+                .bind(t)
+                .bind(old)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM edges WHERE tenant_id = $1 AND (src = $2 OR dst = $2)")
+                    .bind(t)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                replace_terms(&mut tx, t, old, &[], true).await?;
+                sqlx::query("DELETE FROM nodes WHERE tenant_id = $1 AND id = $2")
+                    .bind(t)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // A node moved onto an existing one keeps that node's terms and adds its own.
+            replace_terms(&mut tx, t, new, &rw.terms, new == old).await?;
+            counts.labels_rewritten += 1;
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 }

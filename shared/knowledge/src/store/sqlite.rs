@@ -12,13 +12,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
-    Candidate, EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, Stats,
-    StoreOptions, MAX_TERM_POSTINGS,
+    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
+    RowBatch, SimilarQuery, Stats, StoreOptions, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -190,6 +190,72 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
     qb.push(")");
 }
 
+/// Merge rule of an edge upsert: sources union, times widen.
+const EDGE_CONFLICT: &str = " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
+     sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
+                UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
+     first_seen = MIN(edges.first_seen, excluded.first_seen), \
+     last_seen = MAX(edges.last_seen, excluded.last_seen)";
+
+/// Upserts node rows (merge: label replaced when given, attributes patched, sources union,
+/// times widen).
+async fn upsert_nodes(tx: &mut Transaction<'_, Sqlite>, t: &str, nodes: &[NodeRow]) -> Result<()> {
+    for chunk in nodes.chunks(NODE_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
+        );
+        qb.push_values(chunk, |mut b, n| {
+            b.push_bind(t)
+                .push_bind(n.id.as_str())
+                .push_bind(n.kind.as_str())
+                .push_bind(n.key_ct.as_slice())
+                .push_bind(n.label_ct.as_deref())
+                .push_bind(n.attrs.to_string())
+                .push_bind(json_list(&n.sources))
+                .push_bind(micros(n.first_seen))
+                .push_bind(micros(n.last_seen));
+        });
+        qb.push(
+            " ON CONFLICT (tenant_id, id) DO UPDATE SET \
+             label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
+             attrs = json_patch(nodes.attrs, excluded.attrs), \
+             sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
+                        UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
+             first_seen = MIN(nodes.first_seen, excluded.first_seen), \
+             last_seen = MAX(nodes.last_seen, excluded.last_seen)",
+        );
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds term rows to a node, first removing its old ones when `clear`.
+async fn replace_terms(
+    tx: &mut Transaction<'_, Sqlite>,
+    t: &str,
+    id: &str,
+    terms: &[i64],
+    clear: bool,
+) -> Result<()> {
+    if clear {
+        sqlx::query("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?")
+            .bind(t)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for chunk in terms.chunks(TERM_CHUNK) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (tenant_id, term, node_id) ");
+        qb.push_values(chunk, |mut b, term| {
+            b.push_bind(t).push_bind(*term).push_bind(id);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl GraphStore for SqliteStore {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
@@ -200,32 +266,7 @@ impl GraphStore for SqliteStore {
         let pool = self.pool(tenant, false).await?;
         let mut tx = pool.begin().await?;
         let t = tenant.as_str();
-        for chunk in batch.nodes.chunks(NODE_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
-            );
-            qb.push_values(chunk, |mut b, n| {
-                b.push_bind(t)
-                    .push_bind(n.id.as_str())
-                    .push_bind(n.kind.as_str())
-                    .push_bind(n.key_ct.as_slice())
-                    .push_bind(n.label_ct.as_deref())
-                    .push_bind(n.attrs.to_string())
-                    .push_bind(json_list(&n.sources))
-                    .push_bind(micros(n.first_seen))
-                    .push_bind(micros(n.last_seen));
-            });
-            qb.push(
-                " ON CONFLICT (tenant_id, id) DO UPDATE SET \
-                 label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
-                 attrs = json_patch(nodes.attrs, excluded.attrs), \
-                 sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
-                            UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
-                 first_seen = MIN(nodes.first_seen, excluded.first_seen), \
-                 last_seen = MAX(nodes.last_seen, excluded.last_seen)",
-            );
-            qb.build().execute(&mut *tx).await?;
-        }
+        upsert_nodes(&mut tx, t, &batch.nodes).await?;
         for chunk in batch.terms.chunks(TERM_CHUNK) {
             let mut qb =
                 QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (tenant_id, term, node_id) ");
@@ -261,13 +302,7 @@ impl GraphStore for SqliteStore {
                     .push_bind(micros(e.first_seen))
                     .push_bind(micros(e.last_seen));
             });
-            qb.push(
-                " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
-                 sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
-                            UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
-                 first_seen = MIN(edges.first_seen, excluded.first_seen), \
-                 last_seen = MAX(edges.last_seen, excluded.last_seen)",
-            );
+            qb.push(EDGE_CONFLICT);
             qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -429,5 +464,95 @@ impl GraphStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts> {
+        let pool = self.pool(tenant, false).await?;
+        let mut tx = pool.begin().await?;
+        let t = tenant.as_str();
+        let mut counts = ErasureCounts::default();
+        for chunk in erasure.delete.chunks(IN_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM edges WHERE tenant_id = ");
+            qb.push_bind(t).push(" AND (src IN ");
+            push_in_list(&mut qb, chunk);
+            qb.push(" OR dst IN ");
+            push_in_list(&mut qb, chunk);
+            qb.push(")");
+            counts.edges_deleted += qb.build().execute(&mut *tx).await?.rows_affected();
+            for table in ["node_terms WHERE tenant_id = ", "nodes WHERE tenant_id = "] {
+                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table}"));
+                qb.push_bind(t).push(if table.starts_with("nodes") {
+                    " AND id IN "
+                } else {
+                    " AND node_id IN "
+                });
+                push_in_list(&mut qb, chunk);
+                let n = qb.build().execute(&mut *tx).await?.rows_affected();
+                if table.starts_with("nodes") {
+                    counts.nodes_deleted += n;
+                }
+            }
+        }
+        for rw in &erasure.rewrite {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM nodes WHERE tenant_id = ? AND id = ?")
+                    .bind(t)
+                    .bind(rw.old_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                continue;
+            }
+            let new = rw.row.id.as_str();
+            if new == rw.old_id {
+                sqlx::query(
+                    "UPDATE nodes SET key_ct = ?, label_ct = ? WHERE tenant_id = ? AND id = ?",
+                )
+                .bind(rw.row.key_ct.as_slice())
+                .bind(rw.row.label_ct.as_deref())
+                .bind(t)
+                .bind(new)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                let old = rw.old_id.as_str();
+                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row)).await?;
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+                     SELECT tenant_id, kind, CASE WHEN src = ",
+                );
+                qb.push_bind(old).push(" THEN ").push_bind(new);
+                qb.push(" ELSE src END, CASE WHEN dst = ").push_bind(old);
+                qb.push(" THEN ").push_bind(new);
+                qb.push(
+                    " ELSE dst END, sources, first_seen, last_seen FROM edges WHERE tenant_id = ",
+                )
+                .push_bind(t)
+                .push(" AND (src = ")
+                .push_bind(old)
+                .push(" OR dst = ")
+                .push_bind(old)
+                .push(")")
+                .push(EDGE_CONFLICT);
+                qb.build().execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM edges WHERE tenant_id = ? AND (src = ? OR dst = ?)")
+                    .bind(t)
+                    .bind(old)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                replace_terms(&mut tx, t, old, &[], true).await?;
+                sqlx::query("DELETE FROM nodes WHERE tenant_id = ? AND id = ?")
+                    .bind(t)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // A node moved onto an existing one keeps that node's terms and adds its own.
+            replace_terms(&mut tx, t, new, &rw.terms, new == rw.old_id).await?;
+            counts.labels_rewritten += 1;
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 }
