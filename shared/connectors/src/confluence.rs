@@ -9,13 +9,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::PassState;
 use crate::record::{attrs, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, encode, Source};
+use crate::source::{decode, Source};
 use crate::{Error, Result};
 
 const EP: &str = "/wiki/api/v2/pages";
@@ -29,16 +30,6 @@ pub struct ConfluenceConfig {
     pub space_ids: Vec<String>,
     /// Pages per request (at most 250).
     pub page_size: u32,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    #[serde(default)]
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pass_max: Option<DateTime<Utc>>,
-    #[serde(default)]
-    cursor: Option<String>,
 }
 
 /// Reads the pages of one Confluence Cloud site.
@@ -140,17 +131,15 @@ pub fn storage_text(xhtml: &str) -> (String, Vec<String>) {
     let mut text = String::with_capacity(xhtml.len());
     let mut ids = Vec::new();
     let mut rest = xhtml;
-    while let Some(open) = rest.find('<') {
-        text.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('>') else {
+    while let Some((before, after)) = rest.split_once('<') {
+        text.push_str(before);
+        let Some((tag, after_tag)) = after.split_once('>') else {
             rest = "";
             break;
         };
-        let tag = &rest[open + 1..open + close];
-        if let Some(i) = tag.find("ri:account-id=\"") {
-            let v = &tag[i + 15..];
-            if let Some(end) = v.find('"') {
-                ids.push(v[..end].to_owned());
+        if let Some((_, v)) = tag.split_once("ri:account-id=\"") {
+            if let Some((id, _)) = v.split_once('"') {
+                ids.push(id.to_owned());
             }
         }
         let name = tag.trim_start_matches('/');
@@ -160,7 +149,7 @@ pub fn storage_text(xhtml: &str) -> (String, Vec<String>) {
         if block && !text.ends_with('\n') && !text.is_empty() {
             text.push('\n');
         }
-        rest = &rest[open + close + 1..];
+        rest = after_tag;
     }
     text.push_str(rest);
     let text = text
@@ -181,6 +170,70 @@ fn cursor_of(next: &str) -> Option<String> {
         .filter(|c| !c.is_empty())
 }
 
+/// Parses and normalizes one `/wiki/api/v2/pages` page (storage body format): a record per
+/// page, newest modification first as listed, with `updated_at` the current version's time;
+/// and the cursor of the next page from `_links.next` (`None` on the last page).
+///
+/// ```
+/// let page = br#"{"results":[],"_links":{}}"#;
+/// let (records, next) = bacca_connectors::confluence::parse_pages_page(page)?;
+/// assert!(records.is_empty() && next.is_none());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a pages response.
+pub fn parse_pages_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
+    let resp: Response =
+        serde_json::from_slice(body).map_err(|e| malformed("confluence", EP, &e))?;
+    let records = resp.results.into_iter().map(page_record).collect();
+    let next = resp.links.and_then(|l| l.next).and_then(|n| cursor_of(&n));
+    Ok((records, next))
+}
+
+fn page_record(p: PageItem) -> Record {
+    let modified = p.version.as_ref().map_or(p.created_at, |v| v.created_at);
+    let (body, mentions) = p
+        .body
+        .and_then(|b| b.storage)
+        .map(|s| storage_text(&s.value))
+        .unwrap_or_default();
+    let mut identities = Vec::new();
+    identities.extend(p.author_id.map(|i| Identity::with_id("author", i)));
+    identities.extend(p.owner_id.map(|i| Identity::with_id("owner", i)));
+    identities.extend(
+        p.version
+            .as_ref()
+            .and_then(|v| v.author_id.clone())
+            .map(|i| Identity::with_id("editor", i)),
+    );
+    identities.extend(
+        mentions
+            .into_iter()
+            .map(|i| Identity::with_id("mention", i)),
+    );
+    Record {
+        source: SourceKind::Confluence,
+        kind: "page".into(),
+        id: p.id,
+        container: p.space_id,
+        parent_id: p.parent_id,
+        occurred_at: p.created_at,
+        updated_at: Some(modified),
+        text: format!("{}\n{body}", p.title),
+        identities,
+        attributes: attrs([
+            ("status", p.status.map_or(Value::Null, Value::String)),
+            (
+                "version",
+                p.version
+                    .and_then(|v| v.number)
+                    .map_or(Value::Null, Value::from),
+            ),
+        ]),
+    }
+}
+
 #[async_trait]
 impl Source for ConfluenceSource {
     fn kind(&self) -> SourceKind {
@@ -188,7 +241,7 @@ impl Source for ConfluenceSource {
     }
 
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: State = decode("confluence", checkpoint)?;
+        let mut state: PassState<()> = decode("confluence", checkpoint)?;
         let mut q = vec![
             ("body-format", "storage".to_owned()),
             ("sort", "-modified-date".to_owned()),
@@ -201,7 +254,7 @@ impl Source for ConfluenceSource {
             q.push(("cursor", c.clone()));
         }
         let url = self.api.url(EP);
-        let resp: Response = self
+        let (listed, next) = self
             .api
             .call(
                 EP,
@@ -211,90 +264,25 @@ impl Source for ConfluenceSource {
                         .query(&q)
                 },
                 |b, _| {
-                    let r: Response =
-                        serde_json::from_slice(b).map_err(|e| malformed("confluence", EP, &e))?;
-                    let n = r.results.len();
-                    Ok((r, n))
+                    let page = parse_pages_page(b)?;
+                    let n = page.0.len();
+                    Ok((page, n))
                 },
             )
             .await?;
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(listed.len());
         let mut reached_watermark = false;
-        for p in resp.results {
-            let modified = p.version.as_ref().map_or(p.created_at, |v| v.created_at);
-            if state.watermark.is_some_and(|w| modified <= w) {
+        for r in listed {
+            let modified = r.updated_at.unwrap_or(r.occurred_at);
+            if state.is_old(modified) {
                 reached_watermark = true;
                 break;
             }
-            if state.pass_max.is_none_or(|m| modified > m) {
-                state.pass_max = Some(modified);
-            }
-            let (body, mentions) = p
-                .body
-                .and_then(|b| b.storage)
-                .map(|s| storage_text(&s.value))
-                .unwrap_or_default();
-            let mut identities = Vec::new();
-            identities.extend(p.author_id.map(|i| Identity::with_id("author", i)));
-            identities.extend(p.owner_id.map(|i| Identity::with_id("owner", i)));
-            identities.extend(
-                p.version
-                    .as_ref()
-                    .and_then(|v| v.author_id.clone())
-                    .map(|i| Identity::with_id("editor", i)),
-            );
-            identities.extend(
-                mentions
-                    .into_iter()
-                    .map(|i| Identity::with_id("mention", i)),
-            );
-            records.push(Record {
-                source: SourceKind::Confluence,
-                kind: "page".into(),
-                id: p.id,
-                container: p.space_id,
-                parent_id: p.parent_id,
-                occurred_at: p.created_at,
-                updated_at: Some(modified),
-                text: format!("{}\n{body}", p.title),
-                identities,
-                attributes: attrs([
-                    ("status", p.status.map_or(Value::Null, Value::String)),
-                    (
-                        "version",
-                        p.version
-                            .and_then(|v| v.number)
-                            .map_or(Value::Null, Value::from),
-                    ),
-                ]),
-            });
+            state.saw(modified);
+            records.push(r);
         }
-        let next = resp
-            .links
-            .and_then(|l| l.next)
-            .and_then(|n| cursor_of(&n))
-            .filter(|_| !reached_watermark);
-        if next.is_some() && next == state.cursor {
-            return Err(Error::CursorLoop {
-                source_name: "confluence",
-                endpoint: EP.into(),
-            });
-        }
-        let done = next.is_none();
-        if done {
-            state = State {
-                watermark: state.pass_max.or(state.watermark),
-                pass_max: None,
-                cursor: None,
-            };
-        } else {
-            state.cursor = next;
-        }
-        Ok(Page {
-            records,
-            next_checkpoint: encode(&state),
-            done,
-        })
+        let next = next.filter(|_| !reached_watermark);
+        state.end_page("confluence", EP, records, next)
     }
 }
 

@@ -213,9 +213,13 @@ impl DatadogSource {
                 (from, to)
             }
         };
-        let mut page = serde_json::json!({ "limit": self.config.logs_page_size.min(1000) });
+        let mut page = serde_json::Map::new();
+        page.insert(
+            "limit".into(),
+            Value::from(self.config.logs_page_size.min(1000)),
+        );
         if let Some(c) = &s.cursor {
-            page["cursor"] = Value::String(c.clone());
+            page.insert("cursor".into(), Value::String(c.clone()));
         }
         let body = serde_json::json!({
             "filter": { "query": self.config.logs_query.as_deref().unwrap_or("*"), "from": from, "to": to },

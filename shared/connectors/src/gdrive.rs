@@ -17,13 +17,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::PassState;
 use crate::record::{attrs, parse_time, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, encode, Source};
+use crate::source::{decode, Source};
 use crate::{Error, Result};
 
 /// The default API root.
@@ -123,16 +124,6 @@ pub struct DriveConfig {
     pub page_size: u32,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    #[serde(default)]
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pass: Option<(DateTime<Utc>, String)>,
-    #[serde(default)]
-    token: Option<String>,
-}
-
 /// Reads the files visible to one service account.
 #[derive(Debug)]
 pub struct DriveSource {
@@ -200,6 +191,69 @@ impl DriveUser {
             email: self.email_address,
         }
     }
+}
+
+/// A listed file: its record (name only, `text_read` false) and how to read its text.
+struct ListedFile {
+    record: Record,
+    mime_type: String,
+    size: Option<usize>,
+}
+
+fn parse_list(body: &[u8]) -> Result<(Vec<ListedFile>, Option<String>)> {
+    let list: FileList = serde_json::from_slice(body).map_err(|e| malformed("gdrive", LIST, &e))?;
+    let bad = |d: &str| Error::Malformed {
+        source_name: "gdrive",
+        endpoint: LIST.into(),
+        detail: d.to_owned(),
+    };
+    let mut files = Vec::with_capacity(list.files.len());
+    for f in list.files {
+        let created = parse_time(&f.created_time).ok_or_else(|| bad("bad createdTime"))?;
+        let modified = parse_time(&f.modified_time).ok_or_else(|| bad("bad modifiedTime"))?;
+        let mut identities = Vec::new();
+        identities.extend(f.owners.into_iter().map(|u| u.identity("owner")));
+        identities.extend(f.last_modifying_user.map(|u| u.identity("editor")));
+        identities.extend(f.sharing_user.map(|u| u.identity("sharer")));
+        files.push(ListedFile {
+            record: Record {
+                source: SourceKind::Gdrive,
+                kind: "file".into(),
+                id: f.id,
+                container: f.parents.into_iter().next(),
+                parent_id: None,
+                occurred_at: created,
+                updated_at: Some(modified),
+                text: f.name,
+                identities,
+                attributes: attrs([
+                    ("mime_type", Value::String(f.mime_type.clone())),
+                    ("text_read", Value::Bool(false)),
+                ]),
+            },
+            mime_type: f.mime_type,
+            size: f.size.as_deref().and_then(|s| s.parse().ok()),
+        });
+    }
+    Ok((files, list.next_page_token.filter(|t| !t.is_empty())))
+}
+
+/// Parses and normalizes one `files.list` page: a record per file with its name, owners and
+/// editors (the connector appends the file's exported text and sets `text_read`); and the
+/// next page token (`None` on the last page).
+///
+/// ```
+/// let page = br#"{"files":[]}"#;
+/// let (records, next) = bacca_connectors::gdrive::parse_files_page(page)?;
+/// assert!(records.is_empty() && next.is_none());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a file list or a file lacks its id or times.
+pub fn parse_files_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
+    let (files, next) = parse_list(body)?;
+    Ok((files.into_iter().map(|f| f.record).collect(), next))
 }
 
 /// How a file's text is read.
@@ -274,28 +328,29 @@ impl DriveSource {
         Ok(resp.access_token)
     }
 
-    async fn file_text(&self, token: &SecretString, f: &File) -> Result<Option<String>> {
-        let Some((template, export_mime)) = text_route(&f.mime_type) else {
+    async fn file_text(
+        &self,
+        token: &SecretString,
+        id: &str,
+        mime_type: &str,
+        size: Option<usize>,
+    ) -> Result<Option<String>> {
+        let Some((template, export_mime)) = text_route(mime_type) else {
             return Ok(None);
         };
-        if !valid_id(&f.id) {
+        if !valid_id(id) {
             return Err(Error::Malformed {
                 source_name: "gdrive",
                 endpoint: LIST.into(),
                 detail: "file id has unexpected characters".into(),
             });
         }
-        if export_mime.is_none()
-            && f.size
-                .as_deref()
-                .and_then(|s| s.parse::<usize>().ok())
-                .is_some_and(|s| s > MAX_TEXT_BYTES)
-        {
+        if export_mime.is_none() && size.is_some_and(|s| s > MAX_TEXT_BYTES) {
             return Ok(None);
         }
         let url = match export_mime {
-            Some(_) => self.api.url(&format!("/drive/v3/files/{}/export", f.id)),
-            None => self.api.url(&format!("/drive/v3/files/{}", f.id)),
+            Some(_) => self.api.url(&format!("/drive/v3/files/{id}/export")),
+            None => self.api.url(&format!("/drive/v3/files/{id}")),
         };
         let result = self
             .api
@@ -333,107 +388,57 @@ impl Source for DriveSource {
     }
 
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: State = decode("gdrive", checkpoint)?;
-        let (start, q) = match state.pass.clone() {
-            Some(p) => p,
-            None => {
-                let from = state
-                    .watermark
-                    .map(|w| w - Duration::minutes(2))
-                    .or(self.config.since);
-                let q = match from {
-                    Some(t) => format!(
-                        "modifiedTime > '{}' and trashed = false",
-                        t.to_rfc3339_opts(SecondsFormat::Secs, true)
-                    ),
-                    None => "trashed = false".to_owned(),
-                };
-                (Utc::now(), q)
+        let mut state: PassState<String> = decode("gdrive", checkpoint)?;
+        let since = self.config.since;
+        let (_, q) = state.pass(Utc::now(), |w| {
+            match w.map(|w| w - Duration::minutes(2)).or(since) {
+                Some(t) => format!(
+                    "modifiedTime > '{}' and trashed = false",
+                    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ),
+                None => "trashed = false".to_owned(),
             }
-        };
+        });
         let token = self.access_token().await?;
         let mut query = vec![
-            ("q", q.clone()),
+            ("q", q),
             ("orderBy", "modifiedTime".to_owned()),
             ("pageSize", self.config.page_size.clamp(1, 1000).to_string()),
             ("fields", FIELDS.to_owned()),
             ("supportsAllDrives", "true".to_owned()),
             ("includeItemsFromAllDrives", "true".to_owned()),
         ];
-        if let Some(t) = &state.token {
+        if let Some(t) = &state.cursor {
             query.push(("pageToken", t.clone()));
         }
         let url = self.api.url(LIST);
-        let list: FileList = self
+        let (files, next) = self
             .api
             .call(
                 LIST,
                 |c| c.get(&url).bearer_auth(token.expose_secret()).query(&query),
                 |b, _| {
-                    let l: FileList =
-                        serde_json::from_slice(b).map_err(|e| malformed("gdrive", LIST, &e))?;
-                    let n = l.files.len();
-                    Ok((l, n))
+                    let page = parse_list(b)?;
+                    let n = page.0.len();
+                    Ok((page, n))
                 },
             )
             .await?;
-        let mut records = Vec::new();
-        for f in list.files {
-            let bad = |d: &str| Error::Malformed {
-                source_name: "gdrive",
-                endpoint: LIST.into(),
-                detail: d.to_owned(),
-            };
-            let created = parse_time(&f.created_time).ok_or_else(|| bad("bad createdTime"))?;
-            let modified = parse_time(&f.modified_time).ok_or_else(|| bad("bad modifiedTime"))?;
-            let body = self.file_text(&token, &f).await?;
-            let mut text = f.name.clone();
-            if let Some(b) = &body {
-                text.push('\n');
-                text.push_str(b);
+        let mut records = Vec::with_capacity(files.len());
+        for f in files {
+            let mut record = f.record;
+            if let Some(body) = self
+                .file_text(&token, &record.id, &f.mime_type, f.size)
+                .await?
+            {
+                record.text.push('\n');
+                record.text.push_str(&body);
+                if let Some(a) = record.attributes.as_object_mut() {
+                    a.insert("text_read".into(), Value::Bool(true));
+                }
             }
-            let mut identities = Vec::new();
-            identities.extend(f.owners.into_iter().map(|u| u.identity("owner")));
-            identities.extend(f.last_modifying_user.map(|u| u.identity("editor")));
-            identities.extend(f.sharing_user.map(|u| u.identity("sharer")));
-            records.push(Record {
-                source: SourceKind::Gdrive,
-                kind: "file".into(),
-                id: f.id,
-                container: f.parents.into_iter().next(),
-                parent_id: None,
-                occurred_at: created,
-                updated_at: Some(modified),
-                text,
-                identities,
-                attributes: attrs([
-                    ("mime_type", Value::String(f.mime_type)),
-                    ("text_read", Value::Bool(body.is_some())),
-                ]),
-            });
+            records.push(record);
         }
-        let next = list.next_page_token.filter(|t| !t.is_empty());
-        if next.is_some() && next == state.token {
-            return Err(Error::CursorLoop {
-                source_name: "gdrive",
-                endpoint: LIST.into(),
-            });
-        }
-        let done = next.is_none();
-        if done {
-            state = State {
-                watermark: Some(start),
-                pass: None,
-                token: None,
-            };
-        } else {
-            state.pass = Some((start, q));
-            state.token = next;
-        }
-        Ok(Page {
-            records,
-            next_checkpoint: encode(&state),
-            done,
-        })
+        state.end_page("gdrive", LIST, records, next)
     }
 }

@@ -11,13 +11,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::PassState;
 use crate::record::{attrs, parse_time, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, encode, Source};
+use crate::source::{decode, Source};
 use crate::{Error, Result};
 
 const SEARCH: &str = "/rest/api/3/search/jql";
@@ -36,18 +37,6 @@ pub struct JiraConfig {
     pub jql: Option<String>,
     /// First run only: issues updated after this time.
     pub since: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    /// Start of the last completed pass.
-    #[serde(default)]
-    watermark: Option<DateTime<Utc>>,
-    /// The pass being read: its start and JQL (fixed so the page token stays valid).
-    #[serde(default)]
-    pass: Option<(DateTime<Utc>, String)>,
-    #[serde(default)]
-    token: Option<String>,
 }
 
 /// Reads the issues of one Jira Cloud site.
@@ -204,6 +193,14 @@ struct Listing {
     total: Option<usize>,
     #[serde(default, alias = "histories", alias = "comments")]
     items: Vec<Value>,
+}
+
+impl Listing {
+    /// The items and the total Jira reports (the item count when it reports none).
+    fn split(self) -> (Vec<Value>, usize) {
+        let total = self.total.unwrap_or(self.items.len());
+        (self.items, total)
+    }
 }
 
 #[derive(Deserialize)]
@@ -418,6 +415,127 @@ fn change_record(key: &str, project: Option<&str>, h: &Value) -> Result<Record> 
     })
 }
 
+/// One issue of a search page: its record, and the comments and changelog entries embedded
+/// in the response with the totals Jira reports (more may need fetching).
+struct ParsedIssue {
+    record: Record,
+    key: String,
+    project: Option<String>,
+    comments: Vec<Value>,
+    comments_total: usize,
+    histories: Vec<Value>,
+    histories_total: usize,
+}
+
+impl ParsedIssue {
+    /// Appends the issue record, then one record per comment and changelog entry (the
+    /// embedded ones followed by `more_comments` and `more_histories`).
+    fn into_records(
+        self,
+        more_comments: Vec<Value>,
+        more_histories: Vec<Value>,
+        out: &mut Vec<Record>,
+    ) -> Result<()> {
+        let project = self.project.as_deref();
+        out.push(self.record);
+        for c in self.comments.iter().chain(&more_comments) {
+            out.push(comment_record(&self.key, project, c)?);
+        }
+        for h in self.histories.iter().chain(&more_histories) {
+            out.push(change_record(&self.key, project, h)?);
+        }
+        Ok(())
+    }
+}
+
+/// Parses a `/rest/api/3/search/jql` response: the issues, and the next page token (`None`
+/// on the last page).
+fn parse_search(body: &[u8]) -> Result<(Vec<ParsedIssue>, Option<String>)> {
+    let resp: SearchResponse =
+        serde_json::from_slice(body).map_err(|e| malformed("jira", SEARCH, &e))?;
+    let mut issues = Vec::with_capacity(resp.issues.len());
+    for issue in resp.issues {
+        let f = issue.fields;
+        let project = f.project.map(|p| p.key);
+        let created = parse_time(&f.created).ok_or_else(|| bad("bad created"))?;
+        let updated = parse_time(&f.updated).ok_or_else(|| bad("bad updated"))?;
+        let mut identities = Vec::new();
+        identities.extend(f.reporter.map(|u| u.identity("reporter")));
+        identities.extend(f.assignee.map(|u| u.identity("assignee")));
+        identities.extend(f.creator.map(|u| u.identity("creator")));
+        let mut text = f.summary;
+        if let Some(d) = &f.description {
+            text.push('\n');
+            adf_text(d, &mut text, &mut identities);
+        }
+        let name = |n: Option<Named>| n.and_then(|n| n.name).map_or(Value::Null, Value::String);
+        let record = Record {
+            source: SourceKind::Jira,
+            kind: "issue".into(),
+            id: issue.id,
+            container: project.clone(),
+            parent_id: None,
+            occurred_at: created,
+            updated_at: Some(updated),
+            text: text.trim_end().to_owned(),
+            identities,
+            attributes: attrs([
+                ("key", Value::String(issue.key.clone())),
+                ("status", name(f.status)),
+                ("priority", name(f.priority)),
+                ("issuetype", name(f.issuetype)),
+                (
+                    "labels",
+                    if f.labels.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::from(f.labels)
+                    },
+                ),
+            ]),
+        };
+        let (comments, comments_total) = f.comment.map_or((Vec::new(), 0), Listing::split);
+        let (histories, histories_total) = issue.changelog.map_or((Vec::new(), 0), Listing::split);
+        issues.push(ParsedIssue {
+            record,
+            key: issue.key,
+            project,
+            comments,
+            comments_total,
+            histories,
+            histories_total,
+        });
+    }
+    let next = resp
+        .next_page_token
+        .filter(|t| !t.is_empty() && resp.is_last != Some(true));
+    Ok((issues, next))
+}
+
+/// Parses and normalizes one `/rest/api/3/search/jql` page: a record per issue, then per
+/// comment and changelog entry embedded in the response; and the next page token (`None` on
+/// the last page). The connector also fetches the comments and changelog entries beyond the
+/// embedded ones; this entry point (for fuzzing and benchmarks) does not.
+///
+/// ```
+/// let page = br#"{"issues":[],"isLast":true}"#;
+/// let (records, next) = bacca_connectors::jira::parse_search_page(page)?;
+/// assert!(records.is_empty() && next.is_none());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a search response or an issue, comment or
+/// changelog entry lacks its id or times.
+pub fn parse_search_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
+    let (issues, next) = parse_search(body)?;
+    let mut records = Vec::new();
+    for issue in issues {
+        issue.into_records(Vec::new(), Vec::new(), &mut records)?;
+    }
+    Ok((records, next))
+}
+
 #[async_trait]
 impl Source for JiraSource {
     fn kind(&self) -> SourceKind {
@@ -425,131 +543,52 @@ impl Source for JiraSource {
     }
 
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: State = decode("jira", checkpoint)?;
-        let (start, jql) = match state.pass.clone() {
-            Some(p) => p,
-            None => {
-                let now = Utc::now();
-                (
-                    now,
-                    self.pass_jql(state.watermark.or(self.config.since), now),
-                )
-            }
-        };
+        let mut state: PassState<String> = decode("jira", checkpoint)?;
+        let (since, now) = (self.config.since, Utc::now());
+        let (_, jql) = state.pass(now, |w| self.pass_jql(w.or(since), now));
         let mut q = vec![
-            ("jql", jql.clone()),
+            ("jql", jql),
             ("maxResults", "50".to_owned()),
             ("fields", FIELDS.to_owned()),
             ("expand", "changelog".to_owned()),
         ];
-        if let Some(t) = &state.token {
+        if let Some(t) = &state.cursor {
             q.push(("nextPageToken", t.clone()));
         }
         let url = self.api.url(SEARCH);
-        let resp: SearchResponse = self
+        let (issues, next) = self
             .api
             .call(
                 SEARCH,
                 |c| self.auth(c.get(&url)).query(&q),
                 |b, _| {
-                    let r: SearchResponse =
-                        serde_json::from_slice(b).map_err(|e| malformed("jira", SEARCH, &e))?;
-                    let n = r.issues.len();
-                    Ok((r, n))
+                    let page = parse_search(b)?;
+                    let n = page.0.len();
+                    Ok((page, n))
                 },
             )
             .await?;
         let mut records = Vec::new();
-        for issue in resp.issues {
-            let f = issue.fields;
-            let project = f.project.map(|p| p.key);
-            let created = parse_time(&f.created).ok_or_else(|| bad("bad created"))?;
-            let updated = parse_time(&f.updated).ok_or_else(|| bad("bad updated"))?;
-            let mut identities = Vec::new();
-            identities.extend(f.reporter.map(|u| u.identity("reporter")));
-            identities.extend(f.assignee.map(|u| u.identity("assignee")));
-            identities.extend(f.creator.map(|u| u.identity("creator")));
-            let mut text = f.summary;
-            if let Some(d) = &f.description {
-                text.push('\n');
-                adf_text(d, &mut text, &mut identities);
-            }
-            let name = |n: Option<Named>| n.and_then(|n| n.name).map_or(Value::Null, Value::String);
-            records.push(Record {
-                source: SourceKind::Jira,
-                kind: "issue".into(),
-                id: issue.id,
-                container: project.clone(),
-                parent_id: None,
-                occurred_at: created,
-                updated_at: Some(updated),
-                text: text.trim_end().to_owned(),
-                identities,
-                attributes: attrs([
-                    ("key", Value::String(issue.key.clone())),
-                    ("status", name(f.status)),
-                    ("priority", name(f.priority)),
-                    ("issuetype", name(f.issuetype)),
-                    (
-                        "labels",
-                        if f.labels.is_empty() {
-                            Value::Null
-                        } else {
-                            Value::from(f.labels)
-                        },
-                    ),
-                ]),
-            });
-            let mut comments = Vec::new();
-            if let Some(c) = f.comment {
-                let total = c.total.unwrap_or(c.items.len());
-                let have = c.items.len();
-                comments = c.items;
-                comments.extend(
-                    self.sub_pages(&issue.key, SubKind::Comments, have, total)
-                        .await?,
-                );
-            }
-            for c in &comments {
-                records.push(comment_record(&issue.key, project.as_deref(), c)?);
-            }
-            let mut histories = Vec::new();
-            if let Some(c) = issue.changelog {
-                let total = c.total.unwrap_or(c.items.len());
-                let have = c.items.len();
-                histories = c.items;
-                histories.extend(
-                    self.sub_pages(&issue.key, SubKind::Changelog, have, total)
-                        .await?,
-                );
-            }
-            for h in &histories {
-                records.push(change_record(&issue.key, project.as_deref(), h)?);
-            }
+        for issue in issues {
+            let comments = self
+                .sub_pages(
+                    &issue.key,
+                    SubKind::Comments,
+                    issue.comments.len(),
+                    issue.comments_total,
+                )
+                .await?;
+            let histories = self
+                .sub_pages(
+                    &issue.key,
+                    SubKind::Changelog,
+                    issue.histories.len(),
+                    issue.histories_total,
+                )
+                .await?;
+            issue.into_records(comments, histories, &mut records)?;
         }
-        let next = resp.next_page_token.filter(|t| !t.is_empty());
-        if next.is_some() && next == state.token {
-            return Err(Error::CursorLoop {
-                source_name: "jira",
-                endpoint: SEARCH.into(),
-            });
-        }
-        let done = resp.is_last.unwrap_or(next.is_none()) || next.is_none();
-        if done {
-            state = State {
-                watermark: Some(start),
-                pass: None,
-                token: None,
-            };
-        } else {
-            state.pass = Some((start, jql));
-            state.token = next;
-        }
-        Ok(Page {
-            records,
-            next_checkpoint: encode(&state),
-            done,
-        })
+        state.end_page("jira", SEARCH, records, next)
     }
 }
 

@@ -26,6 +26,8 @@
 //! ```
 
 #![forbid(unsafe_code)]
+// Vendor responses are hostile input: no indexing or slicing that could panic (tests exempt).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod confluence;
 pub mod credentials;
@@ -37,6 +39,7 @@ pub mod http;
 pub mod jira;
 pub mod linear;
 pub mod notion;
+mod pass;
 mod record;
 pub mod replay;
 pub mod slack;

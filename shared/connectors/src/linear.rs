@@ -8,13 +8,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::PassState;
 use crate::record::{attrs, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, encode, Source};
+use crate::source::{decode, Source};
 use crate::{Error, Result};
 
 const EP: &str = "/graphql";
@@ -43,16 +44,6 @@ pub struct LinearConfig {
     pub since: Option<DateTime<Utc>>,
     /// Issues per page (Linear's default is 50).
     pub page_size: u32,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    #[serde(default)]
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pass: Option<(DateTime<Utc>, Option<String>)>,
-    #[serde(default)]
-    cursor: Option<String>,
 }
 
 /// Reads the issues of one Linear workspace.
@@ -264,6 +255,40 @@ fn normalize(issues: Vec<Issue>) -> Vec<Record> {
     out
 }
 
+/// Parses and normalizes one page of the connector's `issues` GraphQL query: a record per
+/// issue followed by one per embedded comment, and the cursor of the next page (`None` on the
+/// last page).
+///
+/// ```
+/// let page = br#"{"data":{"issues":{"nodes":[],"pageInfo":{"hasNextPage":false}}}}"#;
+/// let (records, next) = bacca_connectors::linear::parse_issues_page(page)?;
+/// assert!(records.is_empty() && next.is_none());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not such a response; GraphQL errors as
+/// [`Error::RateLimited`] (`RATELIMITED`), [`Error::Auth`] (`AUTHENTICATION_ERROR`,
+/// `FORBIDDEN`) or [`Error::Http`] (any other code).
+pub fn parse_issues_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
+    let r: Response = serde_json::from_slice(body).map_err(|e| malformed("linear", EP, &e))?;
+    if !r.errors.is_empty() {
+        return Err(gql_error(&r.errors));
+    }
+    let data = r.data.ok_or_else(|| Error::Malformed {
+        source_name: "linear",
+        endpoint: EP.into(),
+        detail: "no data".into(),
+    })?;
+    let next = data
+        .issues
+        .page_info
+        .filter(|p| p.has_next_page)
+        .and_then(|p| p.end_cursor)
+        .filter(|c| !c.is_empty());
+    Ok((normalize(data.issues.nodes), next))
+}
+
 #[async_trait]
 impl Source for LinearSource {
     fn kind(&self) -> SourceKind {
@@ -271,25 +296,20 @@ impl Source for LinearSource {
     }
 
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: State = decode("linear", checkpoint)?;
-        let (start, gt) = match state.pass.clone() {
-            Some(p) => p,
-            None => (
-                Utc::now(),
-                state
-                    .watermark
-                    .map(|w| w - Duration::minutes(2))
-                    .or(self.config.since)
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
-            ),
-        };
+        let mut state: PassState<Option<String>> = decode("linear", checkpoint)?;
+        let since = self.config.since;
+        let (_, gt) = state.pass(Utc::now(), |w| {
+            w.map(|w| w - Duration::minutes(2))
+                .or(since)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        });
         let filter = gt.as_ref().map(|g| json!({ "updatedAt": { "gt": g } }));
         let body = json!({
             "query": QUERY,
             "variables": { "first": self.config.page_size.clamp(1, 250), "after": state.cursor, "filter": filter },
         });
         let url = self.api.url(EP);
-        let (issues, info) = self
+        let (records, next) = self
             .api
             .call(
                 EP,
@@ -299,47 +319,12 @@ impl Source for LinearSource {
                         .json(&body)
                 },
                 |b, _| {
-                    let r: Response =
-                        serde_json::from_slice(b).map_err(|e| malformed("linear", EP, &e))?;
-                    if !r.errors.is_empty() {
-                        return Err(gql_error(&r.errors));
-                    }
-                    let data = r.data.ok_or_else(|| Error::Malformed {
-                        source_name: "linear",
-                        endpoint: EP.into(),
-                        detail: "no data".into(),
-                    })?;
-                    let n = data.issues.nodes.len();
-                    Ok(((data.issues.nodes, data.issues.page_info), n))
+                    let page = parse_issues_page(b)?;
+                    let n = page.0.len();
+                    Ok((page, n))
                 },
             )
             .await?;
-        let records = normalize(issues);
-        let next = info
-            .filter(|p| p.has_next_page)
-            .and_then(|p| p.end_cursor)
-            .filter(|c| !c.is_empty());
-        if next.is_some() && next == state.cursor {
-            return Err(Error::CursorLoop {
-                source_name: "linear",
-                endpoint: EP.into(),
-            });
-        }
-        let done = next.is_none();
-        if done {
-            state = State {
-                watermark: Some(start),
-                pass: None,
-                cursor: None,
-            };
-        } else {
-            state.pass = Some((start, gt));
-            state.cursor = next;
-        }
-        Ok(Page {
-            records,
-            next_checkpoint: encode(&state),
-            done,
-        })
+        state.end_page("linear", EP, records, next)
     }
 }

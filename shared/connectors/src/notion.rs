@@ -6,15 +6,16 @@
 //! recursion is bounded in depth and count per page. Every request carries `Notion-Version`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::PassState;
 use crate::record::{attrs, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, encode, Source};
+use crate::source::{decode, Source};
 use crate::{Error, Result};
 
 /// The API version the connector is written against.
@@ -35,16 +36,6 @@ pub struct NotionConfig {
     pub base_url: String,
     /// Pages per search request (their blocks are read in the same call to `fetch_page`).
     pub page_size: u32,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    #[serde(default)]
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pass_max: Option<DateTime<Utc>>,
-    #[serde(default)]
-    cursor: Option<String>,
 }
 
 /// Reads the pages shared with one Notion integration.
@@ -95,6 +86,149 @@ fn rich_text(items: Option<&Value>, out: &mut String, ids: &mut Vec<Identity>) {
 fn person(v: Option<&Value>, role: &str) -> Option<Identity> {
     let id = v?.get("id")?.as_str()?;
     Some(Identity::with_id(role, id))
+}
+
+/// A page of a search response, with the text of its title property (the connector then
+/// appends the text of its blocks).
+fn page_record(p: &Value) -> Result<Record> {
+    let id = p
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(SEARCH, "page without id"))?;
+    let time = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .and_then(crate::record::parse_time)
+            .ok_or_else(|| bad(SEARCH, "page without times"))
+    };
+    let created = time("created_time")?;
+    let edited = time("last_edited_time")?;
+    let mut identities = Vec::new();
+    identities.extend(person(p.get("created_by"), "author"));
+    identities.extend(person(p.get("last_edited_by"), "editor"));
+    let mut text = String::new();
+    for prop in p
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        if prop.get("type").and_then(Value::as_str) == Some("title") {
+            rich_text(prop.get("title"), &mut text, &mut identities);
+            text.push('\n');
+        }
+    }
+    let parent = p
+        .get("parent")
+        .and_then(|par| {
+            ["database_id", "page_id", "workspace"]
+                .iter()
+                .find_map(|k| par.get(*k))
+        })
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Record {
+        source: SourceKind::Notion,
+        kind: "page".into(),
+        id: id.to_owned(),
+        container: None,
+        parent_id: parent,
+        occurred_at: created,
+        updated_at: Some(edited),
+        text,
+        identities,
+        attributes: attrs([(
+            "archived",
+            p.get("archived").cloned().unwrap_or(Value::Null),
+        )]),
+    })
+}
+
+/// Parses and normalizes one `POST /v1/search` page: a record per page with the text of its
+/// title (the connector appends the text of the page's blocks, read with
+/// [`parse_block_children`]); and the next cursor (`None` on the last page).
+///
+/// ```
+/// let page = br#"{"object":"list","results":[],"next_cursor":null,"has_more":false}"#;
+/// let (records, next) = bacca_connectors::notion::parse_search_page(page)?;
+/// assert!(records.is_empty() && next.is_none());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a list or a page lacks its id or times.
+pub fn parse_search_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
+    let list: List = serde_json::from_slice(body).map_err(|e| malformed("notion", SEARCH, &e))?;
+    let records = list
+        .results
+        .iter()
+        .map(page_record)
+        .collect::<Result<Vec<_>>>()?;
+    let next = list.next_cursor.filter(|c| list.has_more && !c.is_empty());
+    Ok((records, next))
+}
+
+/// One page of a block's children (`GET /v1/blocks/{id}/children`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockChildren {
+    /// The plain text of the blocks, one line per block with text.
+    pub text: String,
+    /// The users the text mentions.
+    pub identities: Vec<Identity>,
+    /// The ids of the blocks whose own children are to be read (not child pages or databases).
+    pub children: Vec<String>,
+    /// The cursor of the next page of children (`None` on the last page).
+    pub next_cursor: Option<String>,
+    /// How many blocks were read.
+    pub blocks: usize,
+    /// Whether the page held more blocks than the budget (the rest were not read).
+    pub truncated: bool,
+}
+
+/// Parses one page of a block's children, reading at most `budget` blocks.
+fn parse_children(body: &[u8], budget: usize) -> Result<BlockChildren> {
+    let list: List = serde_json::from_slice(body).map_err(|e| malformed("notion", CHILDREN, &e))?;
+    let mut out = BlockChildren {
+        next_cursor: list.next_cursor.filter(|c| list.has_more && !c.is_empty()),
+        truncated: list.results.len() > budget,
+        ..BlockChildren::default()
+    };
+    for block in list.results.iter().take(budget) {
+        out.blocks += 1;
+        let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
+        let before = out.text.len();
+        rich_text(
+            block.get(kind).and_then(|b| b.get("rich_text")),
+            &mut out.text,
+            &mut out.identities,
+        );
+        if out.text.len() > before {
+            out.text.push('\n');
+        }
+        let has_children = block.get("has_children").and_then(Value::as_bool) == Some(true);
+        if has_children && kind != "child_page" && kind != "child_database" {
+            if let Some(cid) = block.get("id").and_then(Value::as_str) {
+                out.children.push(cid.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses one `GET /v1/blocks/{id}/children` page (at most 5,000 blocks, the connector's
+/// per-page bound): the blocks' text and mentions, the children to read next, the next cursor.
+///
+/// ```
+/// let page = br#"{"object":"list","results":[],"next_cursor":null,"has_more":false}"#;
+/// let blocks = bacca_connectors::notion::parse_block_children(page)?;
+/// assert!(blocks.text.is_empty() && blocks.children.is_empty());
+/// # Ok::<(), bacca_connectors::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Malformed`] when the body is not a list.
+pub fn parse_block_children(body: &[u8]) -> Result<BlockChildren> {
+    parse_children(body, MAX_BLOCKS)
 }
 
 impl NotionSource {
@@ -153,40 +287,42 @@ impl NotionSource {
             if let Some(c) = &cursor {
                 q.push(("start_cursor", c.clone()));
             }
-            let list = self.list(CHILDREN, |c| c.get(&url).query(&q)).await?;
-            let next = list.next_cursor.filter(|c| list.has_more && !c.is_empty());
-            if next.is_some() && next == cursor {
+            let blocks = self
+                .api
+                .call(
+                    CHILDREN,
+                    |c| self.auth(c.get(&url).query(&q)),
+                    |b, _| {
+                        let page = parse_children(b, MAX_BLOCKS.saturating_sub(seen))?;
+                        let n = page.blocks;
+                        Ok((page, n))
+                    },
+                )
+                .await?;
+            if blocks.next_cursor.is_some() && blocks.next_cursor == cursor {
                 return Err(Error::CursorLoop {
                     source_name: "notion",
                     endpoint: CHILDREN.into(),
                 });
             }
-            if let Some(n) = next {
+            if let Some(n) = blocks.next_cursor {
                 stack.push((id.clone(), depth, Some(n)));
             }
-            let mut children = Vec::new();
-            for block in &list.results {
-                seen += 1;
-                if seen > MAX_BLOCKS {
-                    return Ok(());
-                }
-                let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-                let before = text.len();
-                rich_text(block.get(kind).and_then(|b| b.get("rich_text")), text, ids);
-                if text.len() > before {
-                    text.push('\n');
-                }
-                let has_children = block.get("has_children").and_then(Value::as_bool) == Some(true);
-                if has_children
-                    && depth + 1 < MAX_DEPTH
-                    && kind != "child_page"
-                    && kind != "child_database"
-                {
-                    if let Some(cid) = block.get("id").and_then(Value::as_str) {
-                        children.push((cid.to_owned(), depth + 1, None));
-                    }
-                }
+            seen += blocks.blocks;
+            text.push_str(&blocks.text);
+            ids.extend(blocks.identities);
+            if blocks.truncated {
+                return Ok(());
             }
+            let children: Vec<_> = if depth + 1 < MAX_DEPTH {
+                blocks
+                    .children
+                    .into_iter()
+                    .map(|c| (c, depth + 1, None))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             // Depth first, in document order.
             stack.extend(children.into_iter().rev());
         }
@@ -201,103 +337,35 @@ impl Source for NotionSource {
     }
 
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: State = decode("notion", checkpoint)?;
+        let mut state: PassState<()> = decode("notion", checkpoint)?;
         let mut body = json!({
             "filter": {"property": "object", "value": "page"},
             "sort": {"direction": "descending", "timestamp": "last_edited_time"},
             "page_size": self.config.page_size.clamp(1, 100),
         });
-        if let Some(c) = &state.cursor {
-            body["start_cursor"] = Value::String(c.clone());
+        if let (Some(c), Some(b)) = (&state.cursor, body.as_object_mut()) {
+            b.insert("start_cursor".into(), Value::String(c.clone()));
         }
         let url = self.api.url(SEARCH);
         let list = self.list(SEARCH, |c| c.post(&url).json(&body)).await?;
         let mut records = Vec::new();
         let mut reached = false;
         for p in &list.results {
-            let id = p
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad(SEARCH, "page without id"))?;
-            let time = |k: &str| {
-                p.get(k)
-                    .and_then(Value::as_str)
-                    .and_then(crate::record::parse_time)
-                    .ok_or_else(|| bad(SEARCH, "page without times"))
-            };
-            let created = time("created_time")?;
-            let edited = time("last_edited_time")?;
-            if state.watermark.is_some_and(|w| edited <= w) {
+            let mut record = page_record(p)?;
+            let edited = record.updated_at.unwrap_or(record.occurred_at);
+            if state.is_old(edited) {
                 reached = true;
                 break;
             }
-            if state.pass_max.is_none_or(|m| edited > m) {
-                state.pass_max = Some(edited);
-            }
-            let mut identities = Vec::new();
-            identities.extend(person(p.get("created_by"), "author"));
-            identities.extend(person(p.get("last_edited_by"), "editor"));
-            let mut text = String::new();
-            for prop in p
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|m| m.values())
-            {
-                if prop.get("type").and_then(Value::as_str) == Some("title") {
-                    rich_text(prop.get("title"), &mut text, &mut identities);
-                    text.push('\n');
-                }
-            }
-            self.blocks_text(id, &mut text, &mut identities).await?;
-            let parent = p
-                .get("parent")
-                .and_then(|par| {
-                    ["database_id", "page_id", "workspace"]
-                        .iter()
-                        .find_map(|k| par.get(*k))
-                })
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            records.push(Record {
-                source: SourceKind::Notion,
-                kind: "page".into(),
-                id: id.to_owned(),
-                container: None,
-                parent_id: parent,
-                occurred_at: created,
-                updated_at: Some(edited),
-                text: text.trim_end().to_owned(),
-                identities,
-                attributes: attrs([(
-                    "archived",
-                    p.get("archived").cloned().unwrap_or(Value::Null),
-                )]),
-            });
+            state.saw(edited);
+            self.blocks_text(&record.id, &mut record.text, &mut record.identities)
+                .await?;
+            record.text = record.text.trim_end().to_owned();
+            records.push(record);
         }
         let next = list
             .next_cursor
             .filter(|c| list.has_more && !reached && !c.is_empty());
-        if next.is_some() && next == state.cursor {
-            return Err(Error::CursorLoop {
-                source_name: "notion",
-                endpoint: SEARCH.into(),
-            });
-        }
-        let done = next.is_none();
-        if done {
-            state = State {
-                watermark: state.pass_max.or(state.watermark),
-                pass_max: None,
-                cursor: None,
-            };
-        } else {
-            state.cursor = next;
-        }
-        Ok(Page {
-            records,
-            next_checkpoint: encode(&state),
-            done,
-        })
+        state.end_page("notion", SEARCH, records, next)
     }
 }

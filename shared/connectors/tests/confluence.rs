@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::json;
+
 use bacca_connectors::confluence::{ConfluenceConfig, ConfluenceSource};
 use bacca_connectors::{Error, MemoryCheckpointStore, Source};
 use secrecy::SecretString;
@@ -11,10 +13,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PAGE1: &str = include_str!("../testdata/confluence/pages_page1.json");
 const PAGE2: &str = include_str!("../testdata/confluence/pages_page2.json");
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 fn source(server: &MockServer) -> ConfluenceSource {
     let (ctx, _) = common::ctx();

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{json, json_status};
+
 use std::time::Duration;
 
 use bacca_connectors::datadog::{DatadogConfig, DatadogKeys, DatadogSource};
@@ -16,10 +18,6 @@ const LOGS2: &str = include_str!("../testdata/datadog/logs_page2.json");
 const INCIDENTS: &str = include_str!("../testdata/datadog/incidents.json");
 const MONITORS: &str = include_str!("../testdata/datadog/monitors.json");
 const AFTER: &str = "eyJhZnRlciI6IkFRQUFBWXZRMUJUcVMyZDR0QSJ9";
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 fn source(server: &MockServer, logs: bool, incidents: bool, monitors: bool) -> DatadogSource {
     let (ctx, _) = common::ctx();
@@ -172,10 +170,7 @@ async fn waits_for_x_ratelimit_reset_then_succeeds() {
 async fn forbidden_and_malformed_are_permanent() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v2/incidents"))
-        .respond_with(
-            ResponseTemplate::new(403)
-                .set_body_raw(r#"{"errors":["Forbidden"]}"#, "application/json"),
-        )
+        .respond_with(json_status(403, r#"{"errors":["Forbidden"]}"#))
         .expect(1)
         .mount(&server)
         .await;

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{json, json_status};
+
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use bacca_connectors::gdrive::{DriveConfig, DriveSource, ServiceAccountKey};
@@ -17,10 +19,6 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 const PAGE1: &str = include_str!("../testdata/gdrive/files_page1.json");
 const PAGE2: &str = include_str!("../testdata/gdrive/files_page2.json");
 const DOC_ID: &str = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms";
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 /// A throwaway service-account key generated for the test (never a real credential).
 fn key(token_uri: &str) -> ServiceAccountKey {
@@ -70,12 +68,9 @@ async fn mount(server: &MockServer) {
                 && claims["iss"] == "bacca-reader@bacca-test.iam.gserviceaccount.com"
                 && assertion.split('.').count() == 3
             {
-                ResponseTemplate::new(200).set_body_raw(
-                    r#"{"access_token":"ya29.test-access","expires_in":3599,"token_type":"Bearer"}"#,
-                    "application/json",
-                )
+                json_status(200, r#"{"access_token":"ya29.test-access","expires_in":3599,"token_type":"Bearer"}"#)
             } else {
-                ResponseTemplate::new(400).set_body_raw(r#"{"error":"invalid_grant"}"#, "application/json")
+                json_status(400, r#"{"error":"invalid_grant"}"#)
             }
         })
         .expect(1)
@@ -138,19 +133,13 @@ async fn lists_and_exports_with_a_cached_token() {
 async fn quota_403_is_retried_and_export_too_large_keeps_metadata() {
     let server = MockServer::start().await;
     Mock::given(path("/drive/v3/files"))
-        .respond_with(ResponseTemplate::new(403).set_body_raw(
-            r#"{"error":{"errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded","message":"User Rate Limit Exceeded"}],"code":403,"message":"User Rate Limit Exceeded"}}"#,
-            "application/json",
-        ))
+        .respond_with(json_status(403, r#"{"error":{"errors":[{"domain":"usageLimits","reason":"userRateLimitExceeded","message":"User Rate Limit Exceeded"}],"code":403,"message":"User Rate Limit Exceeded"}}"#))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(path(format!("/drive/v3/files/{DOC_ID}/export")))
-        .respond_with(ResponseTemplate::new(403).set_body_raw(
-            r#"{"error":{"errors":[{"domain":"global","reason":"exportSizeLimitExceeded","message":"This file is too large to be exported."}],"code":403}}"#,
-            "application/json",
-        ))
+        .respond_with(json_status(403, r#"{"error":{"errors":[{"domain":"global","reason":"exportSizeLimitExceeded","message":"This file is too large to be exported."}],"code":403}}"#))
         .with_priority(1)
         .mount(&server)
         .await;
@@ -165,10 +154,7 @@ async fn quota_403_is_retried_and_export_too_large_keeps_metadata() {
 async fn a_refused_grant_is_permanent() {
     let server = MockServer::start().await;
     Mock::given(path("/token"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_raw(r#"{"error":"invalid_client"}"#, "application/json"),
-        )
+        .respond_with(json_status(401, r#"{"error":"invalid_client"}"#))
         .mount(&server)
         .await;
     let mut s = source(&server);

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::json;
+
 use bacca_connectors::linear::{LinearConfig, LinearSource};
 use bacca_connectors::{Error, MemoryCheckpointStore, Source};
 use secrecy::SecretString;
@@ -12,10 +14,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const PAGE1: &str = include_str!("../testdata/linear/issues_page1.json");
 const PAGE2: &str = include_str!("../testdata/linear/issues_page2.json");
 const AUTH: &str = include_str!("../testdata/linear/auth_error.json");
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 fn source(server: &MockServer) -> LinearSource {
     let (ctx, _) = common::ctx();

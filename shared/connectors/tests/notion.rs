@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{json, json_status};
+
 use bacca_connectors::notion::{NotionConfig, NotionSource, NOTION_VERSION};
 use bacca_connectors::{Error, MemoryCheckpointStore, Source};
 use secrecy::SecretString;
@@ -12,10 +14,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const SEARCH: &str = include_str!("../testdata/notion/search.json");
 const ROOT: &str = include_str!("../testdata/notion/children_root.json");
 const NESTED: &str = include_str!("../testdata/notion/children_nested.json");
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 fn source(server: &MockServer) -> NotionSource {
     let (ctx, _) = common::ctx();
@@ -108,7 +106,7 @@ async fn rate_limited_then_ok_and_unauthorized_is_permanent() {
 
     server.reset().await;
     Mock::given(path("/v1/search"))
-        .respond_with(ResponseTemplate::new(401).set_body_raw(r#"{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}"#, "application/json"))
+        .respond_with(json_status(401, r#"{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}"#))
         .expect(1)
         .mount(&server)
         .await;

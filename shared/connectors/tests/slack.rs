@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::json;
+
 use std::time::Duration;
 
 use bacca_connectors::slack::{SlackConfig, SlackProfile, SlackSource};
@@ -20,10 +22,6 @@ const RATELIMITED: &str = include_str!("../testdata/slack/ratelimited.json");
 const TRUNCATED: &str = include_str!("../testdata/slack/truncated.json");
 const LOOP: &str = include_str!("../testdata/slack/history_loop.json");
 const CURSOR: &str = "bmV4dF90czoxNTEyMDg1ODYxMDAwNTQz";
-
-fn json(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
-}
 
 fn source(server: &MockServer, channels: &[&str]) -> (SlackSource, bacca_audit::AuditSink) {
     let (ctx, audit) = common::ctx();

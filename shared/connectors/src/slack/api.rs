@@ -283,18 +283,22 @@ impl Source for SlackSource {
     async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
         let mut state: State = decode("slack", checkpoint)?;
         let channels = &self.config.channels;
-        if state.pos >= channels.len() || state.channel.as_deref() != Some(&channels[state.pos]) {
+        let current = channels.get(state.pos).map(String::as_str);
+        if current.is_none() || state.channel.as_deref() != current {
             // First run, or the allowlist changed: restart the pass (watermarks are kept).
             let watermarks = std::mem::take(&mut state.watermarks);
             let recent = std::mem::take(&mut state.recent);
             state = State {
                 watermarks,
                 recent,
-                channel: Some(channels[0].clone()),
+                channel: channels.first().cloned(),
                 ..State::default()
             };
         }
-        let channel = channels[state.pos].clone();
+        let channel = channels
+            .get(state.pos)
+            .cloned()
+            .ok_or_else(|| Error::Config("the slack channel allowlist is empty".into()))?;
         let limit = self.config.profile.page_limit();
         let mut records = Vec::new();
         if let Some(thread) = state.threads.first().cloned() {
@@ -380,7 +384,7 @@ impl Source for SlackSource {
                 watermarks,
                 recent,
                 pos,
-                channel: Some(channels[pos].clone()),
+                channel: channels.get(pos).cloned(),
                 ..State::default()
             };
         }

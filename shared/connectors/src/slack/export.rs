@@ -196,7 +196,7 @@ fn is_day_file(day: &str) -> bool {
     let b = day.as_bytes();
     b.len() == 15
         && day.ends_with(".json")
-        && b[..10].iter().enumerate().all(|(i, c)| {
+        && b.iter().take(10).enumerate().all(|(i, c)| {
             if i == 4 || i == 7 {
                 *c == b'-'
             } else {

@@ -1,4 +1,5 @@
-//! Shared helpers of the black-box tests.
+//! Shared helpers of the connectors' black-box tests: the connector context, wiremock
+//! responses shaped like the vendors' JSON, running a source to the end, the stored checkpoint.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bacca_audit::AuditSink;
@@ -6,6 +7,7 @@ use bacca_connectors::{
     Checkpoint, CheckpointStore, ConnectorContext, HttpConfig, MemoryCheckpointStore, Record,
     Source,
 };
+use wiremock::ResponseTemplate;
 
 /// A context with fast retries and a memory audit sink.
 pub fn ctx() -> (ConnectorContext, AuditSink) {
@@ -37,4 +39,14 @@ pub async fn stored(store: &MemoryCheckpointStore, source: &str) -> Option<Check
         .await
         .unwrap()
         .map(|s| s.checkpoint)
+}
+
+/// A 200 response with a JSON body (served as raw bytes: fixtures may be deliberately invalid).
+pub fn json(body: &str) -> ResponseTemplate {
+    json_status(200, body)
+}
+
+/// A response of `status` with a JSON body.
+pub fn json_status(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
 }
