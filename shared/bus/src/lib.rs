@@ -9,8 +9,9 @@
 //!   from 1, exponential back-off between attempts, a dead-letter topic after N attempts with
 //!   the attributes Pub/Sub adds, ordering keys, bounded queues and [`InProcessBus::drain`].
 //! - [`MemoryPublisher`]: records what was published; for tests of code that only publishes.
-//! - [`PubSubPublisher`]: Google Cloud Pub/Sub over its REST API (production); the
-//!   subscriptions push to Cloud Run and `bacca-runtime` receives them.
+//! - [`PubSubPublisher`]: Google Cloud Pub/Sub through the official `google-cloud-pubsub`
+//!   client (gRPC, production); the subscriptions push to Cloud Run and `bacca-runtime`
+//!   receives them.
 //! - [`FilePublisher`]: appends to a JSON-lines file (local-mode dead letters).
 //!
 //! ```
