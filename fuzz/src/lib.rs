@@ -13,7 +13,11 @@
 //!   occurrence of a value (four or more characters) is gone from the anonymized output: the
 //!   value may remain only as often as it also occurs undetected in the input (pseudonymize,
 //!   redact, mask);
-//! - [`slack_page`], [`datadog_pages`]: the connectors' public page parsers never panic.
+//! - [`slack_page`], [`datadog_pages`], [`jira_page`], [`linear_page`], [`confluence_page`],
+//!   [`notion_pages`], [`gdrive_page`]: the connectors' public page parsers never panic, return
+//!   no more records than the input has bytes, and every record serializes as a JSON line;
+//! - [`slack_export`]: the Slack export ZIP reader (as raw archive bytes, and as an archive
+//!   built from the input's pieces) never panics and reads within its limits.
 #![forbid(unsafe_code)]
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // a broken invariant must abort the fuzzer
 
@@ -29,13 +33,19 @@ use zeroize::Zeroizing;
 pub type Target = fn(&[u8]);
 
 /// Every target, by name (the names of `fuzz_targets/*.rs` and `corpus/*/`).
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("push_decode", push_decode),
     ("envelope", envelope),
     ("streaming", streaming),
     ("anonymizer", anonymizer),
     ("slack_page", slack_page),
     ("datadog_pages", datadog_pages),
+    ("jira_page", jira_page),
+    ("linear_page", linear_page),
+    ("confluence_page", confluence_page),
+    ("notion_pages", notion_pages),
+    ("gdrive_page", gdrive_page),
+    ("slack_export", slack_export),
 ];
 
 /// The decoder under every transport the first byte selects.
@@ -315,4 +325,146 @@ pub fn datadog_pages(data: &[u8]) {
     let _ = datadog::parse_incidents_page(data);
     let _ = datadog::parse_monitors_page(data);
     let _ = datadog::parse_timeseries(data, "avg:system.cpu.user{*}", 1_763_600_000_000);
+}
+
+/// The invariants of every parsed page: at most one record per input byte, each one a valid
+/// JSON line.
+fn check_records(records: &[bacca_connectors::Record], data: &[u8]) {
+    assert!(records.len() <= data.len(), "more records than input bytes");
+    serializes(records);
+}
+
+fn serializes(records: &[bacca_connectors::Record]) {
+    let mut line = Vec::new();
+    for r in records {
+        line.clear();
+        r.write_json_line(&mut line).expect("a record serializes");
+        assert_eq!(line.last(), Some(&b'\n'));
+    }
+}
+
+/// Jira `/rest/api/3/search/jql` page parser (issues, embedded comments and changelog, ADF).
+pub fn jira_page(data: &[u8]) {
+    if let Ok((records, _token)) = bacca_connectors::jira::parse_search_page(data) {
+        check_records(&records, data);
+    }
+}
+
+/// Linear GraphQL `issues` page parser (issues, embedded comments, GraphQL errors).
+pub fn linear_page(data: &[u8]) {
+    if let Ok((records, _cursor)) = bacca_connectors::linear::parse_issues_page(data) {
+        check_records(&records, data);
+    }
+}
+
+/// Confluence v2 pages parser (storage-format XHTML to text, mentions, `_links.next`).
+pub fn confluence_page(data: &[u8]) {
+    if let Ok((records, _cursor)) = bacca_connectors::confluence::parse_pages_page(data) {
+        check_records(&records, data);
+    }
+    // The storage-format converter on its own, over arbitrary text.
+    let (text, ids) = bacca_connectors::confluence::storage_text(&String::from_utf8_lossy(data));
+    assert!(ids.len() <= data.len());
+    assert!(text.len() <= data.len() * 3 + 3, "text grew past the input");
+}
+
+/// Notion search page and block-children parsers (rich text, mentions, children to read).
+pub fn notion_pages(data: &[u8]) {
+    use bacca_connectors::notion;
+    if let Ok((records, _cursor)) = notion::parse_search_page(data) {
+        check_records(&records, data);
+    }
+    if let Ok(blocks) = notion::parse_block_children(data) {
+        assert!(blocks.children.len() <= blocks.blocks && blocks.blocks <= data.len());
+    }
+}
+
+/// Google Drive `files.list` page parser.
+pub fn gdrive_page(data: &[u8]) {
+    if let Ok((records, _token)) = bacca_connectors::gdrive::parse_files_page(data) {
+        check_records(&records, data);
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    })
+}
+
+/// A stored (uncompressed) ZIP of `entries`, so mutations of the JSON inside reach the parser
+/// (the reader checks each entry's CRC).
+fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in entries {
+        w.start_file(*name, opts).expect("zip entry");
+        w.write_all(data).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
+/// Slack export ZIP reader. Byte 0 even: the rest is the archive. Odd: the rest, split at
+/// `\x00` bytes, is `channels.json`, `users.json` and a day file of channel `incidents`, put
+/// in a valid archive. Then reads the directory and every allowlisted day file, within small
+/// limits.
+pub fn slack_export(data: &[u8]) {
+    use bacca_connectors::slack::{ExportLimits, SlackExportSource};
+    use bacca_connectors::Source as _;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let archive = if mode % 2 == 0 {
+        rest.to_vec()
+    } else {
+        let mut parts = rest.splitn(3, |b| *b == 0);
+        let channels = parts.next().unwrap_or_default();
+        let users = parts.next().unwrap_or_default();
+        let day = parts.next().unwrap_or_default();
+        stored_zip(&[
+            ("channels.json", channels),
+            ("users.json", users),
+            ("incidents/2023-11-14.json", day),
+        ])
+    };
+    let limits = ExportLimits {
+        max_entries: 64,
+        max_entry_bytes: 1 << 20,
+        max_total_bytes: 4 << 20,
+    };
+    let channels = ["C0INCIDENT".to_owned(), "incidents".to_owned()];
+    let Ok(mut source) =
+        SlackExportSource::new(std::io::Cursor::new(archive), &channels, limits)
+    else {
+        return;
+    };
+    runtime().block_on(async {
+        let _ = source.directory().await;
+        let mut checkpoint = None;
+        // Each page consumes one day file; the archive has at most 64 entries.
+        for _ in 0..=limits.max_entries {
+            match source.fetch_page(checkpoint.as_ref()).await {
+                Ok(page) => {
+                    // A deflated entry may hold more records than the archive has bytes.
+                    serializes(&page.records);
+                    if page.done {
+                        return;
+                    }
+                    assert_ne!(
+                        checkpoint.as_ref(),
+                        Some(&page.next_checkpoint),
+                        "the export reader repeated its checkpoint"
+                    );
+                    checkpoint = Some(page.next_checkpoint);
+                }
+                Err(_) => return,
+            }
+        }
+        panic!("the export reader did not finish within its entry count");
+    });
 }

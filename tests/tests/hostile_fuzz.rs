@@ -194,6 +194,36 @@ fn fuzz_datadog_pages() {
 }
 
 #[test]
+fn fuzz_jira_page() {
+    run("jira_page", fuzz_targets::jira_page);
+}
+
+#[test]
+fn fuzz_linear_page() {
+    run("linear_page", fuzz_targets::linear_page);
+}
+
+#[test]
+fn fuzz_confluence_page() {
+    run("confluence_page", fuzz_targets::confluence_page);
+}
+
+#[test]
+fn fuzz_notion_pages() {
+    run("notion_pages", fuzz_targets::notion_pages);
+}
+
+#[test]
+fn fuzz_gdrive_page() {
+    run("gdrive_page", fuzz_targets::gdrive_page);
+}
+
+#[test]
+fn fuzz_slack_export() {
+    run("slack_export", fuzz_targets::slack_export);
+}
+
+#[test]
 fn every_cargo_fuzz_target_has_a_test_and_a_corpus() {
     let names: Vec<&str> = fuzz_targets::TARGETS.iter().map(|(n, _)| *n).collect();
     let dir = PathBuf::from(
