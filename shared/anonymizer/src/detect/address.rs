@@ -327,14 +327,10 @@ fn continuation(text: &str, mut e: usize) -> usize {
 /// Street addresses, unit lines and cued postcodes.
 pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if !b.is_ascii_digit()
-            || !clean_left(bytes, i)
-            || before(bytes, i).is_some_and(|p| p.is_ascii_digit())
-        {
-            i += 1;
+    let mut next_free = 0usize;
+    // house numbers start a word
+    for &i in kw.word_starts() {
+        if i < next_free || !bytes[i].is_ascii_digit() || !clean_left(bytes, i) {
             continue;
         }
         let mut d = i;
@@ -354,13 +350,13 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
                     out.push(Span::new(i, d, EntityType::StreetAddress));
                 }
             }
-            i = d.max(i + 1);
+            next_free = d.max(i + 1);
             continue;
         }
         if let Some(e) = street_from_number(text, i) {
             let e = continuation(text, e);
             out.push(Span::new(i, e, EntityType::StreetAddress));
-            i = e.max(i + 1);
+            next_free = e.max(i + 1);
             continue;
         }
         // postcode after a cue
@@ -374,7 +370,7 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
                 out.push(Span::new(i, e, EntityType::StreetAddress));
             }
         }
-        i = e.max(i + 1);
+        next_free = e.max(i + 1);
     }
     street_prefixed(text, out);
     street_endings(text, kw, out);

@@ -74,18 +74,39 @@ fn automaton() -> &'static Automaton {
     })
 }
 
-/// All keyword matches of one text.
+/// All keyword matches of one text, and where its words start.
 #[derive(Debug, Default)]
 pub(crate) struct Keywords {
     matches: Vec<KwMatch>,
+    /// Offsets of the first byte of every run of word bytes (`super::is_word_byte`).
+    word_starts: Vec<usize>,
+}
+
+/// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
+/// visits words instead of bytes).
+fn word_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
+    let mut prev = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let w = super::is_word_byte(b);
+        if w && !prev {
+            out.push(i);
+        }
+        prev = w;
+    }
+    out
 }
 
 impl Keywords {
     /// Scan `text` once (overlapping matches, so no group hides another's keyword).
     pub(crate) fn scan(text: &str) -> Self {
+        let word_starts = word_starts(text.as_bytes());
         let a = automaton();
         let Some(ac) = &a.ac else {
-            return Self::default();
+            return Self {
+                matches: Vec::new(),
+                word_starts,
+            };
         };
         let matches = ac
             .find_overlapping_iter(text)
@@ -99,7 +120,15 @@ impl Keywords {
                 })
             })
             .collect();
-        Self { matches }
+        Self {
+            matches,
+            word_starts,
+        }
+    }
+
+    /// Offsets where words start, ascending.
+    pub(crate) fn word_starts(&self) -> &[usize] {
+        &self.word_starts
     }
 
     /// The matches of one group, in text order.

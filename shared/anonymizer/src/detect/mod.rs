@@ -60,7 +60,7 @@ impl Detector {
         handle::jira_account_ids(text, &mut out);
         self.keys.find(text, &kw, &mut out);
         numbers::find(text, &kw, &mut out);
-        numbers::ibans(text, &mut out);
+        numbers::ibans(text, &kw, &mut out);
         address::find(text, &kw, &mut out);
         self.directory.find(text, &mut out);
         person::find(text, &mut out);

@@ -214,7 +214,33 @@ const REGIONS: &[Id] = &[
     Id::AT,
 ];
 
+/// Entries kept in the per-thread cache of phone validations before it is cleared.
+const PHONE_CACHE_MAX: usize = 4096;
+
+std::thread_local! {
+    /// Validation results by candidate (operational text repeats the same numbers: on-call
+    /// lines, support numbers), so libphonenumber's regexes run once per distinct number.
+    static PHONE_CACHE: std::cell::RefCell<std::collections::HashMap<(Box<str>, bool), bool>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 fn phone_valid(s: &str, international: bool) -> bool {
+    let key = (Box::<str>::from(s), international);
+    if let Some(v) = PHONE_CACHE.with(|c| c.borrow().get(&key).copied()) {
+        return v;
+    }
+    let v = phone_valid_uncached(s, international);
+    PHONE_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= PHONE_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(key, v);
+    });
+    v
+}
+
+fn phone_valid_uncached(s: &str, international: bool) -> bool {
     if international {
         return phonenumber::parse(None, s).is_ok_and(|n| phonenumber::is_valid(&n));
     }
@@ -310,68 +336,78 @@ const DL_CUES: &[&str] = &[
 /// Payment cards, SSNs and phone numbers around digit clusters; driver's licences after cues.
 pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let starts = b.is_ascii_digit()
-            || ((b == b'+' || b == b'(') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
-        if !starts || !clean_left(bytes, i) {
-            i += 1;
+    // candidates start a word (a digit) or sit right before one (`+`, `(`)
+    let mut next_free = 0usize;
+    for &s in kw.word_starts() {
+        if s < next_free || !bytes[s].is_ascii_digit() {
             continue;
         }
-        // cheap gate before allocating: at least 7 digits in the run
-        let mut j = i;
-        let mut nd = 0usize;
-        while j < bytes.len() {
-            let b = bytes[j];
-            if b.is_ascii_digit() {
-                nd += 1;
-            } else {
-                let joins = matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
-                    && bytes
-                        .get(j + 1)
-                        .is_some_and(|&n| n.is_ascii_digit() || n == b'(');
-                let closes = b == b')' && j > i;
-                if !joins && !closes {
-                    break;
-                }
-            }
-            j += 1;
-        }
-        if nd < 7 {
-            i = j.max(i + 1);
-            continue;
-        }
-        let full = cluster_at(bytes, i);
-        // if nothing matches, resume after the first space-separated part
-        let mut next = full
-            .seps
-            .iter()
-            .position(|&s| s == b' ')
-            .and_then(|k| full.group_ends.get(k).copied())
-            .unwrap_or(full.end)
-            .max(i + 1);
-        // the whole cluster first, then shorter prefixes cut at a space ("205-46-4452 0A")
-        let mut k = full.groups.len();
-        while k > 0 {
-            let c = if k == full.groups.len() {
-                None
-            } else {
-                Some(full.prefix(k))
-            };
-            let c = c.as_ref().unwrap_or(&full);
-            if let Some(e) = classify(text, c, k < full.groups.len(), out) {
-                next = e.max(i + 1);
-                break;
-            }
-            k -= 1;
-            while k > 0 && full.seps.get(k - 1) != Some(&b' ') {
-                k -= 1;
+        if s > next_free && matches!(bytes[s - 1], b'+' | b'(') && clean_left(bytes, s - 1) {
+            next_free = number_at(text, s - 1, out);
+            if next_free > s {
+                continue;
             }
         }
-        i = next;
+        if clean_left(bytes, s) {
+            next_free = number_at(text, s, out);
+        }
     }
     licences(text, kw, out);
+}
+
+/// Try the digit cluster starting at `i`; returns where the next candidate may start.
+fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
+    let bytes = text.as_bytes();
+    // cheap gate before allocating: at least 7 digits in the run
+    let mut j = i;
+    let mut nd = 0usize;
+    while j < bytes.len() {
+        let b = bytes[j];
+        if b.is_ascii_digit() {
+            nd += 1;
+        } else {
+            let joins = matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+                && bytes
+                    .get(j + 1)
+                    .is_some_and(|&n| n.is_ascii_digit() || n == b'(');
+            let closes = b == b')' && j > i;
+            if !joins && !closes {
+                break;
+            }
+        }
+        j += 1;
+    }
+    if nd < 7 {
+        return j.max(i + 1);
+    }
+    let full = cluster_at(bytes, i);
+    // if nothing matches, resume after the first space-separated part
+    let mut next = full
+        .seps
+        .iter()
+        .position(|&s| s == b' ')
+        .and_then(|k| full.group_ends.get(k).copied())
+        .unwrap_or(full.end)
+        .max(i + 1);
+    // the whole cluster first, then shorter prefixes cut at a space ("205-46-4452 0A")
+    let mut k = full.groups.len();
+    while k > 0 {
+        let c = if k == full.groups.len() {
+            None
+        } else {
+            Some(full.prefix(k))
+        };
+        let c = c.as_ref().unwrap_or(&full);
+        if let Some(e) = classify(text, c, k < full.groups.len(), out) {
+            next = e.max(i + 1);
+            break;
+        }
+        k -= 1;
+        while k > 0 && full.seps.get(k - 1) != Some(&b' ') {
+            k -= 1;
+        }
+    }
+    next
 }
 
 /// Classify one cluster; returns the end of the span pushed, if any.
@@ -501,46 +537,47 @@ fn mod97(chars: &[u8]) -> bool {
 }
 
 /// IBANs, compact or grouped by spaces, any case.
-pub(crate) fn ibans(text: &str, out: &mut Vec<Span>) {
+pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    let mut i = 0usize;
-    while i + 4 <= bytes.len() {
-        let w = &bytes[i..i + 4];
+    let mut after = 0usize;
+    for &i in kw.word_starts() {
+        if i < after {
+            continue;
+        }
+        let Some(w) = bytes.get(i..i + 4) else {
+            break;
+        };
         if !(w[0].is_ascii_alphabetic()
             && w[1].is_ascii_alphabetic()
             && w[2].is_ascii_digit()
             && w[3].is_ascii_digit()
             && clean_left(bytes, i))
         {
-            i += 1;
             continue;
         }
         let cc = [w[0].to_ascii_uppercase(), w[1].to_ascii_uppercase()];
         let Some(len) = iban_len(cc) else {
-            i += 1;
             continue;
         };
-        let mut chars = Vec::with_capacity(len);
+        let mut chars = [0u8; 34];
+        let mut n = 0usize;
         let mut j = i;
-        while j < bytes.len() && chars.len() < len {
+        while j < bytes.len() && n < len {
             let b = bytes[j];
             if b.is_ascii_alphanumeric() {
-                chars.push(b);
+                chars[n] = b;
+                n += 1;
                 j += 1;
-            } else if b == b' '
-                && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
-                && !chars.is_empty()
+            } else if b == b' ' && bytes.get(j + 1).is_some_and(u8::is_ascii_alphanumeric) && n > 0
             {
                 j += 1;
             } else {
                 break;
             }
         }
-        if chars.len() == len && clean_right(bytes, j) && mod97(&chars) {
+        if n == len && clean_right(bytes, j) && mod97(&chars[..n]) {
             out.push(Span::new(i, j, EntityType::IbanCode));
-            i = j;
-        } else {
-            i += 1;
+            after = j;
         }
     }
 }
@@ -551,8 +588,9 @@ mod tests {
 
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
-        find(t, &Keywords::scan(t), &mut v);
-        ibans(t, &mut v);
+        let kw = Keywords::scan(t);
+        find(t, &kw, &mut v);
+        ibans(t, &kw, &mut v);
         let v = crate::span::resolve(v);
         v.iter()
             .map(|s| (t[s.start..s.end].to_string(), s.entity_type))

@@ -149,49 +149,62 @@ fn words(text: &str) -> Vec<Word> {
     out
 }
 
-const CUES: &[&str] = &[
-    "paging",
-    "page",
-    "paged",
-    "cc",
-    "thanks",
-    "thank",
-    "thx",
-    "ty",
-    "hi",
-    "hey",
-    "hello",
-    "dear",
-    "ping",
-    "pinged",
-    "pinging",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "reporter",
-    "assignee",
-    "author",
-    "owner",
-    "oncall",
-    "on-call",
-    "regards",
-    "cheers",
-    "best",
-    "sincerely",
-    "per",
-    "ask",
-    "asked",
-    "told",
-    "congrats",
-    "welcome",
-    "escalated",
-    "escalating",
-    "assigned",
-    "named",
-    "is",
-];
+/// The cue word `w` (any ASCII case) as its lower-case spelling, if it is one.
+fn cue_word(w: &str) -> Option<&'static str> {
+    let b = w.as_bytes();
+    if b.len() > 10 || b.is_empty() {
+        return None;
+    }
+    let mut buf = [0u8; 10];
+    for (d, s) in buf.iter_mut().zip(b) {
+        *d = s.to_ascii_lowercase();
+    }
+    let l = buf.get(..b.len())?;
+    Some(match l {
+        b"paging" => "paging",
+        b"page" => "page",
+        b"paged" => "paged",
+        b"cc" => "cc",
+        b"thanks" => "thanks",
+        b"thank" => "thank",
+        b"thx" => "thx",
+        b"ty" => "ty",
+        b"hi" => "hi",
+        b"hey" => "hey",
+        b"hello" => "hello",
+        b"dear" => "dear",
+        b"ping" => "ping",
+        b"pinged" => "pinged",
+        b"pinging" => "pinging",
+        b"mr" => "mr",
+        b"mrs" => "mrs",
+        b"ms" => "ms",
+        b"dr" => "dr",
+        b"prof" => "prof",
+        b"reporter" => "reporter",
+        b"assignee" => "assignee",
+        b"author" => "author",
+        b"owner" => "owner",
+        b"oncall" => "oncall",
+        b"on-call" => "on-call",
+        b"regards" => "regards",
+        b"cheers" => "cheers",
+        b"best" => "best",
+        b"sincerely" => "sincerely",
+        b"per" => "per",
+        b"ask" => "ask",
+        b"asked" => "asked",
+        b"told" => "told",
+        b"congrats" => "congrats",
+        b"welcome" => "welcome",
+        b"escalated" => "escalated",
+        b"escalating" => "escalating",
+        b"assigned" => "assigned",
+        b"named" => "named",
+        b"is" => "is",
+        _ => return None,
+    })
+}
 
 /// Strong cue right before word `i`: a cue word separated by at most a few spaces or
 /// punctuation (a sign-off cue may end the previous line).
@@ -213,10 +226,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     let Some(pw) = text.get(prev.start..prev.end) else {
         return false;
     };
-    if pw.len() > 12 {
-        return false;
-    }
-    let Some(pl) = CUES.iter().copied().find(|c| c.eq_ignore_ascii_case(pw)) else {
+    let Some(pl) = cue_word(pw) else {
         return false;
     };
     if pl == "is" {
@@ -224,11 +234,10 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
         let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
             return false;
         };
-        let ppw = text
-            .get(pp.start..pp.end)
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if !(ppw == "name" || ppw == "this") || text.get(pp.end..prev.start) != Some(" ") {
+        let ppw = text.get(pp.start..pp.end).unwrap_or("");
+        if !(ppw.eq_ignore_ascii_case("name") || ppw.eq_ignore_ascii_case("this"))
+            || text.get(pp.end..prev.start) != Some(" ")
+        {
             return false;
         }
     }
@@ -244,12 +253,28 @@ fn lower(text: &str, s: usize, e: usize) -> String {
     text.get(s..e).map(str::to_lowercase).unwrap_or_default()
 }
 
+/// `text[s..e]` lower-cased into `buf` (no allocation once `buf` has grown).
+fn lower_into<'a>(text: &str, s: usize, e: usize, buf: &'a mut String) -> &'a str {
+    buf.clear();
+    let w = text.get(s..e).unwrap_or("");
+    if w.is_ascii() {
+        buf.push_str(w);
+        buf.make_ascii_lowercase();
+    } else {
+        for c in w.chars() {
+            buf.extend(c.to_lowercase());
+        }
+    }
+    buf
+}
+
 /// PERSON spans from the lexicon and cues.
 pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
     let lex = Lexicon::get();
     let ws = words(text);
     let mut found: Vec<(usize, usize)> = Vec::new();
     let mut lw_buf = String::new();
+    let mut nl_buf = String::new();
     let mut i = 0usize;
     while i < ws.len() {
         let w = ws[i];
@@ -257,8 +282,9 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
+        let cue = i > 0 && has_cue(text, &ws, i);
         if w.lower
-            && !(i > 0 && has_cue(text, &ws, i))
+            && !cue
             && !(w.name_end - w.start >= 4
                 && ws
                     .get(i + 1)
@@ -267,24 +293,15 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let lw: &str = if w.lower {
-            text.get(w.start..w.name_end).unwrap_or("")
-        } else {
-            lw_buf.clear();
-            for c in text.get(w.start..w.name_end).unwrap_or("").chars() {
-                lw_buf.extend(c.to_lowercase());
-            }
-            &lw_buf
-        };
-        let title = i > 0 && has_cue(text, &ws, i) && {
+        let lw: &str = lower_into(text, w.start, w.name_end, &mut lw_buf);
+        let title = cue && {
             let p = ws[i - 1];
             p.clean
-                && matches!(
-                    text.get(p.start..p.end)
-                        .map(str::to_ascii_lowercase)
-                        .as_deref(),
-                    Some("mr" | "mrs" | "ms" | "dr" | "prof")
-                )
+                && text.get(p.start..p.end).is_some_and(|t| {
+                    ["mr", "mrs", "ms", "dr", "prof"]
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(t))
+                })
         };
         if w.lower && !lex.is_first(lw) && !title {
             i += 1;
@@ -298,11 +315,10 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         let common = lex.is_word(lw);
         let next_is_surname = ws.get(i + 1).is_some_and(|n| {
             n.clean && n.cap && text.get(w.end..n.start) == Some(" ") && {
-                let nl = lower(text, n.start, n.name_end);
-                lex.is_last(&nl) && !lex.is_word(&nl) && !lex.is_tech(&nl)
+                let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
+                lex.is_last(nl) && !lex.is_word(nl) && !lex.is_tech(nl)
             }
         });
-        let cue = has_cue(text, &ws, i);
         let sentence_start = text
             .get(..w.start)
             .map(str::trim_end)
@@ -312,8 +328,8 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             && !common
             && ws.get(i + 1).is_some_and(|n| {
                 n.lower && n.clean && text.get(w.end..n.start) == Some(" ") && {
-                    let nl = lower(text, n.start, n.name_end);
-                    lex.is_last(&nl) && !lex.is_word(&nl)
+                    let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
+                    lex.is_last(nl) && !lex.is_word(nl)
                 }
             });
         // chat speaker at the start of a line: "Sven: rolled back"
@@ -396,11 +412,11 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             if !(w.cap && n.cap || w.lower && n.lower) {
                 break;
             }
-            let nl = lower(text, n.start, n.name_end);
-            if lex.is_tech(&nl) || (lex.is_word(&nl) && !lex.is_last(&nl) && !lex.is_first(&nl)) {
+            let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
+            if lex.is_tech(nl) || (lex.is_word(nl) && !lex.is_last(nl) && !lex.is_first(nl)) {
                 break;
             }
-            if lex.is_word(&nl) && !(lex.is_last(&nl) && j == i + 1 && !lex.is_word(lw)) {
+            if lex.is_word(nl) && !(lex.is_last(nl) && j == i + 1 && !lex.is_word(lw)) {
                 break;
             }
             end = n.name_end;
