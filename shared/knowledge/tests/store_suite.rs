@@ -490,7 +490,7 @@ async fn sqlite_file_per_tenant_and_schema_version_checks() {
     ))
     .await
     .unwrap();
-    sqlx::query("UPDATE _sqlx_migrations SET version = 999")
+    sqlx::query("UPDATE _sqlx_migrations SET version = 999 WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
         .execute(&pool)
         .await
         .unwrap();
@@ -509,7 +509,7 @@ async fn sqlite_file_per_tenant_and_schema_version_checks() {
     ))
     .await
     .unwrap();
-    sqlx::query("UPDATE _sqlx_migrations SET version = 0")
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version > 1")
         .execute(&pool)
         .await
         .unwrap();
@@ -523,7 +523,118 @@ async fn sqlite_file_per_tenant_and_schema_version_checks() {
     )
     .unwrap();
     let err = store.stats(&a).await.unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { found: 0, .. }), "{err}");
+    assert!(matches!(err, Error::SchemaTooOld { found: 1, .. }), "{err}");
+}
+
+/// A graph written by a version-1 binary (blind-index keys everywhere) is migrated to the
+/// current schema with every row kept and readable.
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_graph_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite/0001_graph.sql"),
+        v1.path().join("0001_graph.sql"),
+    )
+    .unwrap();
+    let tenant = TenantId::new("alpha").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
+    let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
+    g.create().await.unwrap();
+    g.upsert(&fixture()).await.unwrap();
+    let expected = g.export().await.unwrap();
+    let rows = g.encrypt_batch(&fixture()).unwrap();
+
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("alpha.sqlite"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    sqlx::migrate::Migrator::new(v1.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let us = |t: DateTime<Utc>| t.timestamp_micros();
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ('alpha', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(us(n.first_seen))
+        .bind(us(n.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+             VALUES ('alpha', ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.kind.as_str())
+        .bind(&e.src)
+        .bind(&e.dst)
+        .bind(serde_json::to_string(&e.sources).unwrap())
+        .bind(us(e.first_seen))
+        .bind(us(e.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for t in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, node_id) VALUES ('alpha', ?, ?)")
+            .bind(t.term)
+            .bind(&rows.nodes[t.node].id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let frozen = SqliteStore::open(
+        dir.path(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let err = frozen.stats(&tenant).await.unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { found: 1, .. }), "{err}");
+
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let migrated = KnowledgeGraph::new(store, cipher(), tenant);
+    let mut got = migrated.export().await.unwrap();
+    assert_eq!(got.schema_version, expected.schema_version);
+    got.schema_version = expected.schema_version;
+    assert_eq!(got, expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    assert_eq!(hits[0].actions.len(), 1);
+    // And it takes new writes.
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
 }
 
 fn postgres_url() -> Option<String> {
@@ -536,9 +647,42 @@ fn postgres_url() -> Option<String> {
     url
 }
 
+/// Drops a test schema when dropped (also when the test panics).
+struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        // A runtime of its own on another thread: Drop may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let opts = PgConnectOptions::from_str(&url).unwrap();
+                if let Ok(pool) = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts)
+                    .await
+                {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A fresh schema with the graph migrated by the admin, and an unprivileged application role
 /// (LOGIN, no superuser, no BYPASSRLS) granted DML on it. Returns (admin store, app options).
-async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, String) {
+async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, DropSchema) {
     let schema = unique("bacca_kg_");
     let admin = PgConnectOptions::from_str(url).unwrap();
     let boot = PgPoolOptions::new()
@@ -582,7 +726,11 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, String) 
         .username("bacca_kg_app")
         .options([("search_path", schema.as_str())])
         .disable_statement_logging();
-    (store, app, schema)
+    let guard = DropSchema {
+        url: url.to_owned(),
+        schema,
+    };
+    (store, app, guard)
 }
 
 #[tokio::test]
@@ -678,7 +826,7 @@ async fn postgres_row_level_security_isolates_tenants() {
 async fn postgres_schema_version_checks() {
     let Some(url) = postgres_url() else { return };
     let (admin, app, _schema) = postgres_setup(&url).await;
-    sqlx::query("UPDATE _sqlx_migrations SET version = 999")
+    sqlx::query("UPDATE _sqlx_migrations SET version = 999 WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
         .execute(admin.pool())
         .await
         .unwrap();

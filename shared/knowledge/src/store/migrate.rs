@@ -11,21 +11,35 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// (version, description, SQL) of every SQLite migration.
-pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "graph",
-    include_str!("../../migrations/sqlite/0001_graph.sql"),
-)];
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "graph",
+        include_str!("../../migrations/sqlite/0001_graph.sql"),
+    ),
+    (
+        2,
+        "integer surrogate keys",
+        include_str!("../../migrations/sqlite/0002_integer_keys.sql"),
+    ),
+];
 
 /// (version, description, SQL) of every PostgreSQL migration.
-pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "graph with row-level security",
-    include_str!("../../migrations/postgres/0001_graph.sql"),
-)];
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "graph with row-level security",
+        include_str!("../../migrations/postgres/0001_graph.sql"),
+    ),
+    (
+        2,
+        "integer surrogate keys",
+        include_str!("../../migrations/postgres/0002_integer_keys.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -8,6 +8,8 @@
 //! (DELETE for data-subject erasure)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -140,59 +142,108 @@ fn edge_from_row(r: &PgRow) -> Result<EdgeRow> {
     })
 }
 
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+/// Sources travel as one string per row, joined by the unit separator (source names are
+/// identifiers; a separator inside one is refused).
+const SEP: char = '\u{1f}';
+
+fn joined(v: &[String]) -> Result<String> {
+    if v.iter().any(|s| s.contains(SEP)) {
+        return Err(Error::InvalidRecord(
+            "source name contains a control character".into(),
+        ));
+    }
+    Ok(v.join("\u{1f}"))
+}
+
+fn missing_node() -> Error {
+    Error::Database {
+        class: "foreign key violation (edge to an unknown node?)",
+        code: None,
+        retryable: false,
+    }
 }
 
 /// Upserts node rows (merge: label replaced when given, attributes merged, sources union,
-/// times widen).
+/// times widen); records each blind id's integer key in `nids`.
 async fn upsert_nodes(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
     nodes: &[NodeRow],
+    nids: &mut HashMap<String, i64>,
 ) -> Result<()> {
-    if !nodes.is_empty() {
-        let n = nodes;
-        let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
-        let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
-        let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
-        let labels: Vec<Option<&[u8]>> = n.iter().map(|x| x.label_ct.as_deref()).collect();
-        let attrs: Vec<String> = n.iter().map(|x| x.attrs.to_string()).collect();
-        let sources: Vec<String> = n.iter().map(|x| json_list(&x.sources)).collect();
-        let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
-        let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
-        sqlx::query(
-                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-                 SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs::jsonb, \
-                        ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), u.first_seen, u.last_seen \
-                 FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], \
-                             $8::timestamptz[], $9::timestamptz[]) \
-                      AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-                 ON CONFLICT (tenant_id, id) DO UPDATE SET \
-                   label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
-                   attrs = nodes.attrs || EXCLUDED.attrs, \
-                   sources = ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s), \
-                   first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
-                   last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen)",
-            )
-            .bind(t)
-            .bind(&ids)
-            .bind(&kinds)
-            .bind(&keys)
-            .bind(&labels)
-            .bind(&attrs)
-            .bind(&sources)
-            .bind(&first)
-            .bind(&last)
-            .execute(&mut **tx)
-            .await?;
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let n = nodes;
+    let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
+    let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
+    let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
+    let labels: Vec<Option<&[u8]>> = n.iter().map(|x| x.label_ct.as_deref()).collect();
+    let attrs: Vec<&serde_json::Value> = n.iter().map(|x| &x.attrs).collect();
+    let sources: Vec<String> = n
+        .iter()
+        .map(|x| joined(&x.sources))
+        .collect::<Result<_>>()?;
+    let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
+    let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
+    let rows = sqlx::query(
+        "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+         SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs, \
+                string_to_array(u.sources, chr(31)), u.first_seen, u.last_seen \
+         FROM UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::text[], \
+                     $8::timestamptz[], $9::timestamptz[]) \
+              AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+         ON CONFLICT (tenant_id, id) DO UPDATE SET \
+           label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
+           attrs = nodes.attrs || EXCLUDED.attrs, \
+           sources = CASE WHEN nodes.sources = EXCLUDED.sources THEN nodes.sources ELSE \
+                     ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s) END, \
+           first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
+           last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen) \
+         RETURNING id, nid",
+    )
+    .bind(t)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&keys)
+    .bind(&labels)
+    .bind(&attrs)
+    .bind(&sources)
+    .bind(&first)
+    .bind(&last)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in rows {
+        nids.insert(r.try_get("id")?, r.try_get("nid")?);
+    }
+    Ok(())
+}
+
+/// Adds the integer keys of `ids` (already in the graph) to `nids`.
+async fn lookup_nids(
+    tx: &mut Transaction<'static, Postgres>,
+    t: &str,
+    ids: &[String],
+    nids: &mut HashMap<String, i64>,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query("SELECT id, nid FROM nodes WHERE tenant_id = $1 AND id = ANY($2)")
+        .bind(t)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    for r in rows {
+        nids.insert(r.try_get("id")?, r.try_get("nid")?);
     }
     Ok(())
 }
 
 /// Merge rule of an edge upsert: sources union, times widen.
-const EDGE_CONFLICT: &str = " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
-   sources = ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s), \
+const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
+   sources = CASE WHEN edges.sources = EXCLUDED.sources THEN edges.sources ELSE \
+             ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s) END, \
    first_seen = LEAST(edges.first_seen, EXCLUDED.first_seen), \
    last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen)";
 
@@ -200,25 +251,25 @@ const EDGE_CONFLICT: &str = " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE 
 async fn replace_terms(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
-    id: &str,
+    nid: i64,
     terms: &[i64],
     clear: bool,
 ) -> Result<()> {
     if clear {
-        sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND node_id = $2")
+        sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND nid = $2")
             .bind(t)
-            .bind(id)
+            .bind(nid)
             .execute(&mut **tx)
             .await?;
     }
     if !terms.is_empty() {
         sqlx::query(
-            "INSERT INTO node_terms (tenant_id, term, node_id) \
+            "INSERT INTO node_terms (tenant_id, term, nid) \
              SELECT $1, u.term, $3 FROM UNNEST($2::bigint[]) AS u(term) ON CONFLICT DO NOTHING",
         )
         .bind(t)
         .bind(terms)
-        .bind(id)
+        .bind(nid)
         .execute(&mut **tx)
         .await?;
     }
@@ -239,50 +290,73 @@ impl GraphStore for PostgresStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let mut tx = self.begin(tenant, true).await?;
-        upsert_nodes(&mut tx, tenant.as_str(), &batch.nodes).await?;
+        let t = tenant.as_str();
+        let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
+        upsert_nodes(&mut tx, t, &batch.nodes, &mut nids).await?;
+        let mut outside: Vec<String> = batch
+            .edges
+            .iter()
+            .flat_map(|e| [&e.src, &e.dst])
+            .filter(|id| !nids.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        outside.sort_unstable();
+        outside.dedup();
+        lookup_nids(&mut tx, t, &outside, &mut nids).await?;
         if !batch.terms.is_empty() {
             let mut terms = Vec::with_capacity(batch.terms.len());
-            let mut ids = Vec::with_capacity(batch.terms.len());
-            for t in &batch.terms {
-                let node = batch.nodes.get(t.node).ok_or_else(|| {
-                    Error::InvalidRecord("term refers to no node of the batch".into())
-                })?;
-                terms.push(t.term);
-                ids.push(node.id.as_str());
+            let mut owners = Vec::with_capacity(batch.terms.len());
+            for term in &batch.terms {
+                let nid = batch
+                    .nodes
+                    .get(term.node)
+                    .and_then(|n| nids.get(&n.id))
+                    .ok_or_else(|| {
+                        Error::InvalidRecord("term refers to no node of the batch".into())
+                    })?;
+                terms.push(term.term);
+                owners.push(*nid);
             }
             sqlx::query(
-                "INSERT INTO node_terms (tenant_id, term, node_id) \
-                 SELECT $1, u.term, u.node_id FROM UNNEST($2::bigint[], $3::text[]) AS u(term, node_id) \
+                "INSERT INTO node_terms (tenant_id, term, nid) \
+                 SELECT $1, u.term, u.nid FROM UNNEST($2::bigint[], $3::bigint[]) AS u(term, nid) \
                  ON CONFLICT DO NOTHING",
             )
-            .bind(tenant.as_str())
+            .bind(t)
             .bind(&terms)
-            .bind(&ids)
+            .bind(&owners)
             .execute(&mut *tx)
             .await?;
         }
         if !batch.edges.is_empty() {
             let e = &batch.edges;
+            let mut src = Vec::with_capacity(e.len());
+            let mut dst = Vec::with_capacity(e.len());
+            for x in e {
+                let (Some(s), Some(d)) = (nids.get(&x.src), nids.get(&x.dst)) else {
+                    return Err(missing_node());
+                };
+                src.push(*s);
+                dst.push(*d);
+            }
             let kinds: Vec<&str> = e.iter().map(|x| x.kind.as_str()).collect();
-            let src: Vec<&str> = e.iter().map(|x| x.src.as_str()).collect();
-            let dst: Vec<&str> = e.iter().map(|x| x.dst.as_str()).collect();
-            let sources: Vec<String> = e.iter().map(|x| json_list(&x.sources)).collect();
+            let sources: Vec<String> = e
+                .iter()
+                .map(|x| joined(&x.sources))
+                .collect::<Result<_>>()?;
             let first: Vec<DateTime<Utc>> = e.iter().map(|x| x.first_seen).collect();
             let last: Vec<DateTime<Utc>> = e.iter().map(|x| x.last_seen).collect();
-            sqlx::query(
-                "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
-                 SELECT $1, u.kind, u.src, u.dst, ARRAY(SELECT jsonb_array_elements_text(u.sources::jsonb)), \
+            sqlx::query(&format!(
+                "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+                 SELECT u.src, u.kind, u.dst, $1, string_to_array(u.sources, chr(31)), \
                         u.first_seen, u.last_seen \
-                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[]) \
-                      AS u(kind, src, dst, sources, first_seen, last_seen) \
-                 ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
-                   sources = ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s), \
-                   first_seen = LEAST(edges.first_seen, EXCLUDED.first_seen), \
-                   last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen)",
-            )
-            .bind(tenant.as_str())
-            .bind(&kinds)
+                 FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], \
+                             $7::timestamptz[]) AS u(src, kind, dst, sources, first_seen, last_seen)\
+                 {EDGE_CONFLICT}"
+            ))
+            .bind(t)
             .bind(&src)
+            .bind(&kinds)
             .bind(&dst)
             .bind(&sources)
             .bind(&first)
@@ -319,9 +393,10 @@ impl GraphStore for PostgresStore {
         }
         let mut tx = self.begin(tenant, true).await?;
         let rows = sqlx::query(
-            "SELECT kind, src, dst, sources, first_seen, last_seen FROM edges \
-             WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2) \
-               AND ($3::text[] IS NULL OR src = ANY($3)) ORDER BY src, kind, dst",
+            "SELECT e.kind, s.id AS src, d.id AS dst, e.sources, e.first_seen, e.last_seen \
+             FROM edges e JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst \
+             WHERE e.tenant_id = $1 AND ($2::text IS NULL OR e.kind = $2) \
+               AND ($3::text[] IS NULL OR s.id = ANY($3)) ORDER BY s.id, e.kind, d.id",
         )
         .bind(tenant.as_str())
         .bind(filter.kind.map(EdgeKind::as_str))
@@ -367,18 +442,19 @@ impl GraphStore for PostgresStore {
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
         let mut tx = self.begin(tenant, true).await?;
         let rows = sqlx::query(
-            "WITH hits AS (SELECT src AS id, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges \
-                           WHERE tenant_id = $1 AND kind = 'exhibited' AND dst = ANY($2) \
-                           UNION ALL SELECT src, 2, 0, 1, 0 FROM edges \
-                           WHERE tenant_id = $1 AND kind = 'affected' AND dst = ANY($3) \
-                           UNION ALL SELECT node_id, 1, 0, 0, 1 FROM node_terms \
+            "WITH q AS (SELECT nid, id FROM nodes WHERE tenant_id = $1 AND id = ANY($2 || $3)), \
+                  hits AS (SELECT e.src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges e \
+                           WHERE e.kind = 'exhibited' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($2)) \
+                           UNION ALL SELECT e.src, 2, 0, 1, 0 FROM edges e \
+                           WHERE e.kind = 'affected' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($3)) \
+                           UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
                            WHERE tenant_id = $1 AND term IN (SELECT term FROM node_terms \
                                  WHERE tenant_id = $1 AND term = ANY($4) GROUP BY term HAVING COUNT(*) <= $6)), \
-                  top AS (SELECT id, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
-                          GROUP BY id ORDER BY SUM(w) DESC, id LIMIT $5) \
-             SELECT top.id AS id, s, v, m, \
-                    (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = $1 AND x.node_id = top.id) AS total \
-             FROM top ORDER BY w DESC, top.id",
+                  top AS (SELECT nid, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
+                          GROUP BY nid ORDER BY SUM(w) DESC, nid LIMIT $5) \
+             SELECT n.id AS id, s, v, m, \
+                    (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = $1 AND x.nid = top.nid) AS total \
+             FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
         )
         .bind(tenant.as_str())
         .bind(&query.signatures)
@@ -407,75 +483,68 @@ impl GraphStore for PostgresStore {
         let t = tenant.as_str();
         let mut counts = ErasureCounts::default();
         if !erasure.delete.is_empty() {
-            let ids = &erasure.delete;
-            counts.edges_deleted = sqlx::query(
-                "DELETE FROM edges WHERE tenant_id = $1 AND (src = ANY($2) OR dst = ANY($2))",
-            )
-            .bind(t)
-            .bind(ids)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND node_id = ANY($2)")
-                .bind(t)
-                .bind(ids)
-                .execute(&mut *tx)
-                .await?;
-            counts.nodes_deleted =
-                sqlx::query("DELETE FROM nodes WHERE tenant_id = $1 AND id = ANY($2)")
-                    .bind(t)
-                    .bind(ids)
+            let mut found = HashMap::new();
+            lookup_nids(&mut tx, t, &erasure.delete, &mut found).await?;
+            let nids: Vec<i64> = found.into_values().collect();
+            counts.edges_deleted =
+                sqlx::query("DELETE FROM edges WHERE src = ANY($1) OR dst = ANY($1)")
+                    .bind(&nids)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+            sqlx::query("DELETE FROM node_terms WHERE tenant_id = $1 AND nid = ANY($2)")
+                .bind(t)
+                .bind(&nids)
+                .execute(&mut *tx)
+                .await?;
+            counts.nodes_deleted = sqlx::query("DELETE FROM nodes WHERE nid = ANY($1)")
+                .bind(&nids)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         for rw in &erasure.rewrite {
-            let exists: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM nodes WHERE tenant_id = $1 AND id = $2")
+            let old: Option<i64> =
+                sqlx::query_scalar("SELECT nid FROM nodes WHERE tenant_id = $1 AND id = $2")
                     .bind(t)
                     .bind(rw.old_id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
-            if exists.is_none() {
-                continue;
-            }
-            let new = rw.row.id.as_str();
-            let old = rw.old_id.as_str();
-            if new == old {
-                sqlx::query(
-                    "UPDATE nodes SET key_ct = $1, label_ct = $2 WHERE tenant_id = $3 AND id = $4",
-                )
-                .bind(rw.row.key_ct.as_slice())
-                .bind(rw.row.label_ct.as_deref())
-                .bind(t)
-                .bind(new)
-                .execute(&mut *tx)
-                .await?;
+            let Some(old) = old else { continue };
+            let new = if rw.row.id == rw.old_id {
+                sqlx::query("UPDATE nodes SET key_ct = $1, label_ct = $2 WHERE nid = $3")
+                    .bind(rw.row.key_ct.as_slice())
+                    .bind(rw.row.label_ct.as_deref())
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                old
             } else {
-                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row)).await?;
+                let mut nids = HashMap::new();
+                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row), &mut nids).await?;
+                let new = *nids.get(&rw.row.id).ok_or_else(missing_node)?;
                 sqlx::query(&format!(
-                    "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
-                     SELECT tenant_id, kind, CASE WHEN src = $2 THEN $3 ELSE src END, \
-                            CASE WHEN dst = $2 THEN $3 ELSE dst END, sources, first_seen, last_seen \
-                     FROM edges WHERE tenant_id = $1 AND (src = $2 OR dst = $2){EDGE_CONFLICT}"
+                    "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+                     SELECT CASE WHEN src = $1 THEN $2 ELSE src END, kind, \
+                            CASE WHEN dst = $1 THEN $2 ELSE dst END, tenant_id, sources, \
+                            first_seen, last_seen \
+                     FROM edges WHERE src = $1 OR dst = $1{EDGE_CONFLICT}"
                 ))
-                .bind(t)
                 .bind(old)
                 .bind(new)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("DELETE FROM edges WHERE tenant_id = $1 AND (src = $2 OR dst = $2)")
-                    .bind(t)
+                sqlx::query("DELETE FROM edges WHERE src = $1 OR dst = $1")
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
                 replace_terms(&mut tx, t, old, &[], true).await?;
-                sqlx::query("DELETE FROM nodes WHERE tenant_id = $1 AND id = $2")
-                    .bind(t)
+                sqlx::query("DELETE FROM nodes WHERE nid = $1")
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
-            }
+                new
+            };
             // A node moved onto an existing one keeps that node's terms and adds its own.
             replace_terms(&mut tx, t, new, &rw.terms, new == old).await?;
             counts.labels_rewritten += 1;

@@ -33,7 +33,16 @@ const IN_CHUNK: usize = 500;
 pub struct SqliteStore {
     dir: PathBuf,
     options: StoreOptions,
-    pools: Mutex<HashMap<TenantId, SqlitePool>>,
+    pools: Mutex<HashMap<TenantId, Pools>>,
+}
+
+/// A tenant file's connections: one writer (SQLite writes one transaction at a time anyway,
+/// and one connection keeps its page cache valid from batch to batch: a cache is dropped
+/// whenever another connection changed the file) and readers.
+#[derive(Debug, Clone)]
+struct Pools {
+    write: SqlitePool,
+    read: SqlitePool,
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -86,7 +95,7 @@ impl SqliteStore {
         self.dir.join(format!("{tenant}.sqlite"))
     }
 
-    async fn pool(&self, tenant: &TenantId, create: bool) -> Result<SqlitePool> {
+    async fn pool(&self, tenant: &TenantId, create: bool) -> Result<Pools> {
         let mut pools = self.pools.lock().await;
         if let Some(p) = pools.get(tenant) {
             return Ok(p.clone());
@@ -102,13 +111,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // 64 MiB page cache per connection, temp tables in memory: the graph's B-trees are
-            // keyed by blind-index ids (random order), so writes touch pages all over the file.
+            // Up to 64 MiB of page cache per connection (grown on use), temp tables in memory.
+            // WAL with synchronous=NORMAL: a commit is atomic and survives a process crash;
+            // after a power loss the last commits may be lost, never half-applied.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
-            .max_connections(self.options.max_connections.max(1))
-            .connect_with(opts)
+            .max_connections(1)
+            .connect_with(opts.clone())
             .await?;
         let has_table: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -144,8 +154,13 @@ impl SqliteStore {
             }
             None => return Err(Error::UnknownTenant(tenant.to_string())),
         }
-        pools.insert(tenant.clone(), pool.clone());
-        Ok(pool)
+        let read = SqlitePoolOptions::new()
+            .max_connections(self.options.max_connections.max(1))
+            .connect_with(opts.create_if_missing(false))
+            .await?;
+        let p = Pools { write: pool, read };
+        pools.insert(tenant.clone(), p.clone());
+        Ok(p)
     }
 }
 
@@ -190,23 +205,47 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
     qb.push(")");
 }
 
+fn missing_node() -> Error {
+    Error::Database {
+        class: "foreign key violation (edge to an unknown node?)",
+        code: None,
+        retryable: false,
+    }
+}
+
+/// Merge rule of a node upsert: label replaced when given, attributes patched, sources union,
+/// times widen.
+const NODE_CONFLICT: &str = " ON CONFLICT (id) DO UPDATE SET \
+     label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
+     attrs = json_patch(nodes.attrs, excluded.attrs), \
+     sources = CASE WHEN excluded.sources = nodes.sources THEN nodes.sources ELSE \
+               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
+                UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)) END, \
+     first_seen = MIN(nodes.first_seen, excluded.first_seen), \
+     last_seen = MAX(nodes.last_seen, excluded.last_seen)";
+
 /// Merge rule of an edge upsert: sources union, times widen.
-const EDGE_CONFLICT: &str = " ON CONFLICT (tenant_id, src, kind, dst) DO UPDATE SET \
-     sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
-                UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
+const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
+     sources = CASE WHEN excluded.sources = edges.sources THEN edges.sources ELSE \
+               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
+                UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)) END, \
      first_seen = MIN(edges.first_seen, excluded.first_seen), \
      last_seen = MAX(edges.last_seen, excluded.last_seen)";
 
-/// Upserts node rows (merge: label replaced when given, attributes patched, sources union,
-/// times widen).
-async fn upsert_nodes(tx: &mut Transaction<'_, Sqlite>, t: &str, nodes: &[NodeRow]) -> Result<()> {
+/// Upserts node rows; returns each blind id's integer key.
+async fn upsert_nodes(
+    tx: &mut Transaction<'_, Sqlite>,
+    t: &str,
+    nodes: &[NodeRow],
+    nids: &mut HashMap<String, i64>,
+) -> Result<()> {
     for chunk in nodes.chunks(NODE_CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
+            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
         );
         qb.push_values(chunk, |mut b, n| {
-            b.push_bind(t)
-                .push_bind(n.id.as_str())
+            b.push_bind(n.id.as_str())
+                .push_bind(t)
                 .push_bind(n.kind.as_str())
                 .push_bind(n.key_ct.as_slice())
                 .push_bind(n.label_ct.as_deref())
@@ -215,16 +254,27 @@ async fn upsert_nodes(tx: &mut Transaction<'_, Sqlite>, t: &str, nodes: &[NodeRo
                 .push_bind(micros(n.first_seen))
                 .push_bind(micros(n.last_seen));
         });
-        qb.push(
-            " ON CONFLICT (tenant_id, id) DO UPDATE SET \
-             label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
-             attrs = json_patch(nodes.attrs, excluded.attrs), \
-             sources = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
-                        UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)), \
-             first_seen = MIN(nodes.first_seen, excluded.first_seen), \
-             last_seen = MAX(nodes.last_seen, excluded.last_seen)",
-        );
-        qb.build().execute(&mut **tx).await?;
+        qb.push(NODE_CONFLICT);
+        qb.push(" RETURNING id, nid");
+        for r in qb.build().fetch_all(&mut **tx).await? {
+            nids.insert(r.try_get("id")?, r.try_get("nid")?);
+        }
+    }
+    Ok(())
+}
+
+/// Adds the integer keys of `ids` (already in the graph) to `nids`.
+async fn lookup_nids(
+    tx: &mut Transaction<'_, Sqlite>,
+    ids: &[String],
+    nids: &mut HashMap<String, i64>,
+) -> Result<()> {
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, nid FROM nodes WHERE id IN ");
+        push_in_list(&mut qb, chunk);
+        for r in qb.build().fetch_all(&mut **tx).await? {
+            nids.insert(r.try_get("id")?, r.try_get("nid")?);
+        }
     }
     Ok(())
 }
@@ -232,23 +282,20 @@ async fn upsert_nodes(tx: &mut Transaction<'_, Sqlite>, t: &str, nodes: &[NodeRo
 /// Adds term rows to a node, first removing its old ones when `clear`.
 async fn replace_terms(
     tx: &mut Transaction<'_, Sqlite>,
-    t: &str,
-    id: &str,
+    nid: i64,
     terms: &[i64],
     clear: bool,
 ) -> Result<()> {
     if clear {
-        sqlx::query("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?")
-            .bind(t)
-            .bind(id)
+        sqlx::query("DELETE FROM node_terms WHERE nid = ?")
+            .bind(nid)
             .execute(&mut **tx)
             .await?;
     }
     for chunk in terms.chunks(TERM_CHUNK) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (tenant_id, term, node_id) ");
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (term, nid) ");
         qb.push_values(chunk, |mut b, term| {
-            b.push_bind(t).push_bind(*term).push_bind(id);
+            b.push_bind(*term).push_bind(nid);
         });
         qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut **tx).await?;
@@ -263,41 +310,56 @@ impl GraphStore for SqliteStore {
     }
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
-        let pool = self.pool(tenant, false).await?;
-        let mut tx = pool.begin().await?;
+        let pools = self.pool(tenant, false).await?;
+        let mut tx = pools.write.begin().await?;
         let t = tenant.as_str();
-        upsert_nodes(&mut tx, t, &batch.nodes).await?;
-        for chunk in batch.terms.chunks(TERM_CHUNK) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (tenant_id, term, node_id) ");
-            let mut bad = false;
-            qb.push_values(chunk, |mut b, term| {
-                let id = batch.nodes.get(term.node).map_or_else(
-                    || {
-                        bad = true;
-                        ""
-                    },
-                    |n| n.id.as_str(),
-                );
-                b.push_bind(t).push_bind(term.term).push_bind(id);
+        let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
+        upsert_nodes(&mut tx, t, &batch.nodes, &mut nids).await?;
+        let mut outside: Vec<String> = batch
+            .edges
+            .iter()
+            .flat_map(|e| [&e.src, &e.dst])
+            .filter(|id| !nids.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        outside.sort_unstable();
+        outside.dedup();
+        lookup_nids(&mut tx, &outside, &mut nids).await?;
+        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
+        for term in &batch.terms {
+            let nid = batch
+                .nodes
+                .get(term.node)
+                .and_then(|n| nids.get(&n.id))
+                .ok_or_else(|| {
+                    Error::InvalidRecord("term refers to no node of the batch".into())
+                })?;
+            terms.push((term.term, *nid));
+        }
+        for chunk in terms.chunks(TERM_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (term, nid) ");
+            qb.push_values(chunk, |mut b, (term, nid)| {
+                b.push_bind(*term).push_bind(*nid);
             });
-            if bad {
-                return Err(Error::InvalidRecord(
-                    "term refers to no node of the batch".into(),
-                ));
-            }
             qb.push(" ON CONFLICT DO NOTHING");
             qb.build().execute(&mut *tx).await?;
         }
-        for chunk in batch.edges.chunks(EDGE_CHUNK) {
+        let mut edges: Vec<(i64, &str, i64, &EdgeRow)> = Vec::with_capacity(batch.edges.len());
+        for e in &batch.edges {
+            let (Some(src), Some(dst)) = (nids.get(&e.src), nids.get(&e.dst)) else {
+                return Err(missing_node());
+            };
+            edges.push((*src, e.kind.as_str(), *dst, e));
+        }
+        for chunk in edges.chunks(EDGE_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) ",
+                "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) ",
             );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(t)
-                    .push_bind(e.kind.as_str())
-                    .push_bind(e.src.as_str())
-                    .push_bind(e.dst.as_str())
+            qb.push_values(chunk, |mut b, (src, kind, dst, e)| {
+                b.push_bind(*src)
+                    .push_bind(*kind)
+                    .push_bind(*dst)
+                    .push_bind(t)
                     .push_bind(json_list(&e.sources))
                     .push_bind(micros(e.first_seen))
                     .push_bind(micros(e.last_seen));
@@ -310,7 +372,7 @@ impl GraphStore for SqliteStore {
     }
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
-        let pool = self.pool(tenant, false).await?;
+        let pool = self.pool(tenant, false).await?.read;
         let all: Vec<String> = Vec::new();
         let ids = filter.ids.as_ref();
         let chunks: Vec<&[String]> = match ids {
@@ -320,17 +382,9 @@ impl GraphStore for SqliteStore {
         };
         let mut out = Vec::new();
         for chunk in chunks {
-            // Without statistics the planner prefers the primary key's tenant prefix (the whole
-            // file) over the kind index; force the index for kind-only filters.
-            let from = if filter.kind.is_some() && ids.is_none() {
-                "nodes INDEXED BY nodes_by_kind"
-            } else {
-                "nodes"
-            };
-            let mut qb = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM {from} WHERE tenant_id = "
-            ));
-            qb.push_bind(tenant.as_str());
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes WHERE 1 = 1",
+            );
             if let Some(k) = filter.kind {
                 qb.push(" AND kind = ").push_bind(k.as_str());
             }
@@ -338,8 +392,6 @@ impl GraphStore for SqliteStore {
                 qb.push(" AND id IN ");
                 push_in_list(&mut qb, chunk);
             }
-            // No ORDER BY: with one tenant per file, sorting would make the planner scan the
-            // tenant prefix instead of using the kind index or the id lookups.
             for r in qb.build().fetch_all(&pool).await? {
                 out.push(node_from_row(&r)?);
             }
@@ -348,7 +400,7 @@ impl GraphStore for SqliteStore {
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
-        let pool = self.pool(tenant, false).await?;
+        let pool = self.pool(tenant, false).await?.read;
         let all: Vec<String> = Vec::new();
         let ids = filter.src_ids.as_ref();
         let chunks: Vec<&[String]> = match ids {
@@ -359,17 +411,18 @@ impl GraphStore for SqliteStore {
         let mut out = Vec::new();
         for chunk in chunks {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT kind, src, dst, sources, first_seen, last_seen FROM edges WHERE tenant_id = ",
+                "SELECT e.kind AS kind, s.id AS src, d.id AS dst, e.sources AS sources, \
+                 e.first_seen AS first_seen, e.last_seen AS last_seen \
+                 FROM edges e JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst WHERE 1 = 1",
             );
-            qb.push_bind(tenant.as_str());
             if let Some(k) = filter.kind {
-                qb.push(" AND kind = ").push_bind(k.as_str());
+                qb.push(" AND e.kind = ").push_bind(k.as_str());
             }
             if ids.is_some() {
-                qb.push(" AND src IN ");
+                qb.push(" AND s.id IN ");
                 push_in_list(&mut qb, chunk);
             }
-            qb.push(" ORDER BY src, kind, dst");
+            qb.push(" ORDER BY s.id, e.kind, d.id");
             for r in qb.build().fetch_all(&pool).await? {
                 out.push(edge_from_row(&r)?);
             }
@@ -378,7 +431,7 @@ impl GraphStore for SqliteStore {
     }
 
     async fn stats(&self, tenant: &TenantId) -> Result<Stats> {
-        let pool = self.pool(tenant, false).await?;
+        let pool = self.pool(tenant, false).await?.read;
         let mut stats = Stats {
             schema_version: sqlx::query_scalar::<_, Option<i64>>(
                 "SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1",
@@ -388,22 +441,18 @@ impl GraphStore for SqliteStore {
             .unwrap_or(SCHEMA_VERSION),
             ..Stats::default()
         };
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM nodes WHERE tenant_id = ? GROUP BY kind ORDER BY kind",
-        )
-        .bind(tenant.as_str())
-        .fetch_all(&pool)
-        .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT kind, COUNT(*) FROM nodes GROUP BY kind ORDER BY kind")
+                .fetch_all(&pool)
+                .await?;
         stats.nodes = rows
             .into_iter()
             .filter_map(|(k, n)| NodeKind::parse(&k).map(|k| (k, n)))
             .collect();
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM edges WHERE tenant_id = ? GROUP BY kind ORDER BY kind",
-        )
-        .bind(tenant.as_str())
-        .fetch_all(&pool)
-        .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT kind, COUNT(*) FROM edges GROUP BY kind ORDER BY kind")
+                .fetch_all(&pool)
+                .await?;
         stats.edges = rows
             .into_iter()
             .filter_map(|(k, n)| EdgeKind::parse(&k).map(|k| (k, n)))
@@ -412,24 +461,22 @@ impl GraphStore for SqliteStore {
     }
 
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
-        let pool = self.pool(tenant, false).await?;
-        let t = tenant.as_str();
+        let pool = self.pool(tenant, false).await?.read;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "WITH hits AS (SELECT src AS id, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges WHERE tenant_id = ",
+            "WITH hits AS (SELECT src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges \
+             WHERE kind = 'exhibited' AND dst IN (SELECT nid FROM nodes WHERE id IN ",
         );
-        qb.push_bind(t);
-        qb.push(" AND kind = 'exhibited' AND dst IN ");
         push_in_list(&mut qb, &query.signatures);
-        qb.push(" UNION ALL SELECT src, 2, 0, 1, 0 FROM edges WHERE tenant_id = ");
-        qb.push_bind(t);
-        qb.push(" AND kind = 'affected' AND dst IN ");
+        qb.push(
+            ") UNION ALL SELECT src, 2, 0, 1, 0 FROM edges \
+             WHERE kind = 'affected' AND dst IN (SELECT nid FROM nodes WHERE id IN ",
+        );
         push_in_list(&mut qb, &query.services);
-        qb.push(" UNION ALL SELECT node_id, 1, 0, 0, 1 FROM node_terms WHERE tenant_id = ");
-        qb.push_bind(t);
-        qb.push(" AND term IN (SELECT term FROM node_terms WHERE tenant_id = ");
-        qb.push_bind(t);
-        qb.push(" AND term IN (");
+        qb.push(
+            ") UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
+             WHERE term IN (SELECT term FROM node_terms WHERE term IN (",
+        );
         if query.terms.is_empty() {
             qb.push("NULL");
         }
@@ -442,16 +489,15 @@ impl GraphStore for SqliteStore {
         qb.push(") GROUP BY term HAVING COUNT(*) <= ");
         qb.push_bind(MAX_TERM_POSTINGS);
         qb.push(
-            ")), top AS (SELECT id, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
-             GROUP BY id ORDER BY w DESC, id LIMIT ",
+            ")), top AS (SELECT nid, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
+             GROUP BY nid ORDER BY w DESC, nid LIMIT ",
         );
         qb.push_bind(limit);
         qb.push(
-            ") SELECT top.id AS id, s, v, m, \
-             (SELECT COUNT(*) FROM node_terms x WHERE x.tenant_id = ",
+            ") SELECT n.id AS id, s, v, m, \
+             (SELECT COUNT(*) FROM node_terms x WHERE x.nid = top.nid) AS total \
+             FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
         );
-        qb.push_bind(t);
-        qb.push(" AND x.node_id = top.id) AS total FROM top ORDER BY w DESC, top.id");
         let rows = qb.build().fetch_all(&pool).await?;
         rows.iter()
             .map(|r| {
@@ -467,89 +513,71 @@ impl GraphStore for SqliteStore {
     }
 
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts> {
-        let pool = self.pool(tenant, false).await?;
-        let mut tx = pool.begin().await?;
+        let pools = self.pool(tenant, false).await?;
+        let mut tx = pools.write.begin().await?;
         let t = tenant.as_str();
         let mut counts = ErasureCounts::default();
         for chunk in erasure.delete.chunks(IN_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("DELETE FROM edges WHERE tenant_id = ");
-            qb.push_bind(t).push(" AND (src IN ");
-            push_in_list(&mut qb, chunk);
-            qb.push(" OR dst IN ");
-            push_in_list(&mut qb, chunk);
-            qb.push(")");
-            counts.edges_deleted += qb.build().execute(&mut *tx).await?.rows_affected();
-            for table in ["node_terms WHERE tenant_id = ", "nodes WHERE tenant_id = "] {
-                let mut qb = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table}"));
-                qb.push_bind(t).push(if table.starts_with("nodes") {
-                    " AND id IN "
-                } else {
-                    " AND node_id IN "
-                });
-                push_in_list(&mut qb, chunk);
-                let n = qb.build().execute(&mut *tx).await?.rows_affected();
-                if table.starts_with("nodes") {
-                    counts.nodes_deleted += n;
-                }
+            let mut nids: HashMap<String, i64> = HashMap::new();
+            lookup_nids(&mut tx, chunk, &mut nids).await?;
+            for nid in nids.into_values() {
+                counts.edges_deleted += sqlx::query("DELETE FROM edges WHERE src = ? OR dst = ?")
+                    .bind(nid)
+                    .bind(nid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                replace_terms(&mut tx, nid, &[], true).await?;
+                counts.nodes_deleted += sqlx::query("DELETE FROM nodes WHERE nid = ?")
+                    .bind(nid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             }
         }
         for rw in &erasure.rewrite {
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM nodes WHERE tenant_id = ? AND id = ?")
-                    .bind(t)
-                    .bind(rw.old_id.as_str())
-                    .fetch_optional(&mut *tx)
+            let old: Option<i64> = sqlx::query_scalar("SELECT nid FROM nodes WHERE id = ?")
+                .bind(rw.old_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(old) = old else { continue };
+            let new = if rw.row.id == rw.old_id {
+                sqlx::query("UPDATE nodes SET key_ct = ?, label_ct = ? WHERE nid = ?")
+                    .bind(rw.row.key_ct.as_slice())
+                    .bind(rw.row.label_ct.as_deref())
+                    .bind(old)
+                    .execute(&mut *tx)
                     .await?;
-            if exists.is_none() {
-                continue;
-            }
-            let new = rw.row.id.as_str();
-            if new == rw.old_id {
-                sqlx::query(
-                    "UPDATE nodes SET key_ct = ?, label_ct = ? WHERE tenant_id = ? AND id = ?",
-                )
-                .bind(rw.row.key_ct.as_slice())
-                .bind(rw.row.label_ct.as_deref())
-                .bind(t)
+                old
+            } else {
+                let mut nids = HashMap::new();
+                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row), &mut nids).await?;
+                let new = *nids.get(&rw.row.id).ok_or_else(missing_node)?;
+                sqlx::query(&format!(
+                    "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+                     SELECT CASE WHEN src = ?1 THEN ?2 ELSE src END, kind, \
+                            CASE WHEN dst = ?1 THEN ?2 ELSE dst END, tenant_id, sources, \
+                            first_seen, last_seen \
+                     FROM edges WHERE src = ?1 OR dst = ?1{EDGE_CONFLICT}"
+                ))
+                .bind(old)
                 .bind(new)
                 .execute(&mut *tx)
                 .await?;
-            } else {
-                let old = rw.old_id.as_str();
-                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row)).await?;
-                let mut qb = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
-                     SELECT tenant_id, kind, CASE WHEN src = ",
-                );
-                qb.push_bind(old).push(" THEN ").push_bind(new);
-                qb.push(" ELSE src END, CASE WHEN dst = ").push_bind(old);
-                qb.push(" THEN ").push_bind(new);
-                qb.push(
-                    " ELSE dst END, sources, first_seen, last_seen FROM edges WHERE tenant_id = ",
-                )
-                .push_bind(t)
-                .push(" AND (src = ")
-                .push_bind(old)
-                .push(" OR dst = ")
-                .push_bind(old)
-                .push(")")
-                .push(EDGE_CONFLICT);
-                qb.build().execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM edges WHERE tenant_id = ? AND (src = ? OR dst = ?)")
-                    .bind(t)
+                sqlx::query("DELETE FROM edges WHERE src = ? OR dst = ?")
                     .bind(old)
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
-                replace_terms(&mut tx, t, old, &[], true).await?;
-                sqlx::query("DELETE FROM nodes WHERE tenant_id = ? AND id = ?")
-                    .bind(t)
+                replace_terms(&mut tx, old, &[], true).await?;
+                sqlx::query("DELETE FROM nodes WHERE nid = ?")
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
-            }
+                new
+            };
             // A node moved onto an existing one keeps that node's terms and adds its own.
-            replace_terms(&mut tx, t, new, &rw.terms, new == rw.old_id).await?;
+            replace_terms(&mut tx, new, &rw.terms, new == old).await?;
             counts.labels_rewritten += 1;
         }
         tx.commit().await?;
