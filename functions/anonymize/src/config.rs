@@ -119,6 +119,20 @@ impl Pipeline {
         Ok(ctx)
     }
 
+    /// The tenant's pseudonym key: the key the anonymizer makes tokens with (data-subject
+    /// erasure recomputes a person's tokens with it).
+    ///
+    /// # Errors
+    /// Key errors.
+    pub async fn pseudonym_key(
+        &self,
+        tenant: &str,
+    ) -> Result<bacca_anonymizer::PseudonymKey, Error> {
+        Ok(bacca_anonymizer::PseudonymKey::new(
+            &self.tenant(tenant).await?.secrets.pseudonym,
+        ))
+    }
+
     /// The tenant's knowledge graph (for queries).
     ///
     /// # Errors

@@ -161,15 +161,24 @@ async fn read_batch(pointer: &RawLanded, deps: &Deps) -> Result<Option<Vec<Recor
         Err(bacca_storage::Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let aead = deps.pipeline.keys.envelope(&pointer.tenant).await?;
-    let aad = associated_data(&pointer.tenant, &pointer.object, RAW_PURPOSE);
-    let plain = zeroize::Zeroizing::new(aead.decrypt(&ciphertext, &aad).await?);
+    let records = deps
+        .pipeline
+        .open_batch(&pointer.tenant, &pointer.object, &ciphertext)
+        .await?;
     deps.pipeline.audit.emit(
         AuditEvent::new("raw_read", &pointer.tenant)
             .field("object", pointer.object.as_str())
             .field("generation", meta.generation)
             .field("bytes", ciphertext.len()),
     );
+    Ok(Some(records))
+}
+
+/// Parses a decrypted raw batch: one JSON record per line, blank lines skipped.
+///
+/// # Errors
+/// [`Error::MalformedRecord`] naming the first line that is not a record.
+pub fn parse_batch(plain: &[u8]) -> Result<Vec<Record>, Error> {
     let mut records = Vec::new();
     for (i, line) in plain.split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
@@ -179,7 +188,26 @@ async fn read_batch(pointer: &RawLanded, deps: &Deps) -> Result<Option<Vec<Recor
             serde_json::from_slice(line).map_err(|_| Error::MalformedRecord { line: i + 1 })?;
         records.push(r);
     }
-    Ok(Some(records))
+    Ok(records)
+}
+
+impl Pipeline {
+    /// Decrypts and parses the raw batch `object` of `tenant` (associated data: tenant,
+    /// object, `raw-batch`; the plaintext is zeroized once parsed).
+    ///
+    /// # Errors
+    /// Key and authentication errors; [`Error::MalformedRecord`].
+    pub async fn open_batch(
+        &self,
+        tenant: &str,
+        object: &str,
+        ciphertext: &[u8],
+    ) -> Result<Vec<Record>, Error> {
+        let aead = self.keys.envelope(tenant).await?;
+        let aad = associated_data(tenant, object, RAW_PURPOSE);
+        let plain = zeroize::Zeroizing::new(aead.decrypt(ciphertext, &aad).await?);
+        parse_batch(&plain)
+    }
 }
 
 /// Processes one `raw-landed` pointer.

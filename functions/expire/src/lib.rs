@@ -1,9 +1,17 @@
-//! Cloud Run function `bacca-expire`: the hourly retention sweep of each tenant's raw store.
+//! Cloud Run function `bacca-expire`: the hourly retention sweep of each tenant's raw store,
+//! and data-subject erasure.
 //!
 //! Cloud Scheduler calls it (`POST /` with `{"tenant":"<id>","action":"sweep"}`, directly or
 //! through Pub/Sub); it deletes every raw object whose Custom-Time is older than the retention
 //! window minus a safety margin (30 days minus 2 hours by default) and emits one `sweep` audit
 //! event per run. The handler is idempotent: a second run deletes nothing.
+//!
+//! `{"tenant":"<id>","action":"erase","subject":{"email":"…"}}` erases one person: their
+//! knowledge in the graph and their records in the raw batches ([`erase`] has the steps,
+//! [`subject`] the rule), with one `erasure` audit event that never holds the identifier.
+//! An erase request that cannot succeed (malformed, unknown subject fields, wrong tenant) is
+//! acknowledged and audited as rejected, never dead-lettered: a dead letter would copy the
+//! identifier into another topic.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -16,16 +24,22 @@
 
 #![forbid(unsafe_code)]
 
+pub mod erase;
+pub mod subject;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bacca_audit::AuditSink;
+use bacca_audit::{AuditEvent, AuditSink};
 use bacca_runtime::env::{env_var, LocalLayout};
 use bacca_runtime::{Event, Handler, HandlerError, Outcome};
 use bacca_storage::{GcsConfig, RetentionPolicy, SweepReport, TenantStores};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+
+pub use erase::{ErasureDeps, ErasureReport, GraphErasure, SubjectGraph};
+pub use subject::Subject;
 
 /// What the expire function is asked to do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -34,9 +48,11 @@ pub enum Action {
     /// The retention sweep (the hourly Scheduler job).
     #[default]
     Sweep,
+    /// Data-subject erasure of the request's `subject`.
+    Erase,
 }
 
-/// The request body: which tenant, which action.
+/// The request body: which tenant, which action. Debug never prints the subject's values.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpireRequest {
@@ -45,6 +61,9 @@ pub struct ExpireRequest {
     /// What to do (default: sweep).
     #[serde(default)]
     pub action: Action,
+    /// The person to erase (`erase` only).
+    #[serde(default)]
+    pub subject: Option<Subject>,
 }
 
 impl ExpireRequest {
@@ -53,6 +72,16 @@ impl ExpireRequest {
         Self {
             tenant: tenant.to_owned(),
             action: Action::Sweep,
+            subject: None,
+        }
+    }
+
+    /// An erasure request for `subject` in `tenant`.
+    pub fn erase(tenant: &str, subject: Subject) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            action: Action::Erase,
+            subject: Some(subject),
         }
     }
 }
@@ -75,6 +104,23 @@ pub enum Error {
     /// The audit file cannot be opened.
     #[error(transparent)]
     Audit(#[from] bacca_audit::AuditError),
+    /// The erasure subject is missing or malformed (the message names the rule, never a value).
+    #[error(transparent)]
+    InvalidSubject(#[from] subject::InvalidSubject),
+    /// This service has no graph or keys configured for erasure.
+    #[error("erasure is not configured in this service")]
+    ErasureNotConfigured,
+    /// Keys, decryption, records or the graph failed during an erasure.
+    #[error(transparent)]
+    Pipeline(#[from] bacca_anonymize::Error),
+    /// Some raw objects could not be rewritten; a retry finishes them.
+    #[error("erasure incomplete: {failed} raw objects could not be processed")]
+    ErasureIncomplete {
+        /// Objects that failed.
+        failed: u64,
+        /// Whether a retry may succeed.
+        retryable: bool,
+    },
 }
 
 impl Error {
@@ -83,7 +129,14 @@ impl Error {
         match self {
             Self::WrongTenant => HandlerError::permanent("wrong_tenant"),
             Self::Storage(e) => HandlerError::classified(e.is_retryable(), e.class()),
-            Self::Config(_) | Self::Audit(_) => HandlerError::retryable("misconfigured"),
+            Self::Config(_) | Self::Audit(_) | Self::ErasureNotConfigured => {
+                HandlerError::retryable("misconfigured")
+            }
+            Self::InvalidSubject(_) => HandlerError::permanent("invalid_subject"),
+            Self::Pipeline(e) => e.to_handler_error(),
+            Self::ErasureIncomplete { retryable, .. } => {
+                HandlerError::classified(*retryable, "erasure_incomplete")
+            }
         }
     }
 }
@@ -101,6 +154,8 @@ pub struct Deps {
     pub tenant: Option<String>,
     /// The clock.
     pub clock: Clock,
+    /// What erasure needs (`None`: erase requests fail as misconfigured).
+    pub erasure: Option<ErasureDeps>,
 }
 
 impl std::fmt::Debug for Deps {
@@ -126,7 +181,21 @@ impl Deps {
             audit: AuditSink::file(l.audit_file())?,
             tenant: None,
             clock: Arc::new(Utc::now),
+            erasure: None,
         })
+    }
+
+    /// [`Deps::local`] with erasure over the anonymize function's local layout in the same
+    /// directory (keys, pseudonym keys, SQLite graph).
+    ///
+    /// # Errors
+    /// When the audit file or the graph cannot be opened.
+    pub async fn local_with_erasure(dir: &Path) -> Result<Self, Error> {
+        let mut deps = Self::local(dir)?;
+        deps.erasure = Some(ErasureDeps::new(
+            bacca_anonymize::Pipeline::local(dir).await?,
+        ));
+        Ok(deps)
     }
 
     /// From the environment: `BACCA_STORE` (the tenant's bucket, or a template with
@@ -171,6 +240,7 @@ impl Deps {
             audit,
             tenant,
             clock: Arc::new(Utc::now),
+            erasure: None,
         })
     }
 
@@ -206,8 +276,47 @@ impl Deps {
 /// # Errors
 /// A permanent error for a malformed request or a wrong tenant; retryable for store outages.
 pub async fn handle(event: Event, deps: &Deps) -> Result<Outcome, HandlerError> {
-    let req: ExpireRequest = event.json()?;
+    let req: ExpireRequest = match event.json() {
+        Ok(r) => r,
+        Err(e) if mentions_erase(event.data()) => {
+            deps.audit
+                .emit(AuditEvent::new("erasure", "unknown").field("outcome", "malformed_message"));
+            tracing::warn!(class = e.class(), "erase request rejected; acknowledged");
+            return Ok(Outcome::Skipped("malformed_message"));
+        }
+        Err(e) => return Err(e),
+    };
     match req.action {
+        Action::Erase => match deps.erase(&req).await {
+            Ok(report) => {
+                tracing::info!(
+                    erasure_id = %report.erasure_id,
+                    objects_rewritten = report.raw.rewritten,
+                    objects_deleted = report.raw.deleted,
+                    records_removed = report.records_removed,
+                    nodes_deleted = report.graph.nodes_deleted,
+                    "erasure done"
+                );
+                Ok(Outcome::Done)
+            }
+            Err(e) => {
+                let h = e.to_handler_error();
+                if h.is_retryable() {
+                    Err(h)
+                } else {
+                    // Acknowledged, not dead-lettered: the dead letter would carry the
+                    // identifier. The audit event already records the rejection.
+                    tracing::warn!(class = h.class(), "erase request rejected; acknowledged");
+                    Ok(Outcome::Skipped("erasure_rejected"))
+                }
+            }
+        },
+        Action::Sweep if req.subject.is_some() => {
+            deps.audit
+                .emit(AuditEvent::new("erasure", "unknown").field("outcome", "malformed_message"));
+            tracing::warn!("sweep request with a subject rejected; acknowledged");
+            Ok(Outcome::Skipped("malformed_message"))
+        }
         Action::Sweep => {
             let report = deps.sweep(&req).await.map_err(|e| e.to_handler_error())?;
             if report.failed > 0 {
@@ -224,6 +333,20 @@ pub async fn handle(event: Event, deps: &Deps) -> Result<Outcome, HandlerError> 
                 );
             }
             Ok(Outcome::Done)
+        }
+    }
+}
+
+/// Whether a body that did not parse as a request asks for an erasure (then it may hold an
+/// identifier and must not be dead-lettered).
+fn mentions_erase(body: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => {
+            v.get("action").and_then(serde_json::Value::as_str) == Some("erase")
+                || v.get("subject").is_some()
+        }
+        Err(_) => {
+            body.windows(5).any(|w| w == b"erase") || body.windows(7).any(|w| w == b"subject")
         }
     }
 }

@@ -1,0 +1,370 @@
+//! Data-subject erasure: remove what the pipeline holds about one person.
+//!
+//! `{"tenant":"acme","action":"erase","subject":{"email":"…","slack_user":"U…","jira_account":"…"}}`
+//! (at least one of the three; `name` and `handle` are optional extra aliases):
+//!
+//! 1. **resolve**: every raw batch of the tenant is decrypted and its records' identities
+//!    added to the tenant directory (the anonymizer's); the subject's identifiers are
+//!    resolved to all their aliases ([`Aliases::resolve`]);
+//! 2. **tokens**: the aliases become the pseudonym tokens the anonymizer produced, with the
+//!    tenant's pseudonym key (the anonymize function's own derivation,
+//!    [`bacca_anonymize::Pipeline::pseudonym_key`]);
+//! 3. **graph**: [`SubjectGraph::erase_subject`] deletes the person's nodes and edges and
+//!    rewrites labels that contain a token. This runs *before* the raw rewrite: once the raw
+//!    records are gone a retry could no longer learn the aliases they linked;
+//! 4. **raw**: every raw batch is rewritten without the subject's records
+//!    ([`crate::subject`] has the rule), re-encrypted under the same associated data, written
+//!    back with `ifGenerationMatch` and the same Custom-Time (retention is not extended);
+//!    a batch left empty is deleted ([`bacca_storage::rewrite_raw`]);
+//! 5. **audit**: one `erasure` event: a random erasure id, the kinds of identifier given
+//!    (`email`, `slack_user`…), counts. Never an identifier, alias or token.
+//!
+//! Idempotent: a second erasure of the same person finds nothing and reports zeros.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bacca_anonymize::Pipeline;
+use bacca_audit::AuditEvent;
+use bacca_connectors::{Directory, Record};
+use bacca_crypto::associated_data;
+use bacca_fetch::RAW_PURPOSE;
+use bacca_knowledge::model::TenantId;
+use bacca_runtime::env::env_var;
+use bacca_storage::raw::RAW_PREFIX;
+use bacca_storage::{
+    rewrite_raw, ObjectMeta, ObjectStore, RawRewriter, Rewrite, RewriteFailure, RewriteReport,
+};
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::subject::{apply, Aliases, Fate, Scrubber, Subject};
+use crate::{Deps, Error, ExpireRequest};
+
+/// What the graph step removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GraphErasure {
+    /// Nodes deleted (the person's own nodes).
+    pub nodes_deleted: u64,
+    /// Edges deleted (every edge touching them).
+    pub edges_deleted: u64,
+    /// Other nodes whose label or key text named them, rewritten.
+    pub labels_rewritten: u64,
+}
+
+/// Removes one person's knowledge from a tenant's graph, given their pseudonym tokens.
+#[async_trait]
+pub trait SubjectGraph: Send + Sync {
+    /// Deletes the nodes keyed by one of `tokens` and their edges, and replaces the tokens
+    /// in every other label; idempotent.
+    ///
+    /// # Errors
+    /// Key and graph errors.
+    async fn erase_subject(&self, tenant: &str, tokens: &[String]) -> Result<GraphErasure, Error>;
+}
+
+/// What erasure needs beyond the sweep: the anonymize pipeline's stores, keys and graph,
+/// and the graph step.
+#[derive(Clone)]
+pub struct ErasureDeps {
+    /// Raw stores, envelope keys, pseudonym keys and the graph (the anonymize function's).
+    pub pipeline: Pipeline,
+    /// The graph step.
+    pub graph: Arc<dyn SubjectGraph>,
+}
+
+impl ErasureDeps {
+    /// Erasure over the anonymize `pipeline`, with its knowledge graph as the graph step.
+    pub fn new(pipeline: Pipeline) -> Self {
+        Self {
+            graph: Arc::new(pipeline.clone()),
+            pipeline,
+        }
+    }
+}
+
+impl ErasureDeps {
+    /// From the environment, with the anonymize function's configuration (`BACCA_STORE`,
+    /// `BACCA_KMS`, `BACCA_GRAPH`, `BACCA_PSEUDONYM_KEY`, `BACCA_TENANT`; see
+    /// `bacca_anonymize::Deps`). Erasure is on in local mode (no `GOOGLE_CLOUD_PROJECT`) and,
+    /// in production, when `BACCA_GRAPH` is set; otherwise `None`.
+    ///
+    /// # Errors
+    /// As `bacca_anonymize::Deps::from_env`.
+    pub async fn from_env() -> Result<Option<Self>, Error> {
+        if env_var("GOOGLE_CLOUD_PROJECT").is_some() && env_var("BACCA_GRAPH").is_none() {
+            return Ok(None);
+        }
+        let deps = bacca_anonymize::Deps::from_env().await?;
+        Ok(Some(Self::new(deps.pipeline)))
+    }
+}
+
+#[async_trait]
+impl SubjectGraph for Pipeline {
+    async fn erase_subject(&self, tenant: &str, tokens: &[String]) -> Result<GraphErasure, Error> {
+        let graph = self.graph_of(tenant).await?;
+        let id = TenantId::new(tenant).map_err(bacca_anonymize::Error::Graph)?;
+        let c = graph
+            .erase_subject(&id, tokens)
+            .await
+            .map_err(bacca_anonymize::Error::Graph)?;
+        Ok(GraphErasure {
+            nodes_deleted: c.nodes_deleted,
+            edges_deleted: c.edges_deleted,
+            labels_rewritten: c.labels_rewritten,
+        })
+    }
+}
+
+impl std::fmt::Debug for ErasureDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErasureDeps").finish_non_exhaustive()
+    }
+}
+
+/// The result of one erasure, by counts. Holds no identifier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureReport {
+    /// Random id of this erasure, in the audit event too (keep it with the request ticket).
+    pub erasure_id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Kinds of identifier the request gave.
+    pub subject_kinds: Vec<&'static str>,
+    /// Aliases resolved (ids, e-mails, handles, names).
+    pub aliases: u64,
+    /// Pseudonym tokens searched in the graph.
+    pub tokens: u64,
+    /// Raw objects that could not be read while resolving aliases.
+    pub resolve_failed: u64,
+    /// The graph step.
+    pub graph: GraphErasure,
+    /// The raw rewrite.
+    pub raw: RewriteReport,
+    /// Records dropped (attributed to the subject).
+    pub records_removed: u64,
+    /// Records kept with the subject redacted out.
+    pub records_redacted: u64,
+}
+
+impl ErasureReport {
+    /// True when this erasure changed nothing (the subject was already erased).
+    pub fn is_noop(&self) -> bool {
+        self.graph == GraphErasure::default()
+            && self.raw.rewritten == 0
+            && self.raw.deleted == 0
+            && self.records_removed == 0
+            && self.records_redacted == 0
+    }
+}
+
+/// Decrypts each batch, applies the record rule, re-encrypts.
+struct SubjectRewriter<'a> {
+    pipeline: &'a Pipeline,
+    tenant: &'a str,
+    aliases: &'a Aliases,
+    scrubber: Scrubber,
+    removed: AtomicU64,
+    redacted: AtomicU64,
+}
+
+fn failure_of(e: &bacca_anonymize::Error) -> RewriteFailure {
+    let h = e.to_handler_error();
+    RewriteFailure {
+        class: h.class(),
+        retryable: h.is_retryable(),
+    }
+}
+
+#[async_trait]
+impl RawRewriter for SubjectRewriter<'_> {
+    async fn rewrite(&self, meta: &ObjectMeta, data: Bytes) -> Result<Rewrite, RewriteFailure> {
+        let records = self
+            .pipeline
+            .open_batch(self.tenant, &meta.name, &data)
+            .await
+            .map_err(|e| failure_of(&e))?;
+        let total = records.len();
+        let (mut removed, mut redacted) = (0u64, 0u64);
+        let mut kept: Vec<Record> = Vec::with_capacity(total);
+        for mut r in records {
+            match apply(&mut r, self.aliases, &self.scrubber) {
+                Fate::Dropped => removed += 1,
+                Fate::Redacted => {
+                    redacted += 1;
+                    kept.push(r);
+                }
+                Fate::Untouched => kept.push(r),
+            }
+        }
+        if removed == 0 && redacted == 0 {
+            return Ok(Rewrite::Keep);
+        }
+        let decision = if kept.is_empty() {
+            Rewrite::Delete
+        } else {
+            let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(data.len()));
+            for r in &kept {
+                r.write_json_line(&mut *plain).map_err(|_| RewriteFailure {
+                    class: "serialize",
+                    retryable: false,
+                })?;
+            }
+            let aead = self
+                .pipeline
+                .keys
+                .envelope(self.tenant)
+                .await
+                .map_err(|e| failure_of(&e.into()))?;
+            let aad = associated_data(self.tenant, &meta.name, RAW_PURPOSE);
+            let sealed = aead
+                .encrypt(&plain, &aad)
+                .await
+                .map_err(|e| failure_of(&e.into()))?;
+            Rewrite::Replace(sealed.into())
+        };
+        // Counted only for a decision that is applied; a conflict re-reads and recounts
+        // from the new content, so a retried object is not counted twice.
+        self.removed.fetch_add(removed, Ordering::Relaxed);
+        self.redacted.fetch_add(redacted, Ordering::Relaxed);
+        Ok(decision)
+    }
+}
+
+/// The tenant directory from every raw batch; returns it and how many objects failed.
+async fn raw_directory(
+    store: &dyn ObjectStore,
+    pipeline: &Pipeline,
+    tenant: &str,
+) -> Result<(Directory, u64), Error> {
+    let listing = store.list(RAW_PREFIX, None).await?;
+    let mut dir = Directory::default();
+    let mut failed = 0u64;
+    for obj in listing.objects {
+        let data = match store.get(&obj.name).await {
+            Ok((data, _)) => data,
+            Err(bacca_storage::Error::NotFound { .. }) => continue,
+            Err(_) => {
+                failed += 1;
+                continue;
+            }
+        };
+        match pipeline.open_batch(tenant, &obj.name, &data).await {
+            Ok(records) => dir.add_records(&records),
+            Err(_) => failed += 1,
+        }
+    }
+    Ok((dir, failed))
+}
+
+impl Deps {
+    /// Erases the request's subject from the tenant's graph and raw batches and emits one
+    /// `erasure` audit event.
+    ///
+    /// # Errors
+    /// [`Error::WrongTenant`], [`Error::InvalidSubject`], [`Error::ErasureNotConfigured`];
+    /// store, key and graph errors; [`Error::ErasureIncomplete`] when some raw objects could
+    /// not be rewritten (they are named in the audit event's count; a retry finishes them).
+    pub async fn erase(&self, req: &ExpireRequest) -> Result<ErasureReport, Error> {
+        let tenant = match bacca_storage::raw::validate_tenant(&req.tenant) {
+            Ok(()) => req.tenant.as_str(),
+            Err(_) => "invalid",
+        };
+        let mut report = ErasureReport {
+            erasure_id: uuid::Uuid::new_v4().simple().to_string(),
+            tenant: tenant.to_owned(),
+            subject_kinds: req.subject.as_ref().map(Subject::kinds).unwrap_or_default(),
+            ..ErasureReport::default()
+        };
+        let result = self.checked_erase(req, &mut report).await;
+        let mut ev = AuditEvent::new("erasure", tenant)
+            .at((self.clock)())
+            .field("erasure_id", report.erasure_id.as_str())
+            .field("subject_kinds", report.subject_kinds.join(",").as_str())
+            .field(
+                "outcome",
+                match &result {
+                    Ok(()) => "done",
+                    Err(e) => e.to_handler_error().class(),
+                },
+            )
+            .field("aliases", report.aliases)
+            .field("tokens", report.tokens)
+            .field("resolve_failed", report.resolve_failed)
+            .field("nodes_deleted", report.graph.nodes_deleted)
+            .field("edges_deleted", report.graph.edges_deleted)
+            .field("labels_rewritten", report.graph.labels_rewritten)
+            .field("objects_scanned", report.raw.scanned)
+            .field("objects_rewritten", report.raw.rewritten)
+            .field("objects_deleted", report.raw.deleted)
+            .field("objects_failed", report.raw.failed)
+            .field("records_removed", report.records_removed)
+            .field("records_redacted", report.records_redacted);
+        if report.raw.conflicts > 0 {
+            ev = ev.field("conflicts", report.raw.conflicts);
+        }
+        self.audit.emit(ev);
+        result.map(|()| report)
+    }
+
+    async fn checked_erase(
+        &self,
+        req: &ExpireRequest,
+        report: &mut ErasureReport,
+    ) -> Result<(), Error> {
+        if self.tenant.as_deref().is_some_and(|t| t != req.tenant) {
+            return Err(Error::WrongTenant);
+        }
+        bacca_storage::raw::validate_tenant(&req.tenant)?;
+        let subject =
+            req.subject
+                .as_ref()
+                .ok_or(Error::InvalidSubject(crate::subject::InvalidSubject(
+                    "subject is required",
+                )))?;
+        subject.validate()?;
+        let deps = self.erasure.as_ref().ok_or(Error::ErasureNotConfigured)?;
+        self.erase_steps(deps, &req.tenant, subject, report).await
+    }
+
+    async fn erase_steps(
+        &self,
+        deps: &ErasureDeps,
+        tenant: &str,
+        subject: &Subject,
+        report: &mut ErasureReport,
+    ) -> Result<(), Error> {
+        let pipeline = &deps.pipeline;
+        let store = self.stores.store(tenant)?;
+        let (directory, resolve_failed) = raw_directory(store.as_ref(), pipeline, tenant).await?;
+        report.resolve_failed = resolve_failed;
+        let aliases = Aliases::resolve(subject, &directory);
+        drop(directory);
+        report.aliases = aliases.count() as u64;
+        let key = pipeline.pseudonym_key(tenant).await?;
+        let tokens = aliases.tokens(&key);
+        drop(key);
+        report.tokens = tokens.len() as u64;
+        report.graph = deps.graph.erase_subject(tenant, &tokens).await?;
+        let rewriter = SubjectRewriter {
+            pipeline,
+            tenant,
+            aliases: &aliases,
+            scrubber: Scrubber::new(&aliases),
+            removed: AtomicU64::new(0),
+            redacted: AtomicU64::new(0),
+        };
+        report.raw = rewrite_raw(store.as_ref(), tenant, &rewriter).await?;
+        report.records_removed = rewriter.removed.load(Ordering::Relaxed);
+        report.records_redacted = rewriter.redacted.load(Ordering::Relaxed);
+        if report.raw.failed > 0 || resolve_failed > 0 {
+            return Err(Error::ErasureIncomplete {
+                failed: report.raw.failed + resolve_failed,
+                retryable: report.raw.retryable() || report.raw.failed == 0,
+            });
+        }
+        Ok(())
+    }
+}
