@@ -13,6 +13,9 @@ pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 /// Largest accepted request body: Pub/Sub messages are at most 10 MB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// Default of [`RuntimeConfig::header_read_timeout`], in seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+
 /// How the runtime serves a function.
 ///
 /// ```
@@ -39,6 +42,11 @@ pub struct RuntimeConfig {
     pub request_timeout: Duration,
     /// After SIGTERM, how long in-flight requests may still run (Cloud Run kills after 10 s).
     pub shutdown_grace: Duration,
+    /// Time a client has to send a request's whole header block, counted from when the server
+    /// starts reading it (so it also closes idle keep-alive connections); then the connection
+    /// is closed without a response. Bounds slow-header (slowloris) clients. Default 30 s
+    /// (hyper's), `BACCA_HEADER_READ_TIMEOUT_SECS`.
+    pub header_read_timeout: Duration,
     /// Project for trace correlation (`GOOGLE_CLOUD_PROJECT`).
     pub project_id: Option<String>,
 }
@@ -53,6 +61,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("header_read_timeout", &self.header_read_timeout)
             .field("project_id", &self.project_id)
             .finish()
     }
@@ -68,21 +77,33 @@ impl Default for RuntimeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             project_id: None,
         }
     }
 }
 
 impl RuntimeConfig {
-    /// Defaults plus `PORT` and `GOOGLE_CLOUD_PROJECT` from the environment.
+    /// Defaults plus `PORT`, `GOOGLE_CLOUD_PROJECT` and `BACCA_HEADER_READ_TIMEOUT_SECS` from
+    /// the environment.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidEnv`] if `PORT` is set but not a port number.
+    /// [`Error::InvalidEnv`] if `PORT` is set but not a port number, or
+    /// `BACCA_HEADER_READ_TIMEOUT_SECS` is not a whole number of seconds from 1 to 3600.
     pub fn from_env() -> Result<Self> {
         let mut config = Self::default();
         if let Ok(port) = std::env::var("PORT") {
             config.port = port.trim().parse().map_err(|_| Error::InvalidEnv("PORT"))?;
+        }
+        if let Some(secs) = crate::env::env_var("BACCA_HEADER_READ_TIMEOUT_SECS") {
+            let secs: u64 = secs
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or(Error::InvalidEnv("BACCA_HEADER_READ_TIMEOUT_SECS"))?;
+            config.header_read_timeout = Duration::from_secs(secs);
         }
         config.project_id = std::env::var("GOOGLE_CLOUD_PROJECT")
             .ok()

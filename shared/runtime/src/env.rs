@@ -9,6 +9,7 @@
 //! | `BACCA_DEAD_LETTER_TOPIC` | topic for permanently failing messages | `dead-letter` |
 //! | `BACCA_OIDC_AUDIENCE`, `BACCA_OIDC_SERVICE_ACCOUNT` | require Pub/Sub push OIDC tokens | off |
 //! | `BACCA_OIDC_JWKS_URL` | where Google's signing keys are fetched | Google's certs |
+//! | `BACCA_HEADER_READ_TIMEOUT_SECS` | time to send a request's header block, then the connection is closed | 30 |
 //!
 //! With `GOOGLE_CLOUD_PROJECT` set, dead letters go to Cloud Pub/Sub
 //! ([`bacca_bus::PubSubPublisher`]); without it (local mode) they are appended to

@@ -19,7 +19,10 @@
 //!   trustworthy envelope there is nothing reliable to copy, and a 400 is a nack, so Pub/Sub
 //!   redelivers the original message and its dead-letter policy (`max_delivery_attempts`)
 //!   moves it, intact, to the dead-letter topic;
-//! - adds `Strict-Transport-Security` and `Cache-Control: no-store` to every response;
+//! - adds `Strict-Transport-Security` and `Cache-Control: no-store` to every response, hyper's
+//!   own 400/414/431 answers to unparsable or oversized header blocks included;
+//! - closes a connection whose header block is not complete within
+//!   [`RuntimeConfig::header_read_timeout`] (30 s; slow-header clients);
 //! - enforces a request timeout (503), and on SIGTERM stops accepting and lets in-flight
 //!   requests finish within [`RuntimeConfig::shutdown_grace`] (10 s);
 //! - logs one line per request with message id, attempt, status, error class and duration,
@@ -55,9 +58,13 @@ mod handler;
 pub mod logging;
 pub mod oidc;
 mod server;
+mod transport;
 
 pub use bacca_bus::{Disposition, HandlerError};
-pub use config::{OidcConfig, RuntimeConfig, DEFAULT_MAX_BODY_BYTES, GOOGLE_JWKS_URL};
+pub use config::{
+    OidcConfig, RuntimeConfig, DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_MAX_BODY_BYTES,
+    GOOGLE_JWKS_URL,
+};
 pub use env::local_data_dir;
 pub use error::{Error, Result};
 pub use event::{CloudEventContext, Event, PubSubEvent, SchedulerEvent};

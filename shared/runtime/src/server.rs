@@ -1,6 +1,6 @@
 //! The HTTP server: routes, request checks, status mapping, graceful shutdown.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -14,6 +14,10 @@ use futures::FutureExt;
 use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderName, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tracing::field::Empty;
 use tracing::Instrument;
@@ -22,6 +26,7 @@ use crate::decode::{decode, is_json_content_type};
 use crate::handler::{settle, DeadLetter, Settlement};
 use crate::logging::{trace_id, trace_resource};
 use crate::oidc::{AuthError, OidcVerifier};
+use crate::transport::SecureHeadersIo;
 use crate::{Error, Handler, Result, RuntimeConfig};
 
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
@@ -187,6 +192,10 @@ impl<H: Handler> App<H> {
 /// Serves `handler` on `listener` until `shutdown` completes, then stops accepting and lets
 /// in-flight requests finish for at most `config.shutdown_grace`.
 ///
+/// HTTP/1.1 with keep-alive (Cloud Run speaks HTTP/1.1 to the container). A connection whose
+/// header block is not complete within `config.header_read_timeout` is closed; hyper's own
+/// answers to malformed header blocks (400, 414, 431) carry the security headers too.
+///
 /// ```no_run
 /// # async fn demo() -> bacca_runtime::Result<()> {
 /// use bacca_runtime::{handler_fn, serve, Outcome, RuntimeConfig};
@@ -201,7 +210,8 @@ impl<H: Handler> App<H> {
 ///
 /// # Errors
 ///
-/// [`Error::Serve`] if the server fails.
+/// None at present: failed accepts are logged and retried, failed connections closed. The
+/// `Result` is kept so a future failure mode does not change the signature.
 pub async fn serve<H, S>(
     listener: TcpListener,
     handler: H,
@@ -214,29 +224,59 @@ where
 {
     let grace = config.shutdown_grace;
     let app = router(handler, &config);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested; no longer accepting connections");
-            let _ = stopping_tx.send(());
-        })
-        .into_future();
-    let grace_expired = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(config.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses: send them at once rather than waiting for Nagle's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(SecureHeadersIo::new(stream));
+        let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(app.clone())));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                // hyper's error says what went wrong with the connection (header timeout,
+                // parse error, reset), never request content.
+                tracing::debug!(header_timeout = e.is_timeout(), "connection closed: {e}");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutdown requested; no longer accepting connections");
     tokio::select! {
-        result = server => result.map_err(Error::Serve),
-        () = grace_expired => {
+        () = graceful.shutdown() => Ok(()),
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
                 "shutdown grace expired with requests in flight");
             Ok(())
         }
     }
+}
+
+/// Backs off after a failed `accept`: per-connection errors are retried at once; others (such
+/// as running out of file descriptors) after a pause, so the loop does not spin.
+async fn accept_failed(e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::warn!(error = %e, "accept failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Serves `handler` on `0.0.0.0:config.port` until SIGTERM or SIGINT, like
@@ -252,7 +292,7 @@ where
 ///
 /// # Errors
 ///
-/// [`Error::Bind`] if the port cannot be bound, [`Error::Serve`] if the server fails.
+/// [`Error::Bind`] if the port cannot be bound.
 pub async fn run<H: Handler>(handler: H, config: RuntimeConfig) -> Result<()> {
     let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = TcpListener::bind(addr).await.map_err(Error::Bind)?;
