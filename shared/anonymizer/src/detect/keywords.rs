@@ -83,26 +83,29 @@ pub(crate) struct Keywords {
 }
 
 /// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
-/// visits words instead of bytes).
-fn word_starts(bytes: &[u8]) -> Vec<usize> {
+/// visits words instead of bytes), and whether any keyword could matter: every keyword
+/// group needs a digit or a `=`/`:` after the keyword.
+fn word_starts(bytes: &[u8]) -> (Vec<usize>, bool) {
     let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
     let mut prev = false;
+    let mut trigger = false;
     for (i, &b) in bytes.iter().enumerate() {
         let w = super::is_word_byte(b);
         if w && !prev {
             out.push(i);
         }
+        trigger |= b.is_ascii_digit() || b == b'=' || b == b':';
         prev = w;
     }
-    out
+    (out, trigger)
 }
 
 impl Keywords {
     /// Scan `text` once (overlapping matches, so no group hides another's keyword).
     pub(crate) fn scan(text: &str) -> Self {
-        let word_starts = word_starts(text.as_bytes());
+        let (word_starts, trigger) = word_starts(text.as_bytes());
         let a = automaton();
-        let Some(ac) = &a.ac else {
+        let (Some(ac), true) = (&a.ac, trigger) else {
             return Self {
                 matches: Vec::new(),
                 word_starts,

@@ -140,15 +140,38 @@ pub(crate) fn clean_right(bytes: &[u8], end: usize) -> bool {
     }
 }
 
-/// ASCII-lowercased window of up to `n` bytes before `i` (for context cues).
-pub(crate) fn window_before(bytes: &[u8], i: usize, n: usize) -> String {
-    let s = i.saturating_sub(n);
-    bytes
-        .get(s..i)
-        .unwrap_or_default()
-        .iter()
-        .map(|b| char::from(b.to_ascii_lowercase()))
-        .collect()
+/// Longest context window, in bytes.
+const WINDOW_MAX: usize = 48;
+
+/// ASCII-lowercased bytes just before a position (context cues), on the stack.
+pub(crate) struct Window {
+    buf: [u8; WINDOW_MAX],
+    len: usize,
+}
+
+impl Window {
+    /// Whether the window contains `needle` (given in lower case).
+    pub(crate) fn contains(&self, needle: &str) -> bool {
+        contains(
+            self.buf.get(..self.len).unwrap_or_default(),
+            needle.as_bytes(),
+        )
+    }
+}
+
+/// ASCII-lowercased window of up to `n` (at most 48) bytes before `i` (for context cues).
+pub(crate) fn window_before(bytes: &[u8], i: usize, n: usize) -> Window {
+    let i = i.min(bytes.len());
+    let s = i.saturating_sub(n.min(WINDOW_MAX));
+    let src = bytes.get(s..i).unwrap_or_default();
+    let mut w = Window {
+        buf: [0u8; WINDOW_MAX],
+        len: src.len(),
+    };
+    for (d, b) in w.buf.iter_mut().zip(src) {
+        *d = b.to_ascii_lowercase();
+    }
+    w
 }
 
 /// Shannon entropy in bits per byte.

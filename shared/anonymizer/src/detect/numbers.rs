@@ -5,7 +5,7 @@
 use phonenumber::country::Id;
 
 use super::keywords::{Group, Keywords};
-use super::{clean_left, clean_right, window_before};
+use super::{clean_left, clean_right, window_before, Window};
 use crate::span::{EntityType, Span};
 
 /// A run of digits and single separators, as found in the text.
@@ -163,7 +163,7 @@ fn valid_ssn(d: &[u8]) -> bool {
     area != 0 && area != 666 && area < 900 && num(&d[3..5]) != 0 && num(&d[5..9]) != 0
 }
 
-fn is_ssn(c: &Cluster, ctx: &str) -> bool {
+fn is_ssn(c: &Cluster, ctx: &Window) -> bool {
     if c.digits.len() != 9 || c.plus || c.paren || !valid_ssn(&c.digits) {
         return false;
     }
@@ -274,7 +274,7 @@ fn extension_end(bytes: &[u8], e: usize) -> usize {
     }
 }
 
-fn is_phone(text: &str, c: &Cluster, ctx: &str) -> bool {
+fn is_phone(text: &str, c: &Cluster, ctx: &Window) -> bool {
     let n = c.digits.len();
     let bytes = text.as_bytes();
     if bytes.get(c.end) == Some(&b':') && bytes.get(c.end + 1).is_some_and(u8::is_ascii_digit) {

@@ -94,6 +94,11 @@ fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut i = 0usize;
     while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 && !b.is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
         let Some((c0, w0)) = is_letter_at(text, i) else {
             i += 1;
             continue;
@@ -104,6 +109,21 @@ fn words(text: &str) -> Vec<Word> {
         let mut all_lower = c0.is_lowercase();
         let mut n = 1;
         loop {
+            // ASCII letters: the common case, without decoding
+            if let Some(&b) = bytes.get(e) {
+                if b.is_ascii_lowercase() {
+                    all_upper = false;
+                    e += 1;
+                    n += 1;
+                    continue;
+                }
+                if b.is_ascii_uppercase() {
+                    all_lower = false;
+                    e += 1;
+                    n += 1;
+                    continue;
+                }
+            }
             if let Some((c, w)) = is_letter_at(text, e) {
                 all_upper &= c.is_uppercase();
                 all_lower &= c.is_lowercase();
