@@ -24,6 +24,10 @@
 //! [`PubSubPublisher::unauthenticated`] at `http://127.0.0.1:PORT` (plaintext HTTP/2,
 //! anonymous credentials).
 //!
+//! TLS to `pubsub.googleapis.com` is rustls (aws-lc) with the system's root certificates
+//! (tonic `tls-native-roots`, already in the build through the KMS client's IAM dependency);
+//! the distroless `cc` image ships them in `/etc/ssl/certs`.
+//!
 //! The client library spawns its background tasks (the gRPC channel, one dispatcher per
 //! topic) on the Tokio runtime of the first publish: use a publisher within one runtime.
 //!
