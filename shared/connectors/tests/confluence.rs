@@ -53,8 +53,7 @@ async fn pages_to_the_end_then_only_changes() {
     mount(&server).await;
     let mut s = source(&server);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     assert_eq!(records.len(), 2);
     let p = &records[0];
     assert!(p.text.starts_with("Postmortem: checkout latency"));
@@ -64,8 +63,7 @@ async fn pages_to_the_end_then_only_changes() {
     assert_eq!(p.container.as_deref(), Some("65538"));
 
     // Nothing changed: the second pass stops at the first page (the watermark).
-    let (again, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let again = common::run_ok(&mut s, &store).await;
     assert!(again.is_empty());
 }
 

@@ -88,8 +88,7 @@ async fn logs_incidents_and_monitors_to_the_end() {
         .await;
     let mut s = source(&server, true, true, true);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     let kinds: Vec<_> = records.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(kinds, ["log", "log", "log", "incident", "monitor"]);
     let log = &records[0];
@@ -122,8 +121,7 @@ async fn logs_incidents_and_monitors_to_the_end() {
     );
 
     // Second run: incidents and monitors unchanged since the last pass are not emitted again.
-    let (again, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let again = common::run_ok(&mut s, &store).await;
     assert!(
         again.iter().all(|r| r.kind == "log"),
         "only logs of the new window"

@@ -45,8 +45,7 @@ fn open(bytes: Vec<u8>, channels: &[&str]) -> Result<SlackExportSource<Cursor<Ve
 async fn reads_only_allowlisted_channels_and_resumes() {
     let mut s = open(export(), &["C0INCIDENT"]).unwrap();
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     assert_eq!(records.len(), 3);
     assert!(records
         .iter()

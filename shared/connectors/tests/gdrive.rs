@@ -110,8 +110,7 @@ async fn lists_and_exports_with_a_cached_token() {
     mount(&server).await;
     let mut s = source(&server);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     assert_eq!(records.len(), 2);
     assert!(records[0].text.contains("Deploy 4512 exhausted the pool."));
     assert_eq!(records[0].attributes["text_read"], true);

@@ -62,8 +62,7 @@ async fn issues_comments_and_changelog_to_the_end() {
     mount(&server).await;
     let mut s = source(&server);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     let kinds: Vec<_> = records
         .iter()
         .map(|r| (r.kind.as_str(), r.id.as_str()))
@@ -102,8 +101,7 @@ async fn issues_comments_and_changelog_to_the_end() {
         .expect(1)
         .mount(&server)
         .await;
-    let (again, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let again = common::run_ok(&mut s, &store).await;
     assert!(again.is_empty());
 }
 

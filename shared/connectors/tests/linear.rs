@@ -51,8 +51,7 @@ async fn issues_and_comments_to_the_end_then_incremental() {
         .await;
     let mut s = source(&server);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     let kinds: Vec<_> = records.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(kinds, ["issue", "comment", "issue"]);
     assert_eq!(
@@ -73,8 +72,7 @@ async fn issues_and_comments_to_the_end_then_incremental() {
         .expect(1)
         .mount(&server)
         .await;
-    let (again, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let again = common::run_ok(&mut s, &store).await;
     assert!(again.is_empty());
 }
 

@@ -60,8 +60,7 @@ async fn pages_with_recursive_blocks_then_only_changes() {
     mount(&server).await;
     let mut s = source(&server);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     assert_eq!(records.len(), 1);
     let p = &records[0];
     assert_eq!(
@@ -80,8 +79,7 @@ async fn pages_with_recursive_blocks_then_only_changes() {
         .respond_with(json(SEARCH))
         .mount(&server)
         .await;
-    let (again, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let again = common::run_ok(&mut s, &store).await;
     assert!(again.is_empty());
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }

@@ -82,8 +82,7 @@ async fn reads_allowlisted_channels_to_the_end_with_threads() {
     forbid_channel(&server, "C0RANDOM").await;
     let (mut s, audit) = source(&server, &["C0INCIDENT"]);
     let store = MemoryCheckpointStore::new();
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     let ids: Vec<_> = records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -128,8 +127,7 @@ async fn reads_allowlisted_channels_to_the_end_with_threads() {
         .expect(1)
         .mount(&server)
         .await;
-    let (records, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let records = common::run_ok(&mut s, &store).await;
     assert!(records.is_empty());
 }
 
@@ -301,8 +299,7 @@ async fn after_a_failure_the_checkpoint_has_not_advanced_and_nothing_is_lost_or_
     // The vendor recovers: the rerun resumes at the failed page.
     server.reset().await;
     mount_channel(&server, "C1").await;
-    let (second, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let second = common::run_ok(&mut s, &store).await;
     let mut all: Vec<_> = first.iter().chain(&second).map(|r| r.id.clone()).collect();
     assert_eq!(all.len(), 5);
     all.sort();
@@ -417,8 +414,7 @@ async fn recent_threads_are_polled_for_new_replies() {
         .await;
     let (mut s, _) = source(&server, &["C1"]);
     let store = MemoryCheckpointStore::new();
-    let (first, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let first = common::run_ok(&mut s, &store).await;
     assert_eq!(first.len(), 2);
 
     // Second pass: no new top-level message, but a new reply in the thread.
@@ -434,8 +430,7 @@ async fn recent_threads_are_polled_for_new_replies() {
         .expect(1)
         .mount(&server)
         .await;
-    let (second, err) = common::run(&mut s, &store).await;
-    assert!(err.is_none(), "{err:?}");
+    let second = common::run_ok(&mut s, &store).await;
     let ids: Vec<_> = second.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, [reply2.as_str()]);
 }

@@ -32,6 +32,13 @@ pub async fn run(
     (records, res.err())
 }
 
+/// Runs `source` to the end into memory and returns the records; panics on an error.
+pub async fn run_ok(source: &mut dyn Source, store: &MemoryCheckpointStore) -> Vec<Record> {
+    let (records, err) = run(source, store).await;
+    assert!(err.is_none(), "{err:?}");
+    records
+}
+
 /// The stored checkpoint of `source`.
 pub async fn stored(store: &MemoryCheckpointStore, source: &str) -> Option<Checkpoint> {
     store
