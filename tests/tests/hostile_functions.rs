@@ -1,8 +1,9 @@
 //! Hostile requests (DAST) against the three function binaries, each spawned on loopback in
 //! local mode with push OIDC verification against a local JWKS: oversized bodies, wrong methods
 //! and content types, missing and forged OIDC tokens, slow and truncated bodies, header floods,
-//! replayed messages. Every case asserts the status, that the process is still alive, that the
-//! security headers are on every response the application writes, and bounded memory.
+//! replayed messages, slow header blocks (cut off after `BACCA_HEADER_READ_TIMEOUT_SECS`). Every
+//! case asserts the status, that the process is still alive, that the security headers are on
+//! every response (hyper's own 400 and 431 included), and bounded memory.
 //!
 //! Needs the binaries built (`cargo nextest run --workspace` does it; with `cargo test -p
 //! bacca-tests` run `cargo build -p bacca-fetch -p bacca-anonymize -p bacca-expire` first).
@@ -347,6 +348,67 @@ async fn slow_and_truncated_bodies_do_not_block_other_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_header_blocks_are_disconnected_after_the_header_timeout() {
+    let rig = rig().await;
+    for name in FUNCTIONS {
+        let mut env = oidc_env(&rig.jwks);
+        env.push(("BACCA_HEADER_READ_TIMEOUT_SECS", "1".to_owned()));
+        let mut f = Function::spawn(name, &env).await;
+        // 20 clients send half a header block and stall; 20 more trickle a byte every 100 ms
+        // and never finish it. Each must be disconnected by the server (EOF or reset), not
+        // held open; the bound is generous, only a hang fails.
+        let mut clients = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let addr = f.addr();
+            clients.spawn(async move {
+                let mut s = TcpStream::connect(addr).await.unwrap();
+                s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: applica")
+                    .await
+                    .unwrap();
+                let disconnected = async {
+                    let mut buf = [0u8; 64];
+                    loop {
+                        if i % 2 == 1 && s.write_all(b"a").await.is_err() {
+                            return Vec::new();
+                        }
+                        let read = tokio::time::timeout(
+                            Duration::from_millis(100),
+                            tokio::io::AsyncReadExt::read(&mut s, &mut buf),
+                        )
+                        .await;
+                        match read {
+                            Ok(Ok(0) | Err(_)) => return Vec::new(),
+                            Ok(Ok(n)) => return buf[..n].to_vec(),
+                            Err(_) => {}
+                        }
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(60), disconnected).await
+            });
+        }
+        while let Some(r) = clients.join_next().await {
+            let sent = r
+                .unwrap()
+                .expect("a slow-header client was never disconnected");
+            assert!(
+                sent.is_empty(),
+                "{name}: no response to an unfinished header block"
+            );
+        }
+        // Prompt requests are still served.
+        let r = f
+            .post(
+                &push_body(&valid_message(name), "m-after-slow", 1),
+                Some(&token(&rig)),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{name}: delivery after slow-header clients");
+        r.assert_security_headers(&format!("{name} after slow-header clients"));
+        assert_healthy(&mut f, "slow header blocks").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_floods_are_refused_without_a_crash() {
     let rig = rig().await;
     for name in FUNCTIONS {
@@ -365,7 +427,10 @@ async fn header_floods_are_refused_without_a_crash() {
         let mut bytes = raw.into_bytes();
         bytes.extend_from_slice(&body);
         match f.send(&bytes).await {
-            Ok(r) => assert_eq!(r.status, 431, "{name}: 1,000 headers"),
+            Ok(r) => {
+                assert_eq!(r.status, 431, "{name}: 1,000 headers");
+                r.assert_security_headers(&format!("{name} 1,000 headers"));
+            }
             Err(e) => assert!(
                 matches!(
                     e.kind(),
@@ -374,17 +439,37 @@ async fn header_floods_are_refused_without_a_crash() {
                 "{name}: 1,000 headers: {e}"
             ),
         }
+        // 150 short headers: read whole, so the answer always arrives before the close. hyper
+        // writes this 431 itself; it must carry the security headers like every other answer.
+        let mut raw = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..150 {
+            raw.push_str(&format!("X-F-{i}: {i}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let r = f.send(raw.as_bytes()).await.expect("150 headers");
+        assert_eq!(r.status, 431, "{name}: 150 headers");
+        r.assert_security_headers(&format!("{name} 150 headers"));
+        // An unparsable header line: hyper's 400, with the security headers.
+        let r = f
+            .send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nNo Colon Here\r\n\r\n")
+            .await
+            .expect("malformed header line");
+        assert_eq!(r.status, 400, "{name}: malformed header line");
+        r.assert_security_headers(&format!("{name} malformed header line"));
         // One 1 MiB header value.
         let raw = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             "b".repeat(1 << 20)
         );
         match f.send(raw.as_bytes()).await {
-            Ok(r) => assert!(
-                r.status == 431 || r.status == 400,
-                "{name}: 1 MiB header: {}",
-                r.status
-            ),
+            Ok(r) => {
+                assert!(
+                    r.status == 431 || r.status == 400,
+                    "{name}: 1 MiB header: {}",
+                    r.status
+                );
+                r.assert_security_headers(&format!("{name} 1 MiB header"));
+            }
             Err(e) => assert!(
                 matches!(
                     e.kind(),

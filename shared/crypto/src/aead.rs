@@ -90,7 +90,8 @@ impl AesGcm {
     pub fn encrypt_append(&self, plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
         out.resize(start + IV_LEN + plaintext.len() + TAG_LEN, 0);
-        self.encrypt_to(plaintext, aad, &mut out[start..])
+        let tail = out.get_mut(start..).ok_or(Error::Crypto)?;
+        self.encrypt_to(plaintext, aad, tail)
     }
 
     /// `IV || ciphertext || tag` of `plaintext` with a fresh random IV.
@@ -175,12 +176,13 @@ impl AesGcm {
         buf: &mut Vec<u8>,
         from: usize,
     ) -> Result<()> {
+        let segment = buf.get_mut(from..).ok_or(Error::Crypto)?;
         let tag = self
             .key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad),
-                &mut buf[from..],
+                segment,
             )
             .map_err(|_| Error::Crypto)?;
         buf.extend_from_slice(tag.as_ref());

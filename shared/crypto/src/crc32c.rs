@@ -2,6 +2,10 @@
 
 const POLY: u32 = 0x82F6_3B78;
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "compile-time table: i < 256 indexes a [u32; 256]"
+)]
 const fn make_table() -> [u32; 256] {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -29,7 +33,9 @@ static TABLE: [u32; 256] = make_table();
 pub fn crc32c(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+        // The low byte of the running CRC selects the table entry: always in 0..=255.
+        let [low, ..] = (crc ^ u32::from(b)).to_le_bytes();
+        crc = TABLE.get(usize::from(low)).copied().unwrap_or_default() ^ (crc >> 8);
     }
     !crc
 }

@@ -54,7 +54,20 @@ pub(crate) fn split_wrapped(ciphertext: &[u8]) -> Result<(&[u8], &[u8])> {
         .ok_or(Error::Truncated)?;
     let len = check_wrapped_len(u32::from_be_bytes(len_bytes))?;
     let wrapped = ciphertext.get(4..4 + len).ok_or(Error::Truncated)?;
-    Ok((wrapped, &ciphertext[4 + len..]))
+    let rest = ciphertext.get(4 + len..).ok_or(Error::Truncated)?;
+    Ok((wrapped, rest))
+}
+
+/// Writes `u32 BE wlen || wrapped` at the start of `out` and returns the rest of `out`, where
+/// the AES-GCM payload goes.
+fn write_head<'o>(out: &'o mut [u8], wlen: u32, wrapped: &[u8]) -> Result<&'o mut [u8]> {
+    let (len, rest) = out.split_at_mut_checked(4).ok_or(Error::Crypto)?;
+    len.copy_from_slice(&wlen.to_be_bytes());
+    let (key, body) = rest
+        .split_at_mut_checked(wrapped.len())
+        .ok_or(Error::Crypto)?;
+    key.copy_from_slice(wrapped);
+    Ok(body)
 }
 
 /// Validates a declared wrapped-DEK length.
@@ -105,9 +118,8 @@ impl EnvelopeAead {
         // Zeroed allocation: fresh pages come from the kernel already zeroed, so the output
         // is written exactly once (by the cipher).
         let mut out = vec![0u8; head + IV_LEN + plaintext.len() + TAG_LEN];
-        out[..4].copy_from_slice(&wlen.to_be_bytes());
-        out[4..head].copy_from_slice(&wrapped);
-        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, &mut out[head..])?;
+        let body = write_head(&mut out, wlen, &wrapped)?;
+        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, body)?;
         Ok(out)
     }
 
@@ -132,9 +144,8 @@ impl EnvelopeAead {
         let head = 4 + wrapped.len();
         out.clear();
         out.resize(head + IV_LEN + plaintext.len() + TAG_LEN, 0);
-        out[..4].copy_from_slice(&wlen.to_be_bytes());
-        out[4..head].copy_from_slice(&wrapped);
-        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, &mut out[head..])
+        let body = write_head(out, wlen, &wrapped)?;
+        AesGcm::new(dek.as_ref())?.encrypt_to(plaintext, aad, body)
     }
 
     /// Like [`EnvelopeAead::decrypt`], writing the plaintext into `out` (cleared first; left

@@ -27,6 +27,11 @@
 //! associated data; [`Error::is_retryable`] separates nack from dead-letter.
 
 #![forbid(unsafe_code)]
+// No unchecked indexing: byte offsets here come from untrusted input (ciphertexts, envelopes,
+// streaming headers, protobuf keys, keyring files), so a bad length is an error, never a
+// panic. Tests index freely.
+#![deny(clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::indexing_slicing))]
 
 pub mod aead;
 pub mod crc32c;

@@ -125,7 +125,8 @@ pub async fn envelope_decrypt(
         let n = AesGcm::new(&dek)?
             .decrypt_in_place(&mut payload, aad)
             .map_err(|_| Error::WrongAssociatedData)?;
-        writer.write_all(&payload[IV_LEN..IV_LEN + n])?;
+        let plain = payload.get(IV_LEN..IV_LEN + n).ok_or(Error::Truncated)?;
+        writer.write_all(plain)?;
         writer.flush()?;
         return Ok(n as u64);
     }

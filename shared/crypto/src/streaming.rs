@@ -255,8 +255,9 @@ impl<W: Write> Write for StreamEncryptor<W> {
             self.emit_segment(false).map_err(to_io)?;
         }
         let take = (self.current_cap() - self.buf.len()).min(data.len());
-        self.buf.extend_from_slice(&data[..take]);
-        Ok(take)
+        let (now, _) = data.split_at_checked(take).unwrap_or((data, &[]));
+        self.buf.extend_from_slice(now);
+        Ok(now.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -292,7 +293,10 @@ fn fill<R: Read>(r: &mut R, buf: &mut Vec<u8>, target: usize) -> io::Result<()> 
     while buf.len() < target {
         let start = buf.len();
         buf.resize(target, 0);
-        match r.read(&mut buf[start..]) {
+        let Some(free) = buf.get_mut(start..) else {
+            return Ok(());
+        };
+        match r.read(free) {
             Ok(0) => {
                 buf.truncate(start);
                 return Ok(());
@@ -312,19 +316,25 @@ impl<R: Read> StreamDecryptor<R> {
     fn read_header(&mut self) -> Result<AesGcm> {
         let mut header = Vec::with_capacity(HEADER_LEN);
         fill(&mut self.inner, &mut header, HEADER_LEN)?;
-        if header.len() < HEADER_LEN {
+        // Header: its own length (1 byte), the salt, the nonce prefix.
+        let Some(([len], rest)) = header.split_first_chunk::<1>() else {
             return Err(Error::Truncated);
-        }
-        if header[0] as usize != HEADER_LEN {
+        };
+        let Some((salt, prefix)) = rest.split_first_chunk::<KEY_LEN>() else {
+            return Err(Error::Truncated);
+        };
+        let Ok(prefix) = <[u8; NONCE_PREFIX_LEN]>::try_from(prefix) else {
+            return Err(Error::Truncated);
+        };
+        if usize::from(*len) != HEADER_LEN {
             return Err(Error::Tampered);
         }
-        self.prefix
-            .copy_from_slice(&header[1 + KEY_LEN..HEADER_LEN]);
+        self.prefix = prefix;
         let key = StreamingKey {
             ikm: Zeroizing::new(self.ikm.to_vec()),
             segment_size: self.segment_size as u32,
         };
-        key.derive(&header[1..1 + KEY_LEN], &self.aad)
+        key.derive(salt, &self.aad)
     }
 
     /// Reads and decrypts the next segment into `buf`.
@@ -398,9 +408,11 @@ impl<R: Read> StreamDecryptor<R> {
 impl<R: Read> Read for StreamDecryptor<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
-            if self.pos < self.buf.len() {
-                let n = (self.buf.len() - self.pos).min(out.len());
-                out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            if let Some(ready) = self.buf.get(self.pos..).filter(|r| !r.is_empty()) {
+                let n = ready.len().min(out.len());
+                if let (Some(dst), Some(src)) = (out.get_mut(..n), ready.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
                 self.pos += n;
                 return Ok(n);
             }

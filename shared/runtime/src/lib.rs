@@ -48,6 +48,10 @@
 //! ```
 
 #![forbid(unsafe_code)]
+// No unchecked indexing: every byte offset here comes from untrusted input (push/CloudEvent decoding, OIDC tokens, log lines, response heads), so a bad
+// length is an error, never a panic. Tests index freely.
+#![deny(clippy::indexing_slicing)]
+#![cfg_attr(test, allow(clippy::indexing_slicing))]
 
 mod config;
 pub mod decode;

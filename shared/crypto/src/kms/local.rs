@@ -527,15 +527,13 @@ impl Kms for LocalKek {
     }
 
     async fn decrypt(&self, ciphertext: &[u8], associated_data: &[u8]) -> Result<Vec<u8>> {
-        if ciphertext.len() < PREFIX_LEN {
+        let Some(([version, id @ ..], body)) = ciphertext.split_first_chunk::<PREFIX_LEN>() else {
             return Err(Error::Truncated);
-        }
-        if ciphertext[0] != TINK_PREFIX_BYTE {
+        };
+        if *version != TINK_PREFIX_BYTE {
             return Err(Error::Tampered);
         }
-        let mut id = [0u8; 4];
-        id.copy_from_slice(&ciphertext[1..PREFIX_LEN]);
-        let key_id = u32::from_be_bytes(id);
+        let key_id = u32::from_be_bytes(*id);
         let loaded = self.loaded()?;
         match &loaded.state {
             TenantState::Missing => Err(Error::UnknownTenant),
@@ -543,9 +541,7 @@ impl Kms for LocalKek {
             TenantState::Live {
                 keys, destroyed, ..
             } => match keys.get(&key_id) {
-                Some(key) => Ok(key
-                    .decrypt(&ciphertext[PREFIX_LEN..], associated_data)?
-                    .to_vec()),
+                Some(key) => Ok(key.decrypt(body, associated_data)?.to_vec()),
                 None if destroyed.contains(&key_id) => Err(Error::KeyVersionDestroyed { key_id }),
                 None => Err(Error::UnknownKeyVersion { key_id }),
             },

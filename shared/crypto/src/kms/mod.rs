@@ -111,12 +111,19 @@ impl KeyUri {
             })
         } else if let Some(name) = uri.strip_prefix(GCP_SCHEME) {
             let parts: Vec<&str> = name.split('/').collect();
-            let shape_ok = parts.len() == 8
-                && parts[0] == "projects"
-                && parts[2] == "locations"
-                && parts[4] == "keyRings"
-                && parts[6] == "cryptoKeys"
-                && parts.iter().all(|p| !p.is_empty());
+            let shape_ok = matches!(
+                parts.as_slice(),
+                [
+                    "projects",
+                    _,
+                    "locations",
+                    _,
+                    "keyRings",
+                    _,
+                    "cryptoKeys",
+                    _
+                ]
+            ) && parts.iter().all(|p| !p.is_empty());
             if !shape_ok {
                 return Err(Error::InvalidKeyUri(
                     "expected gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K".into(),
