@@ -41,6 +41,8 @@ enum Command {
     Keys(commands::keys::Cmd),
     /// Delete raw objects past the retention window (30 days minus a 2-hour margin).
     Sweep(commands::sweep::Args),
+    /// Erase one person (data-subject request) from a local layout's graph and raw batches.
+    Erase(commands::erase::Args),
     /// Find PII and secrets in text or JSON and replace them with keyed pseudonyms.
     Anonymize(commands::anonymize::Args),
     /// Read raw log lines on stdin, write one signature (template) label per line.
@@ -99,6 +101,7 @@ fn main() -> Result<()> {
         Command::Envelope(cmd) => rt.block_on(commands::envelope::run(cmd)),
         Command::Keys(cmd) => rt.block_on(commands::keys::run(cmd)),
         Command::Sweep(args) => rt.block_on(commands::sweep::run(args)),
+        Command::Erase(args) => rt.block_on(commands::erase::run(args)),
         Command::Anonymize(args) => commands::anonymize::run(args),
         Command::Signatures(args) => commands::signatures::run(args),
         Command::Fetch(args) => rt.block_on(commands::fetch::run(args)),

@@ -4,6 +4,7 @@ pub mod anonymize;
 pub mod audit;
 pub mod demo;
 pub mod envelope;
+pub mod erase;
 pub mod fetch;
 pub mod keys;
 pub mod kg;
