@@ -1,5 +1,6 @@
 //! Name and word lexicons shipped with the crate (see `data/SOURCES.md` for provenance and
-//! licences): US Census 1990 first and last names (via the MIT-licensed `names` package) and
+//! licences): US Census 1990 first and last names (via the MIT-licensed `names` package),
+//! given names from many countries (the MIT-licensed `nomquamgender` data, ASCII-folded), and
 //! the SCOWL `american-english-small` word list, used to tell names from common words.
 
 use std::collections::HashSet;
@@ -34,6 +35,8 @@ type Set = HashSet<&'static str, BuildHasherDefault<Fnv>>;
 /// The lexicons, loaded once.
 pub(crate) struct Lexicon {
     first: Set,
+    /// Given names of many countries, ASCII-folded (`katerina` for `Kateřina`).
+    intl: Set,
     last: Set,
     words: Set,
     tech: Set,
@@ -179,6 +182,7 @@ const TECH: &[&str] = &[
     "vpc",
     "iam",
     "kms",
+    "kong",
     "january",
     "february",
     "march",
@@ -320,14 +324,23 @@ impl Lexicon {
         static LEX: OnceLock<Lexicon> = OnceLock::new();
         LEX.get_or_init(|| Self {
             first: lines(include_str!("../../data/first_names.txt")).collect(),
+            intl: lines(include_str!("../../data/given_names_intl.txt")).collect(),
             last: lines(include_str!("../../data/last_names.txt")).collect(),
             words: lines(include_str!("../../data/english_words.txt")).collect(),
             tech: TECH.iter().copied().collect(),
         })
     }
 
+    /// A given name (lower-case `w`): US census list, or the international list after
+    /// folding Latin diacritics.
     pub(crate) fn is_first(&self, w: &str) -> bool {
-        self.first.contains(w)
+        if self.first.contains(w) {
+            return true;
+        }
+        if w.is_ascii() {
+            return self.intl.contains(w);
+        }
+        fold_latin(w).is_some_and(|f| self.intl.contains(f.as_str()))
     }
 
     pub(crate) fn is_last(&self, w: &str) -> bool {
@@ -341,5 +354,60 @@ impl Lexicon {
 
     pub(crate) fn is_tech(&self, w: &str) -> bool {
         self.tech.contains(w)
+    }
+}
+
+/// `w` with Latin diacritics removed (`kateřina` -> `katerina`, `søren` -> `soren`,
+/// `þóra` -> `thora`); `None` when a character has no ASCII folding (Greek, Cyrillic, CJK).
+pub(crate) fn fold_latin(w: &str) -> Option<String> {
+    let mut out = String::with_capacity(w.len());
+    for c in w.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        let f = match c.to_lowercase().next().unwrap_or(c) {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+            'æ' => "ae",
+            'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+            'ď' | 'đ' | 'ð' => "d",
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+            'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+            'ĥ' | 'ħ' => "h",
+            'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+            'ĵ' => "j",
+            'ķ' => "k",
+            'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+            'ñ' | 'ń' | 'ņ' | 'ň' => "n",
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+            'œ' => "oe",
+            'ŕ' | 'ŗ' | 'ř' => "r",
+            'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
+            'ß' => "ss",
+            'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+            'þ' => "th",
+            'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+            'ŵ' => "w",
+            'ý' | 'ÿ' | 'ŷ' => "y",
+            'ź' | 'ż' | 'ž' => "z",
+            _ => return None,
+        };
+        out.push_str(f);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn international_given_names_fold_diacritics() {
+        let lex = Lexicon::get();
+        assert!(lex.is_first("kateřina"));
+        assert!(lex.is_first("dariusz"));
+        assert!(!lex.is_first("kubernetes"));
+        assert_eq!(fold_latin("Þóra").as_deref(), Some("thora"));
+        assert_eq!(fold_latin("Σοφία"), None);
     }
 }

@@ -22,6 +22,8 @@ struct Word {
     cap: bool,
     lower: bool,
     clean: bool,
+    /// Not glued to a preceding identifier.
+    clean_start: bool,
 }
 
 fn char_at(text: &str, i: usize) -> Option<char> {
@@ -68,6 +70,8 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
     match bytes.get(e) {
         None => true,
         Some(b'.' | b'-') => !bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
+        // an escaped quote (`\"`, `\'`) in JSON or log text
+        Some(b'\\') => matches!(bytes.get(e + 1), Some(b'"' | b'\'')),
         Some(&b) => {
             b.is_ascii_whitespace()
                 || matches!(
@@ -163,6 +167,7 @@ fn words(text: &str) -> Vec<Word> {
             cap: c0.is_uppercase() && (n == 1 || !all_upper),
             lower: all_lower,
             clean: !digit_glued && clean_before(bytes, s) && clean_after(bytes, e),
+            clean_start: !digit_glued && clean_before(bytes, s),
         });
         i = e;
     }
@@ -222,6 +227,10 @@ fn cue_word(w: &str) -> Option<&'static str> {
         b"assigned" => "assigned",
         b"named" => "named",
         b"is" => "is",
+        b"says" => "says",
+        b"said" => "said",
+        b"i'm" => "i'm",
+        b"me" => "me",
         _ => return None,
     })
 }
@@ -249,6 +258,20 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     let Some(pl) = cue_word(pw) else {
         return false;
     };
+    if pl == "me" {
+        // only "call me X" / "calls me X" / "called me X"
+        let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
+            return false;
+        };
+        let ppw = text.get(pp.start..pp.end).unwrap_or("");
+        if !["call", "calls", "called"]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(ppw))
+            || text.get(pp.end..prev.start) != Some(" ")
+        {
+            return false;
+        }
+    }
     if pl == "is" {
         // only "name is X" / "this is X"
         let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
@@ -442,11 +465,37 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             end = n.name_end;
             j += 1;
         }
-        out.push(Span::new(w.start, end, EntityType::Person));
+        out.push(Span::new(
+            title_start(text, &ws, i),
+            end,
+            EntityType::Person,
+        ));
         found.push((i, j));
         i = j;
     }
     lists(text, &ws, &found, out);
+}
+
+/// Where the name starting at word `i` starts, with a preceding title (`Mr. `, `Dr `,
+/// `Mrs. `): the title goes with the name.
+fn title_start(text: &str, ws: &[Word], i: usize) -> usize {
+    let w = ws[i];
+    let Some(p) = i.checked_sub(1).and_then(|k| ws.get(k)) else {
+        return w.start;
+    };
+    let is_title = text.get(p.start..p.end).is_some_and(|t| {
+        [
+            "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam",
+        ]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(t))
+    });
+    let gap_ok = matches!(text.get(p.end..w.start), Some(". " | " "));
+    if is_title && gap_ok && p.clean_start {
+        p.start
+    } else {
+        w.start
+    }
 }
 
 /// Names listed next to a found name (`Nicholas, Sean, John and Dawn`): capitalised words in
@@ -529,7 +578,13 @@ mod tests {
             ("Error in CheckoutService", &[]),
             ("cc jennifer please", &["jennifer"]),
             ("pod api-Kevin-7d9f", &[]),
-            ("ask Dr. hurst today", &["hurst"]),
+            ("ask Dr. hurst today", &["Dr. hurst"]),
+            ("this is Mr. Eric Costa.", &["Mr. Eric Costa"]),
+            ("everyone calls me Kateřina", &["Kateřina"]),
+            ("Dariusz restarted the broker", &["Dariusz"]),
+            ("\\\"I\\'m Mary\\'s daughter\\\"", &["Mary"]),
+            ("\"we rolled back,\" says Okafor.", &["Okafor"]),
+            ("call me tomorrow", &[]),
             ("thanks to Gary de Vaan and the team", &["Gary de Vaan"]),
             (
                 "founders: Kevin, Smith and Lee.",
