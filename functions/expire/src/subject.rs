@@ -396,12 +396,21 @@ impl Scrubber {
                 }
                 None => false,
             },
-            Value::Array(items) => items
-                .iter_mut()
-                .fold(false, |acc, x| self.scrub_json(x) || acc),
-            Value::Object(map) => map
-                .values_mut()
-                .fold(false, |acc, x| self.scrub_json(x) || acc),
+            Value::Array(items) => {
+                // Every element is scrubbed (no short circuit).
+                let mut changed = false;
+                for x in items {
+                    changed |= self.scrub_json(x);
+                }
+                changed
+            }
+            Value::Object(map) => {
+                let mut changed = false;
+                for x in map.values_mut() {
+                    changed |= self.scrub_json(x);
+                }
+                changed
+            }
             _ => false,
         }
     }

@@ -115,6 +115,9 @@ enum Done {
     Gone,
 }
 
+/// One object's outcome: what was done and how many conflicts it took, or its failure.
+type ObjectOutcome = std::result::Result<(Done, u64), SweepFailure>;
+
 /// Rewrites every raw object of `tenant` in `store` as `rewriter` decides.
 ///
 /// # Errors
@@ -127,15 +130,14 @@ pub async fn rewrite_raw(
 ) -> Result<RewriteReport> {
     validate_tenant(tenant)?;
     let listing = store.list(RAW_PREFIX, None).await?;
-    let results: Vec<(String, std::result::Result<(Done, u64), SweepFailure>)> =
-        stream::iter(listing.objects)
-            .map(|obj| async move {
-                let res = rewrite_one(store, tenant, &obj.name, rewriter).await;
-                (obj.name, res)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+    let results: Vec<(String, ObjectOutcome)> = stream::iter(listing.objects)
+        .map(|obj| async move {
+            let res = rewrite_one(store, tenant, &obj.name, rewriter).await;
+            (obj.name, res)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
     let mut r = RewriteReport::default();
     for (name, res) in results {
         r.scanned += 1;
@@ -174,7 +176,7 @@ async fn rewrite_one(
     tenant: &str,
     name: &str,
     rewriter: &dyn RawRewriter,
-) -> std::result::Result<(Done, u64), SweepFailure> {
+) -> ObjectOutcome {
     let mut conflicts = 0u64;
     for _ in 0..MAX_ATTEMPTS {
         let (data, meta) = match store.get(name).await {
