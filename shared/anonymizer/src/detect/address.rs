@@ -90,6 +90,67 @@ const PREFIXES: &[&str] = &[
     "po",
 ];
 
+/// Street-type words written in lower case between a street's name words, in several
+/// languages (`Hegedűs Gyula utca 76`, `Trg revolucije 12`, `Margrethes plads 17`).
+const STREET_WORDS: &[&str] = &[
+    "utca",
+    "út",
+    "útja",
+    "u.",
+    "tér",
+    "trg",
+    "ulica",
+    "ul.",
+    "ulice",
+    "plads",
+    "gade",
+    "vej",
+    "vei",
+    "veien",
+    "gata",
+    "gatan",
+    "vägen",
+    "straße",
+    "strasse",
+    "str.",
+    "steenweg",
+    "plaats",
+    "laan",
+    "straat",
+    "allee",
+    "platz",
+    "weg",
+    "cesta",
+    "náměstí",
+    "rue",
+    "rua",
+    "via",
+    "calle",
+    "avenida",
+    "cours",
+    "place",
+    "piazza",
+    "viale",
+    "corso",
+    "largo",
+    "rambla",
+    "paseo",
+    "carrer",
+    "camino",
+    "caddesi",
+    "sokak",
+    "do",
+    "da",
+    "de",
+    "del",
+    "della",
+    "di",
+    "des",
+    "du",
+    "la",
+    "le",
+];
+
 /// Endings of one-word street names (German, Nordic, Dutch, Hungarian, Finnish...).
 const ENDINGS: &[&str] = &[
     "straße", "strasse", "str.", "gasse", "weg", "vej", "gatan", "gata", "vägen", "veien", "laan",
@@ -181,8 +242,14 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
     {
         let names = &ws[k..k + pos];
         let lex = super::lexicon::Lexicon::get();
-        if (1..=3).contains(&names.len())
+        if (1..=4).contains(&names.len())
             && names.iter().all(|&(x, y)| {
+                text.get(x..y).is_some_and(|t| {
+                    t.chars().next().is_some_and(char::is_uppercase)
+                        || STREET_WORDS.contains(&lower_word(text, x, y).as_str())
+                })
+            })
+            && names.iter().any(|&(x, y)| {
                 text.get(x..y)
                     .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase))
             })
@@ -219,7 +286,7 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
             });
             let capitalised = text
                 .get(ws[k].0..ws[k].1)
-                .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase));
+                .is_some_and(|t| t.chars().next().is_some_and(char::is_uppercase) || is_ordinal(t));
             let all_lower = ws[..=idx].iter().all(|&(x, y)| {
                 text.get(x..y)
                     .is_some_and(|t| !t.chars().any(char::is_uppercase))
@@ -374,6 +441,7 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     }
     street_prefixed(text, out);
     street_endings(text, kw, out);
+    military(text, kw, out);
     {
         for m in kw.of(Group::Unit) {
             if !clean_left(bytes, m.start())
@@ -390,6 +458,61 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
                 out.push(Span::new(m.start(), e, EntityType::StreetAddress));
             }
         }
+    }
+}
+
+fn is_alnum_at(bytes: &[u8], k: usize) -> bool {
+    bytes.get(k).is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// US military mail (USPS Publication 28): `APO AE 09012`, `FPO AP 96349`, `DPO AA 34012`,
+/// with the line before when it is a unit, PSC, CMR or ship line (`PSC 1234, Box 5678`,
+/// `Unit 2050 Box 4190`, `USNS Comfort`).
+fn military(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
+    let bytes = text.as_bytes();
+    for &s in kw.word_starts() {
+        let Some(w) = bytes.get(s..s + 12) else {
+            break;
+        };
+        let office = [b"apo ", b"fpo ", b"dpo "]
+            .iter()
+            .any(|p| w[..4].eq_ignore_ascii_case(&p[..]));
+        let region = [b"aa ", b"ae ", b"ap "]
+            .iter()
+            .any(|p| w[4..7].eq_ignore_ascii_case(&p[..]));
+        if !office || !region || !w[7..12].iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let e = s + 12;
+        if bytes.get(e).is_some_and(u8::is_ascii_alphanumeric) || !clean_left(bytes, s) {
+            continue;
+        }
+        // the unit line before: same line after ", " or the previous line
+        let mut start = s;
+        let head = text.get(..s).unwrap_or("");
+        let trimmed = head.trim_end_matches([' ', ',', '\n', '\r']);
+        if trimmed.len() < head.len() {
+            // the last unit word on that line, at most 40 bytes before the office
+            let line_start = trimmed.rfind('\n').map_or(0, |k| k + 1);
+            let mut k = trimmed.len();
+            while k > line_start && trimmed.len() - k <= 40 {
+                k -= 1;
+                let at_word = k == 0 || !is_alnum_at(bytes, k - 1);
+                if at_word
+                    && ["psc ", "cmr ", "unit ", "usns ", "uss ", "usnv ", "uscgc "]
+                        .iter()
+                        .any(|u| {
+                            bytes
+                                .get(k..k + u.len())
+                                .is_some_and(|b| b.eq_ignore_ascii_case(u.as_bytes()))
+                        })
+                {
+                    start = k;
+                    break;
+                }
+            }
+        }
+        out.push(Span::new(start, e, EntityType::StreetAddress));
     }
 }
 
@@ -518,6 +641,19 @@ mod tests {
             ("took 3 steps back to the main road", &[]),
             ("wohnt in der Hauptstraße 5 in Berlin", &["Hauptstraße 5"]),
             ("kubectl get pods -n gate 5", &[]),
+            (
+                "send it to PSC 7004, Box 8380\nAPO AP 11949 today",
+                &["PSC 7004, Box 8380\nAPO AP 11949"],
+            ),
+            (
+                "at USNS Comfort\nFPO AA 88037 now",
+                &["USNS Comfort\nFPO AA 88037"],
+            ),
+            ("32 2914 184th Street", &["32 2914 184th Street"]),
+            (
+                "lakik: 73 Hegedűs Gyula utca 76, Budapest",
+                &["73 Hegedűs Gyula utca 76, Budapest"],
+            ),
         ];
         for (t, want) in cases {
             assert_eq!(found(t), *want, "{t}");
