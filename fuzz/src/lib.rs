@@ -400,8 +400,8 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write as _;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, data) in entries {
         w.start_file(*name, opts).expect("zip entry");
         w.write_all(data).expect("zip write");
@@ -438,8 +438,7 @@ pub fn slack_export(data: &[u8]) {
         max_total_bytes: 4 << 20,
     };
     let channels = ["C0INCIDENT".to_owned(), "incidents".to_owned()];
-    let Ok(mut source) =
-        SlackExportSource::new(std::io::Cursor::new(archive), &channels, limits)
+    let Ok(mut source) = SlackExportSource::new(std::io::Cursor::new(archive), &channels, limits)
     else {
         return;
     };

@@ -1,5 +1,5 @@
-//! Stable-Rust fallback for the cargo-fuzz targets in `fuzz/` (cargo-fuzz needs a nightly
-//! compiler, which this project's machines cannot install): runs every seed corpus file, then
+//! Stable-Rust fallback for the cargo-fuzz targets in `fuzz/` (cargo-fuzz needs nightly, or
+//! `RUSTC_BOOTSTRAP=1` and a long instrumented build): runs every seed corpus file, then
 //! mutations of the seeds (bit flips, truncations, insertions, splices between seeds) and purely
 //! random inputs through the same target functions (`fuzz/src/lib.rs`), and prints how many
 //! executions each target survived.
