@@ -347,6 +347,7 @@ pub async fn start_with_env(
     for t in &config.tenants {
         fetch.stores.store(t)?.create_bucket().await?;
     }
+    expire.erasure = Some(bacca_expire::ErasureDeps::new(pipeline.clone()));
 
     // The bus.
     let bus = Arc::new(InProcessBus::new());

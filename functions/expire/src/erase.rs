@@ -368,3 +368,198 @@ impl Deps {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use bacca_audit::AuditSink;
+    use bacca_connectors::{Identity, SourceKind};
+    use bacca_storage::{BatchId, PutOptions, RawWriter};
+    use chrono::{DateTime, Duration, Utc};
+
+    /// The graph step, recording the tokens it was given.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<Vec<String>>>);
+
+    #[async_trait]
+    impl SubjectGraph for Recording {
+        async fn erase_subject(
+            &self,
+            _tenant: &str,
+            tokens: &[String],
+        ) -> Result<GraphErasure, Error> {
+            self.0.lock().unwrap().push(tokens.to_vec());
+            Ok(GraphErasure::default())
+        }
+    }
+
+    fn rec(id: &str, who: &str, role: &str, text: &str, at: DateTime<Utc>) -> Record {
+        Record {
+            source: SourceKind::Slack,
+            kind: "message".into(),
+            id: id.into(),
+            container: Some("C1".into()),
+            parent_id: None,
+            occurred_at: at,
+            updated_at: None,
+            text: text.into(),
+            identities: vec![Identity {
+                role: role.into(),
+                id: Some(who.into()),
+                email: (who == "U0DANA").then(|| "dana@acme.example".to_owned()),
+                name: (who == "U0DANA").then(|| "Dana Whitfield".to_owned()),
+                handle: None,
+            }],
+            attributes: serde_json::Value::Null,
+        }
+    }
+
+    async fn setup(dir: &std::path::Path) -> (Deps, Arc<Recording>, DateTime<Utc>) {
+        bacca_crypto::Keyring::new(dir.join("keyring.json"), AuditSink::Discard)
+            .create("acme")
+            .unwrap();
+        let mut deps = Deps::local(dir).unwrap();
+        deps.audit = AuditSink::memory();
+        let pipeline = Pipeline::local(dir).await.unwrap();
+        let graph = Arc::new(Recording::default());
+        deps.erasure = Some(ErasureDeps {
+            pipeline: pipeline.clone(),
+            graph: graph.clone(),
+        });
+        let store = deps.stores.store("acme").unwrap();
+        store.create_bucket().await.unwrap();
+        let now = Utc::now();
+        let t = now - Duration::days(1);
+        let writer = RawWriter::new(deps.stores.clone(), deps.policy, AuditSink::Discard);
+        let batches = [
+            vec![
+                rec("1", "U0DANA", "author", "deploy broke checkout", t),
+                rec(
+                    "2",
+                    "U0RAVI",
+                    "author",
+                    "thanks Dana Whitfield, rolled back",
+                    t,
+                ),
+            ],
+            vec![rec("3", "U0DANA", "author", "call me", t)],
+            vec![rec("4", "U0RAVI", "author", "pods restarted", t)],
+        ];
+        let aead = pipeline.keys.envelope("acme").await.unwrap();
+        for (i, b) in batches.iter().enumerate() {
+            let id = BatchId::derive("acme", "slack", &i.to_string(), "x");
+            let name = bacca_storage::raw::raw_object_name("slack", t.date_naive(), &id).unwrap();
+            let mut plain = Vec::new();
+            for r in b {
+                r.write_json_line(&mut plain).unwrap();
+            }
+            let ct = aead
+                .encrypt(&plain, &associated_data("acme", &name, RAW_PURPOSE))
+                .await
+                .unwrap();
+            writer
+                .write_batch("acme", "slack", &id, t, ct.into(), now)
+                .await
+                .unwrap();
+        }
+        (deps, graph, t)
+    }
+
+    fn dana() -> Subject {
+        Subject {
+            email: Some("DANA@acme.example".into()),
+            ..Subject::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn erases_drops_redacts_deletes_empty_batches_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (deps, graph, t) = setup(dir.path()).await;
+        let r = deps
+            .erase(&ExpireRequest::erase("acme", dana()))
+            .await
+            .unwrap();
+        assert_eq!(r.aliases, 4, "e-mail, slack and slack-export ids, name");
+        assert_eq!((r.raw.scanned, r.raw.rewritten, r.raw.deleted), (3, 1, 1));
+        assert_eq!((r.records_removed, r.records_redacted), (2, 1));
+        let tokens = graph.0.lock().unwrap()[0].clone();
+        let key = deps
+            .erasure
+            .as_ref()
+            .unwrap()
+            .pipeline
+            .pseudonym_key("acme")
+            .await
+            .unwrap();
+        for (ty, v) in [
+            (bacca_anonymizer::EntityType::UserHandle, "U0DANA"),
+            (
+                bacca_anonymizer::EntityType::EmailAddress,
+                "dana@acme.example",
+            ),
+            (bacca_anonymizer::EntityType::Person, "Dana Whitfield"),
+        ] {
+            assert!(tokens.contains(&key.token(ty, v)));
+        }
+        assert!(!tokens.contains(&key.token(bacca_anonymizer::EntityType::UserHandle, "U0RAVI")));
+        // What is left: Ravi's records, the mention redacted; Custom-Time unchanged.
+        let store = deps.stores.store("acme").unwrap();
+        let pipeline = &deps.erasure.as_ref().unwrap().pipeline;
+        let mut texts = Vec::new();
+        for o in store.list("raw/", None).await.unwrap().objects {
+            assert_eq!(o.custom_time, Some(t));
+            let (ct, _) = store.get(&o.name).await.unwrap();
+            for rec in pipeline.open_batch("acme", &o.name, &ct).await.unwrap() {
+                texts.push(rec.text);
+            }
+        }
+        texts.sort();
+        assert_eq!(texts, ["pods restarted", "thanks <ERASED>, rolled back"]);
+        // Again: nothing to do.
+        let again = deps
+            .erase(&ExpireRequest::erase("acme", dana()))
+            .await
+            .unwrap();
+        assert!(again.is_noop(), "{again:?}");
+        let events: Vec<_> = deps
+            .audit
+            .events()
+            .into_iter()
+            .filter(|e| e.action == "erasure")
+            .collect();
+        assert_eq!(events.len(), 2);
+        let text = serde_json::to_string(&events).unwrap().to_lowercase();
+        for secret in ["dana", "u0dana", "whitfield"] {
+            assert!(!text.contains(secret), "{secret} in the audit event");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_batch_makes_the_erasure_incomplete_not_silent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (deps, _graph, t) = setup(dir.path()).await;
+        let store = deps.stores.store("acme").unwrap();
+        store
+            .put(
+                "raw/slack/2026-01-01/ffffffffffffffffffffffffffffffff",
+                Bytes::from_static(b"not a ciphertext"),
+                PutOptions::create_only().with_custom_time(t),
+            )
+            .await
+            .unwrap();
+        let e = deps
+            .erase(&ExpireRequest::erase("acme", dana()))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::ErasureIncomplete { .. }), "{e:?}");
+        assert_eq!(e.to_handler_error().class(), "erasure_incomplete");
+        let ev = deps.audit.events().pop().unwrap();
+        assert_eq!(ev.fields["outcome"], "erasure_incomplete".into());
+        assert_eq!(ev.fields["objects_failed"], 1i64.into());
+        // The readable batches were still cleaned.
+        assert_eq!(ev.fields["records_removed"], 2i64.into());
+    }
+}
