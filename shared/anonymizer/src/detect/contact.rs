@@ -89,6 +89,25 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         || (seg0 & 0xffc0) == 0xfe80
 }
 
+/// Letters glued before a dotted quad at `s` (`d203.0.113.9`, `src10.1.2.3`): accepted
+/// unless they mark a version (`v1.2.3.4`, `build1.2.3.4`) or continue a dotted or dashed
+/// name (`ip-10.0.0.1`, `host.a10.0.0.1`).
+fn glued_prefix_ok(bytes: &[u8], s: usize) -> bool {
+    let mut p = s;
+    while p > 0 && bytes[p - 1].is_ascii_alphabetic() && s - p < 12 {
+        p -= 1;
+    }
+    if p == s || before(bytes, p).is_some_and(|b| is_word_byte(b) || b == b'.' || b == b'-') {
+        return false;
+    }
+    let prefix = &bytes[p..s];
+    const VERSION_MARKS: &[&[u8]] = &[
+        b"v", b"ver", b"version", b"r", b"rel", b"release", b"b", b"build", b"rc", b"beta",
+        b"alpha", b"p", b"patch", b"u", b"update", b"sp", b"jdk", b"python", b"node", b"go",
+    ];
+    !VERSION_MARKS.iter().any(|m| prefix.eq_ignore_ascii_case(m))
+}
+
 /// IPv4 (dotted quad, octets <= 255, not part of a longer dotted run) and IPv6 (anything
 /// `std::net::Ipv6Addr` accepts around a colon run of hex digits).
 pub(crate) fn ips(text: &str, keep_private: bool, out: &mut Vec<Span>) {
@@ -104,7 +123,7 @@ pub(crate) fn ips(text: &str, keep_private: bool, out: &mut Vec<Span>) {
             s -= 1;
         }
         if let Some(b) = before(bytes, s) {
-            if is_word_byte(b) || b == b'.' || b == b'-' {
+            if (is_word_byte(b) && !glued_prefix_ok(bytes, s)) || b == b'.' || b == b'-' {
                 continue;
             }
         }
@@ -219,6 +238,13 @@ mod tests {
         let f = |t: &str, v: &mut Vec<Span>| ips(t, false, v);
         let cases: &[(&str, &[&str])] = &[
             ("from 203.0.113.9, ok", &["203.0.113.9"]),
+            ("peer d203.0.113.9 closed", &["203.0.113.9"]),
+            (
+                "ip=10.0.0.1 src=192.0.2.44:443",
+                &["10.0.0.1", "192.0.2.44"],
+            ),
+            ("v10.0.0.1 build1.2.3.4 ip-10.0.0.1 a.b10.0.0.1", &[]),
+            ("node-a1.prod 10.2.3.4a", &[]),
             ("v1.2.3.4 and 1.2.3.4.5", &[]),
             ("ip-10-0-1-23.ec2.internal", &[]),
             ("256.1.1.1", &[]),
