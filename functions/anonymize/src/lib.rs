@@ -148,6 +148,7 @@ impl Pipeline {
         let batch = extract(&values, &self.extract)?;
         report.nodes = batch.nodes.len() as u64;
         report.edges = batch.edges.len() as u64;
+        bacca_runtime::fault::point("anonymize.extracted").await;
         tenant_ctx.graph.upsert(&batch).await?;
         Ok(report)
     }
@@ -225,6 +226,7 @@ pub async fn process_pointer(
         return Ok(None);
     };
     let report = deps.pipeline.process(&pointer.tenant, records).await?;
+    bacca_runtime::fault::point("anonymize.committed").await;
     let counts = report
         .pii
         .counts

@@ -269,6 +269,7 @@ pub async fn fetch(req: &FetchRequest, deps: &Deps) -> Result<FetchReport, Error
             if written.created {
                 report.batches_written += 1;
             }
+            bacca_runtime::fault::point("fetch.raw_written").await;
             let pointer = RawLanded {
                 tenant: req.tenant.clone(),
                 source: source_name.to_owned(),
@@ -278,6 +279,7 @@ pub async fn fetch(req: &FetchRequest, deps: &Deps) -> Result<FetchReport, Error
             let msg = pointer.to_message().map_err(|_| Error::Serialize)?;
             deps.publisher.publish(&deps.raw_landed_topic, msg).await?;
             report.published += 1;
+            bacca_runtime::fault::point("fetch.published").await;
         }
         stored = Some(
             save_checkpoint(

@@ -58,6 +58,7 @@ pub mod decode;
 pub mod env;
 mod error;
 mod event;
+pub mod fault;
 mod handler;
 pub mod logging;
 pub mod oidc;

@@ -87,50 +87,13 @@ impl Function {
         log: Option<&Path>,
     ) -> Self {
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let mut cmd = tokio::process::Command::new(binary(name));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PORT", port.to_string())
-            .env("BACCA_DATA_DIR", data_dir.path())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        match log {
-            Some(path) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .expect("log file");
-                cmd.stdout(file.try_clone().expect("log file")).stderr(file);
-            }
-            None => {
-                cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            }
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("spawn function");
-        let mut f = Self {
+        let (child, port) = start_process(name, data_dir.path(), extra, log).await;
+        Self {
             name,
             child,
             port,
             data_dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = f.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await {
-                if r.status == 200 {
-                    break;
-                }
-            }
-            assert!(f.alive(), "{name} exited during start-up");
-            assert!(Instant::now() < deadline, "{name} did not become healthy");
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        f
     }
 
     pub fn addr(&self) -> String {
@@ -171,6 +134,63 @@ impl Function {
             .await
             .expect("post")
     }
+}
+
+/// Starts function `name` on a free loopback port in local mode under `data_dir` (`PORT`,
+/// `BACCA_DATA_DIR`, `RUST_LOG=warn`, then `extra`), its output appended to `log` or
+/// discarded; returns once `/healthz` answers 200. The child is killed on drop.
+pub async fn start_process(
+    name: &str,
+    data_dir: &Path,
+    extra: &[(&str, String)],
+    log: Option<&Path>,
+) -> (tokio::process::Child, u16) {
+    let port = free_port();
+    let mut cmd = tokio::process::Command::new(binary(name));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("BACCA_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    match log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("log file");
+            cmd.stdout(file.try_clone().expect("log file")).stderr(file);
+        }
+        None => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn function");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let probe = send_raw(
+            &addr,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(30),
+        )
+        .await;
+        if probe.is_ok_and(|r| r.status == 200) {
+            break;
+        }
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "{name} exited during start-up"
+        );
+        assert!(Instant::now() < deadline, "{name} did not become healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
 }
 
 pub fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
