@@ -87,7 +87,8 @@ impl World {
         serde_json::to_string(&g.export().await.unwrap()).unwrap()
     }
 
-    /// The pseudonym tokens the anonymizer writes for one person's ids, e-mail and name.
+    /// The pseudonym tokens the anonymizer writes for one person's ids, e-mail, name and
+    /// phone number.
     async fn tokens(&self, p: &replay::Person) -> Vec<String> {
         let key = self.pipeline.pseudonym_key(self.data.tenant).await.unwrap();
         vec![
@@ -95,6 +96,7 @@ impl World {
             key.token(EntityType::UserHandle, p.jira_id),
             key.token(EntityType::EmailAddress, p.email),
             key.token(EntityType::Person, p.name),
+            key.token(EntityType::PhoneNumber, p.phone),
         ]
     }
 }
@@ -133,6 +135,7 @@ async fn erasing_a_person_removes_their_records_aliases_and_knowledge_only() {
         dana.slack_id,
         dana.jira_id,
         dana.handle,
+        dana.phone,
         "Whitfield",
     ];
     let ravi_aliases = [ravi.slack_id, ravi.jira_id, ravi.email];

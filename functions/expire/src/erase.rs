@@ -39,7 +39,7 @@ use bacca_storage::{
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::subject::{apply, Aliases, Fate, Scrubber, Subject};
+use crate::subject::{apply, Aliases, AuthoredContacts, Fate, Scrubber, Subject};
 use crate::{Deps, Error, ExpireRequest};
 
 /// What the graph step removed.
@@ -233,30 +233,41 @@ impl RawRewriter for SubjectRewriter<'_> {
     }
 }
 
-/// The tenant directory from every raw batch; returns it and how many objects failed.
-async fn raw_directory(
+/// What resolving reads from the raw batches.
+#[derive(Default)]
+struct RawPeople {
+    directory: Directory,
+    contacts: Vec<AuthoredContacts>,
+    failed: u64,
+}
+
+/// The tenant directory and the authored phone numbers from every raw batch.
+async fn raw_people(
     store: &dyn ObjectStore,
     pipeline: &Pipeline,
     tenant: &str,
-) -> Result<(Directory, u64), Error> {
+) -> Result<RawPeople, Error> {
     let listing = store.list(RAW_PREFIX, None).await?;
-    let mut dir = Directory::default();
-    let mut failed = 0u64;
+    let mut out = RawPeople::default();
     for obj in listing.objects {
         let data = match store.get(&obj.name).await {
             Ok((data, _)) => data,
             Err(bacca_storage::Error::NotFound { .. }) => continue,
             Err(_) => {
-                failed += 1;
+                out.failed += 1;
                 continue;
             }
         };
         match pipeline.open_batch(tenant, &obj.name, &data).await {
-            Ok(records) => dir.add_records(&records),
-            Err(_) => failed += 1,
+            Ok(records) => {
+                out.directory.add_records(&records);
+                out.contacts
+                    .extend(records.iter().filter_map(AuthoredContacts::of));
+            }
+            Err(_) => out.failed += 1,
         }
     }
-    Ok((dir, failed))
+    Ok(out)
 }
 
 impl Deps {
@@ -338,10 +349,12 @@ impl Deps {
     ) -> Result<(), Error> {
         let pipeline = &deps.pipeline;
         let store = self.stores.store(tenant)?;
-        let (directory, resolve_failed) = raw_directory(store.as_ref(), pipeline, tenant).await?;
+        let people = raw_people(store.as_ref(), pipeline, tenant).await?;
+        let resolve_failed = people.failed;
         report.resolve_failed = resolve_failed;
-        let aliases = Aliases::resolve(subject, &directory);
-        drop(directory);
+        let mut aliases = Aliases::resolve(subject, &people.directory);
+        aliases.absorb_contacts(&people.contacts);
+        drop(people);
         report.aliases = aliases.count() as u64;
         let key = pipeline.pseudonym_key(tenant).await?;
         let tokens = aliases.tokens(&key);
@@ -444,8 +457,21 @@ mod tests {
                     t,
                 ),
             ],
-            vec![rec("3", "U0DANA", "author", "call me", t)],
+            vec![rec(
+                "3",
+                "U0DANA",
+                "author",
+                "call me at +1 415 555 0142",
+                t,
+            )],
             vec![rec("4", "U0RAVI", "author", "pods restarted", t)],
+            vec![rec(
+                "5",
+                "U0RAVI",
+                "author",
+                "her line +1 415 555 0142 was busy",
+                t,
+            )],
         ];
         let aead = pipeline.keys.envelope("acme").await.unwrap();
         for (i, b) in batches.iter().enumerate() {
@@ -482,9 +508,12 @@ mod tests {
             .erase(&ExpireRequest::erase("acme", dana()))
             .await
             .unwrap();
-        assert_eq!(r.aliases, 4, "e-mail, slack and slack-export ids, name");
-        assert_eq!((r.raw.scanned, r.raw.rewritten, r.raw.deleted), (3, 1, 1));
-        assert_eq!((r.records_removed, r.records_redacted), (2, 1));
+        assert_eq!(
+            r.aliases, 5,
+            "e-mail, slack and slack-export ids, name, phone"
+        );
+        assert_eq!((r.raw.scanned, r.raw.rewritten, r.raw.deleted), (4, 2, 1));
+        assert_eq!((r.records_removed, r.records_redacted), (2, 2));
         let tokens = graph.0.lock().unwrap()[0].clone();
         let key = deps
             .erasure
@@ -501,6 +530,7 @@ mod tests {
                 "dana@acme.example",
             ),
             (bacca_anonymizer::EntityType::Person, "Dana Whitfield"),
+            (bacca_anonymizer::EntityType::PhoneNumber, "+14155550142"),
         ] {
             assert!(tokens.contains(&key.token(ty, v)));
         }
@@ -517,7 +547,14 @@ mod tests {
             }
         }
         texts.sort();
-        assert_eq!(texts, ["pods restarted", "thanks <ERASED>, rolled back"]);
+        assert_eq!(
+            texts,
+            [
+                "her line <ERASED> was busy",
+                "pods restarted",
+                "thanks <ERASED>, rolled back"
+            ]
+        );
         // Again: nothing to do.
         let again = deps
             .erase(&ExpireRequest::erase("acme", dana()))
@@ -532,7 +569,7 @@ mod tests {
             .collect();
         assert_eq!(events.len(), 2);
         let text = serde_json::to_string(&events).unwrap().to_lowercase();
-        for secret in ["dana", "u0dana", "whitfield"] {
+        for secret in ["dana", "u0dana", "whitfield", "415"] {
             assert!(!text.contains(secret), "{secret} in the audit event");
         }
     }
@@ -561,5 +598,6 @@ mod tests {
         assert_eq!(ev.fields["objects_failed"], 1i64.into());
         // The readable batches were still cleaned.
         assert_eq!(ev.fields["records_removed"], 2i64.into());
+        assert_eq!(ev.fields["records_redacted"], 2i64.into());
     }
 }

@@ -17,7 +17,10 @@
 //! sharing an id or an e-mail with what is known so far is absorbed, until nothing changes;
 //! the subject's aliases are then all their ids, e-mails, handles and names, plus the parts
 //! (3 characters or more) of multi-word names, which the anonymizer's directory matcher also
-//! pseudonymizes on their own.
+//! pseudonymizes on their own. Phone numbers the subject wrote in records they authored
+//! (their own contact details, found by the anonymizer's detectors) are erased too: in the
+//! graph (their tokens) and in the text of other records; they never decide whether an
+//! identity is the subject.
 
 use std::collections::BTreeSet;
 
@@ -134,6 +137,8 @@ pub struct Aliases {
     pub handles: BTreeSet<String>,
     /// Names, lower case, whitespace collapsed.
     pub names: BTreeSet<String>,
+    /// Phone numbers from records the subject authored, as written.
+    pub phones: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Aliases {
@@ -243,9 +248,22 @@ impl Aliases {
         a
     }
 
-    /// How many aliases (ids, e-mails, handles, names).
+    /// How many aliases (ids, e-mails, handles, names, phone numbers).
     pub fn count(&self) -> usize {
-        self.ids.len() + self.emails.len() + self.handles.len() + self.names.len()
+        self.ids.len()
+            + self.emails.len()
+            + self.handles.len()
+            + self.names.len()
+            + self.phones.len()
+    }
+
+    /// Adds the phone numbers of `authored` records whose author is the subject.
+    pub fn absorb_contacts(&mut self, authored: &[AuthoredContacts]) {
+        for a in authored {
+            if a.authors.iter().any(|i| self.is_subject(a.source, i)) {
+                self.phones.extend(a.phones.iter().cloned());
+            }
+        }
     }
 
     /// Every alias as it may appear in text: vendor ids, e-mails, handles, names and the
@@ -265,6 +283,7 @@ impl Aliases {
                 );
             }
         }
+        set.extend(self.phones.iter().cloned());
         set.retain(|p| p.chars().count() >= 2);
         let mut v: Vec<String> = set.into_iter().collect();
         v.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -293,8 +312,11 @@ impl Aliases {
                 out.insert(key.token(t, v));
             }
         }
+        for p in &self.phones {
+            out.insert(key.token(EntityType::PhoneNumber, p));
+        }
         for p in self.patterns() {
-            if !full.contains(&p) {
+            if !full.contains(&p) && !self.phones.contains(&p) {
                 out.insert(key.token(EntityType::Person, &p));
             }
         }
@@ -316,6 +338,49 @@ impl Aliases {
                 .as_deref()
                 .map(lower)
                 .is_some_and(|n| n.split_whitespace().count() > 1 && self.names.contains(&n))
+    }
+}
+
+/// The phone numbers written in one record, with its authors: collected while resolving,
+/// kept only for the subject's own records. Debug prints counts only.
+#[derive(Clone)]
+pub struct AuthoredContacts {
+    /// The record's source.
+    pub source: SourceKind,
+    /// Its identities with an authoring role.
+    pub authors: Vec<Identity>,
+    /// Phone numbers in its text, as written.
+    pub phones: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthoredContacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthoredContacts {{ phones: {} }}", self.phones.len())
+    }
+}
+
+impl AuthoredContacts {
+    /// The phone numbers of `record` and its authors; `None` when it has neither.
+    pub fn of(record: &Record) -> Option<Self> {
+        let authors: Vec<Identity> = record
+            .identities
+            .iter()
+            .filter(|i| AUTHOR_ROLES.contains(&i.role.as_str()))
+            .cloned()
+            .collect();
+        if authors.is_empty() {
+            return None;
+        }
+        let phones: Vec<String> = bacca_anonymizer::spans(&record.text)
+            .into_iter()
+            .filter(|s| s.entity_type == EntityType::PhoneNumber)
+            .filter_map(|s| record.text.get(s.start..s.end).map(str::to_owned))
+            .collect();
+        (!phones.is_empty()).then_some(Self {
+            source: record.source,
+            authors,
+            phones,
+        })
     }
 }
 
