@@ -63,6 +63,8 @@ mod handler;
 pub mod logging;
 pub mod oidc;
 mod server;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod transport;
 
 pub use bacca_bus::{Disposition, HandlerError};

@@ -1,6 +1,6 @@
 //! Shared by the hostile-request and load tests: spawn a function binary on loopback in local
-//! mode, a local JWKS server with a generated RSA key, signed and forged OIDC tokens, a raw
-//! HTTP/1.1 client (so malformed requests are sent exactly as written), and RSS from /proc.
+//! mode, a raw HTTP/1.1 client (so malformed requests are sent exactly as written), and RSS
+//! from /proc; the local JWKS server and signed OIDC tokens are `bacca_runtime::test_support`.
 #![allow(
     dead_code,
     clippy::expect_used,
@@ -12,23 +12,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::KeyPair as _;
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
-use base64::Engine as _;
+#[allow(unused_imports)] // each test binary uses some
+pub use bacca_runtime::test_support::{
+    b64, b64url, good_claims, jwks_server, now, Jwks, Signer, AUDIENCE, EMAIL,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The three Cloud Run functions.
 pub const FUNCTIONS: [&str; 3] = ["bacca-fetch", "bacca-anonymize", "bacca-expire"];
-
-pub const AUDIENCE: &str = "https://bacca-fn-abc-uc.a.run.app/";
-pub const EMAIL: &str = "push@bacca-test.iam.gserviceaccount.com";
 
 /// A function binary next to the test executable (`<target>/<profile>/bacca-fetch`).
 ///
@@ -320,14 +314,6 @@ pub async fn read_response(stream: &mut TcpStream, timeout: Duration) -> std::io
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response"))?
 }
 
-pub fn b64(data: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(data)
-}
-
-pub fn b64url(data: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
-}
-
 /// A Pub/Sub push body (wrapped format) carrying `data`.
 pub fn push_body(data: &serde_json::Value, message_id: &str, attempt: u32) -> Vec<u8> {
     serde_json::json!({
@@ -342,107 +328,6 @@ pub fn push_body(data: &serde_json::Value, message_id: &str, attempt: u32) -> Ve
     })
     .to_string()
     .into_bytes()
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
-/// An RSA signing key and its JWKS entry.
-pub struct Signer {
-    pub kid: String,
-    key: KeyPair,
-}
-
-impl Signer {
-    pub fn new(kid: &str) -> Self {
-        Self {
-            kid: kid.into(),
-            key: KeyPair::generate(KeySize::Rsa2048).expect("rsa keygen"),
-        }
-    }
-
-    pub fn jwk(&self) -> serde_json::Value {
-        let public = self.key.public_key();
-        serde_json::json!({
-            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
-            "n": b64url(public.modulus().big_endian_without_leading_zero()),
-            "e": b64url(public.exponent().big_endian_without_leading_zero()),
-        })
-    }
-
-    /// A compact RS256 JWT over `claims` with this key's `kid` (or `kid`).
-    pub fn sign_with_kid(&self, kid: &str, claims: &serde_json::Value) -> String {
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-        let input = format!(
-            "{}.{}",
-            b64url(header.to_string().as_bytes()),
-            b64url(claims.to_string().as_bytes())
-        );
-        let mut sig = vec![0u8; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut sig,
-            )
-            .expect("sign");
-        format!("{input}.{}", b64url(&sig))
-    }
-
-    pub fn sign(&self, claims: &serde_json::Value) -> String {
-        self.sign_with_kid(&self.kid.clone(), claims)
-    }
-}
-
-pub fn good_claims() -> serde_json::Value {
-    serde_json::json!({
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "email": EMAIL,
-        "email_verified": true,
-        "iat": now(),
-        "exp": now() + 3600,
-        "sub": "1234567890",
-    })
-}
-
-/// A JWKS endpoint on loopback serving `{"keys":[...]}`; counts fetches.
-pub struct Jwks {
-    pub url: String,
-    pub fetches: Arc<AtomicUsize>,
-    pub keys: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-pub async fn jwks_server(keys: Vec<serde_json::Value>) -> Jwks {
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let keys = Arc::new(Mutex::new(keys));
-    let (f, k) = (Arc::clone(&fetches), Arc::clone(&keys));
-    let app = axum::Router::new().route(
-        "/certs",
-        axum::routing::get(move || {
-            let (f, k) = (Arc::clone(&f), Arc::clone(&k));
-            async move {
-                f.fetch_add(1, Ordering::SeqCst);
-                let keys = k.lock().unwrap().clone();
-                axum::Json(serde_json::json!({ "keys": keys }))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Jwks {
-        url: format!("http://{addr}/certs"),
-        fetches,
-        keys,
-    }
 }
 
 /// The env that turns on push OIDC verification against `jwks`.
