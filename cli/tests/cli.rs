@@ -174,3 +174,47 @@ fn sweep_of_an_empty_bucket_reports_nothing_deleted() {
     assert_eq!(report["deleted"], 0);
     assert_eq!(report["dry_run"], true);
 }
+
+#[test]
+fn erase_after_the_demo_removes_the_person_then_reports_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    let d = d.to_str().unwrap();
+    assert!(bacca(&["demo", "--dir", d], b"").status.success());
+    let email = "dana.whitfield@acme-corp.example";
+    let args = [
+        "erase",
+        "--dir",
+        d,
+        "--tenant",
+        "acme",
+        "--email",
+        email,
+        "--slack-user",
+        "U0ACME0DW",
+    ];
+    let first = bacca(&args, b"");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(
+        report["graph"]["nodes_deleted"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let second = bacca(&args, b"");
+    let again: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(again["graph"]["nodes_deleted"], 0);
+    assert_eq!(again["graph"]["labels_rewritten"], 0);
+    let audit = std::fs::read_to_string(std::path::Path::new(d).join("audit.jsonl")).unwrap();
+    assert_eq!(audit.matches("\"action\":\"erasure\"").count(), 2);
+    for text in [
+        audit.as_str(),
+        &String::from_utf8_lossy(&first.stdout),
+        &String::from_utf8_lossy(&first.stderr),
+    ] {
+        assert!(!text.contains(email) && !text.contains("U0ACME0DW"));
+    }
+}
