@@ -369,3 +369,22 @@ impl Source for NotionSource {
         state.end_page("notion", SEARCH, records, next)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = include_str!("../testdata/notion/children_root.json");
+
+    #[test]
+    fn block_budget_truncates_the_page() {
+        let all = parse_children(ROOT.as_bytes(), MAX_BLOCKS).unwrap();
+        assert!(all.blocks >= 2 && !all.truncated);
+        let one = parse_children(ROOT.as_bytes(), 1).unwrap();
+        assert_eq!(one.blocks, 1);
+        assert!(one.truncated);
+        assert!(all.text.starts_with(&one.text));
+        let none = parse_children(ROOT.as_bytes(), 0).unwrap();
+        assert!(none.truncated && none.text.is_empty() && none.children.is_empty());
+    }
+}
