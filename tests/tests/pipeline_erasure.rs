@@ -9,8 +9,12 @@
 //!   anonymizer and the tenant's key), and the other person's knowledge is intact;
 //! - a second erasure changes nothing and reports zeros;
 //! - the audit events carry an erasure id and counts, never an identifier.
+//!
+//! The same scenario runs on the production backends' stand-ins (raw batches in `gs://` on
+//! fake-gcs-server, the graph in PostgreSQL) when `STORAGE_EMULATOR_HOST` and
+//! `BACCA_TEST_POSTGRES_URL` are set (`scripts/test.sh` sets both).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +23,9 @@ use std::sync::Arc;
 use bacca_anonymizer::EntityType;
 use bacca_audit::AuditSink;
 use bacca_expire::{ErasureDeps, ExpireRequest, Subject};
+use bacca_knowledge::store::{open_store, GraphStore, StoreOptions};
 use bacca_runtime::{Event, Outcome, SchedulerEvent};
+use bacca_storage::{GcsConfig, TenantStores};
 use bacca_tests::{create_keys, fetch_deps_for, replay, Harness};
 use chrono::{DateTime, Utc};
 
@@ -30,11 +36,28 @@ struct World {
     data: replay::TenantData,
 }
 
-async fn world(dir: &Path) -> World {
-    let data = replay::tenants()[0].clone();
+/// The cloud stand-ins: a `gs://` template on fake-gcs-server and a fresh PostgreSQL schema.
+struct Cloud {
+    stores: TenantStores,
+    graph: Arc<dyn GraphStore>,
+}
+
+/// One tenant's pipeline under `dir` (keys, secrets, audit), on the embedded backends or on
+/// `cloud`.
+async fn world(dir: &Path, data: replay::TenantData, cloud: Option<Cloud>) -> World {
     create_keys(dir, &[data.tenant]).unwrap();
-    let pipeline = bacca_anonymize::Pipeline::local(dir).await.unwrap();
+    let mut pipeline = bacca_anonymize::Pipeline::local(dir).await.unwrap();
     let mut base = bacca_fetch::Deps::local(dir).unwrap();
+    if let Some(c) = cloud {
+        pipeline = bacca_anonymize::Pipeline::new(
+            c.stores.clone(),
+            pipeline.keys.clone(),
+            pipeline.secrets.clone(),
+            c.graph,
+            AuditSink::Discard,
+        );
+        base.stores = c.stores;
+    }
     base.stores
         .store(data.tenant)
         .unwrap()
@@ -120,7 +143,49 @@ fn contains_any(haystack: &str, needles: &[&str]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasing_a_person_removes_their_records_aliases_and_knowledge_only() {
     let dir = tempfile::tempdir().unwrap();
-    let w = world(dir.path()).await;
+    let w = world(dir.path(), replay::tenants()[0].clone(), None).await;
+    scenario(dir.path(), &w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_on_gcs_and_postgres() {
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let (Some(_gcs), Some(pg)) = (env("STORAGE_EMULATOR_HOST"), env("BACCA_TEST_POSTGRES_URL"))
+    else {
+        println!(
+            "skipped: STORAGE_EMULATOR_HOST and BACCA_TEST_POSTGRES_URL are needed \
+             (scripts/test.sh starts fake-gcs-server and PostgreSQL)"
+        );
+        return;
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let mut data = replay::tenants()[0].clone();
+    data.tenant = Box::leak(format!("erase{suffix}").into_boxed_str());
+    let schema = format!("bacca_erasure_{suffix}");
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&pg)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    let url = format!("{pg}{sep}options=-c%20search_path%3D{schema}");
+    let graph = open_store(&url, StoreOptions::default()).await.unwrap();
+    let stores = TenantStores::from_template("gs://bacca-{tenant}-raw", GcsConfig::new()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path(), data, Some(Cloud { stores, graph })).await;
+    scenario(dir.path(), &w).await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+/// Fetch, anonymize, erase one person twice, and check everything from the outside.
+async fn scenario(dir: &Path, w: &World) {
     w.harness
         .request_fetch(w.data.tenant, &["slack", "datadog", "jira"])
         .await
@@ -170,7 +235,8 @@ async fn erasing_a_person_removes_their_records_aliases_and_knowledge_only() {
         .unwrap();
 
     // Erase through the handler, as Cloud Scheduler or an operator would call it.
-    let mut expire = bacca_expire::Deps::local(dir.path()).unwrap();
+    let mut expire = bacca_expire::Deps::local(dir).unwrap();
+    expire.stores = w.fetch.stores.clone();
     expire.audit = AuditSink::memory();
     expire.erasure = Some(ErasureDeps::new(w.pipeline.clone()));
     let body = serde_json::json!({
