@@ -3,7 +3,7 @@
 //!
 //! A "record" here is one incident with its resolution action (2 new nodes), 3 edges (service,
 //! signature, action) and its term rows, encrypted per row. PostgreSQL runs when
-//! `BACCA_TEST_POSTGRES_URL` is set (a fresh schema is created and left for inspection).
+//! `BACCA_TEST_POSTGRES_URL` is set (in a fresh schema, dropped at the end).
 
 // criterion_group! generates an undocumented public function; benches may unwrap.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -169,8 +169,24 @@ fn graph(store: Arc<dyn GraphStore>, tenant: &str) -> KnowledgeGraph {
     .with_audit(bacca_audit::AuditSink::Discard)
 }
 
-async fn postgres_store(url: &str) -> Option<Arc<dyn GraphStore>> {
-    let schema = format!("bacca_kg_bench_{}", std::process::id());
+fn schema_name(what: &str) -> String {
+    format!("bacca_kg_bench_{what}_{}", std::process::id())
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    let admin = PgConnectOptions::from_str(url).unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStore>> {
     let admin = PgConnectOptions::from_str(url).ok()?;
     let boot = PgPoolOptions::new()
         .max_connections(1)
@@ -183,7 +199,7 @@ async fn postgres_store(url: &str) -> Option<Arc<dyn GraphStore>> {
         .ok()?;
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect_with(admin.options([("search_path", schema.as_str())]))
+        .connect_with(admin.options([("search_path", schema)]))
         .await
         .ok()?;
     Some(Arc::new(
@@ -202,8 +218,10 @@ fn bench_writes(c: &mut Criterion) {
         "sqlite",
         Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap()),
     )];
-    if let Ok(url) = std::env::var("BACCA_TEST_POSTGRES_URL") {
-        if let Some(pg) = rt.block_on(postgres_store(&url)) {
+    let pg_url = std::env::var("BACCA_TEST_POSTGRES_URL").ok();
+    let schema = schema_name("writes");
+    if let Some(url) = &pg_url {
+        if let Some(pg) = rt.block_on(postgres_store(url, &schema)) {
             stores.push(("postgres", pg));
         }
     }
@@ -230,33 +248,50 @@ fn bench_writes(c: &mut Criterion) {
         });
     }
     group.finish();
+    if let Some(url) = &pg_url {
+        rt.block_on(drop_schema(url, &schema));
+    }
 }
 
 fn bench_similar(c: &mut Criterion) {
     let rt = rt();
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn GraphStore> =
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
-    let g = graph(store, "similar");
-    rt.block_on(async {
-        g.create().await.unwrap();
-        g.upsert(&base()).await.unwrap();
-        for start in (0..100_000).step_by(5_000) {
-            g.upsert(&records(start, 5_000)).await.unwrap();
+    let mut stores: Vec<(&str, Arc<dyn GraphStore>)> = vec![(
+        "sqlite",
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap()),
+    )];
+    let pg_url = std::env::var("BACCA_TEST_POSTGRES_URL").ok();
+    let schema = schema_name("similar");
+    if let Some(url) = &pg_url {
+        if let Some(pg) = rt.block_on(postgres_store(url, &schema)) {
+            stores.push(("postgres", pg));
         }
-    });
+    }
     let mut group = c.benchmark_group("similar");
     group.sample_size(30);
-    group.bench_function("sqlite_100k_incidents", |b| {
-        b.iter(|| {
-            rt.block_on(g.similar(
-                "svc-7: worker 12 failed calling upstream spike latency after 3000 ms",
-                10,
-            ))
-            .unwrap()
+    for (name, store) in stores {
+        let g = graph(store, "similar");
+        rt.block_on(async {
+            g.create().await.unwrap();
+            g.upsert(&base()).await.unwrap();
+            for start in (0..100_000).step_by(5_000) {
+                g.upsert(&records(start, 5_000)).await.unwrap();
+            }
         });
-    });
+        group.bench_function(format!("{name}_100k_incidents"), |b| {
+            b.iter(|| {
+                rt.block_on(g.similar(
+                    "svc-7: worker 12 failed calling upstream spike latency after 3000 ms",
+                    10,
+                ))
+                .unwrap()
+            });
+        });
+    }
     group.finish();
+    if let Some(url) = &pg_url {
+        rt.block_on(drop_schema(url, &schema));
+    }
 }
 
 criterion_group!(benches, bench_writes, bench_similar);

@@ -2,7 +2,9 @@
 -- in every B-tree (nodes, edges and their dst index, node_terms and its node index), so each
 -- batch dirtied pages all over the indexes. Now nodes get a bigint identity `nid` (insertion
 -- order), the blind id lives in one unique index (tenant_id, id), and edges and term rows
--- reference `nid`: new rows append at the end of their B-trees.
+-- reference `nid`: new rows append at the end of their B-trees. Ids and kinds compare
+-- bytewise (COLLATE "C"): they are hex and identifiers, and locale collation made every
+-- B-tree comparison a strcoll call.
 -- Row-level security is unchanged (same policies on the new tables). Run as the tables'
 -- owner; the copy lifts FORCE on the old tables first so that it sees every tenant's rows.
 -- After this migration grant the application role again:
@@ -17,8 +19,8 @@ ALTER TABLE node_terms DISABLE ROW LEVEL SECURITY;
 CREATE TABLE nodes_v2 (
     nid        BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id  TEXT        NOT NULL REFERENCES tenants (tenant_id),
-    id         TEXT        NOT NULL,
-    kind       TEXT        NOT NULL,
+    id         TEXT        COLLATE "C" NOT NULL,
+    kind       TEXT        COLLATE "C" NOT NULL,
     key_ct     BYTEA       NOT NULL,
     label_ct   BYTEA,
     attrs      JSONB       NOT NULL DEFAULT '{}',
@@ -34,7 +36,7 @@ INSERT INTO nodes_v2 (tenant_id, id, kind, key_ct, label_ct, attrs, sources, fir
 
 CREATE TABLE edges_v2 (
     src        BIGINT      NOT NULL REFERENCES nodes_v2 (nid),
-    kind       TEXT        NOT NULL,
+    kind       TEXT        COLLATE "C" NOT NULL,
     dst        BIGINT      NOT NULL REFERENCES nodes_v2 (nid),
     tenant_id  TEXT        NOT NULL,
     sources    TEXT[]      NOT NULL DEFAULT '{}',
@@ -70,7 +72,7 @@ ALTER TABLE edges_v2 RENAME TO edges;
 ALTER TABLE node_terms_v2 RENAME TO node_terms;
 CREATE INDEX nodes_by_kind ON nodes (tenant_id, kind, last_seen);
 CREATE INDEX edges_by_dst ON edges (dst, kind);
-CREATE INDEX node_terms_by_node ON node_terms (nid);
+CREATE INDEX node_terms_by_node ON node_terms (tenant_id, nid);
 
 ALTER TABLE nodes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE nodes FORCE ROW LEVEL SECURITY;

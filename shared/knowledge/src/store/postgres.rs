@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
@@ -373,16 +373,21 @@ impl GraphStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin(tenant, true).await?;
-        let rows = sqlx::query(
+        // One statement per filter shape (not `$2 IS NULL OR kind = $2`): a generic plan for
+        // the catch-all form cannot use the indexes and scans every node.
+        let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes \
-             WHERE tenant_id = $1 AND ($2::text IS NULL OR kind = $2) \
-               AND ($3::text[] IS NULL OR id = ANY($3)) ORDER BY kind, id",
-        )
-        .bind(tenant.as_str())
-        .bind(filter.kind.map(NodeKind::as_str))
-        .bind(filter.ids.as_deref())
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE tenant_id = ",
+        );
+        qb.push_bind(tenant.as_str());
+        if let Some(k) = filter.kind {
+            qb.push(" AND kind = ").push_bind(k.as_str());
+        }
+        if let Some(ids) = &filter.ids {
+            qb.push(" AND id = ANY(").push_bind(ids).push(")");
+        }
+        qb.push(" ORDER BY kind, id");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter().map(node_from_row).collect()
     }
@@ -392,17 +397,24 @@ impl GraphStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin(tenant, true).await?;
-        let rows = sqlx::query(
+        let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT e.kind, s.id AS src, d.id AS dst, e.sources, e.first_seen, e.last_seen \
              FROM edges e JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst \
-             WHERE e.tenant_id = $1 AND ($2::text IS NULL OR e.kind = $2) \
-               AND ($3::text[] IS NULL OR s.id = ANY($3)) ORDER BY s.id, e.kind, d.id",
-        )
-        .bind(tenant.as_str())
-        .bind(filter.kind.map(EdgeKind::as_str))
-        .bind(filter.src_ids.as_deref())
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE e.tenant_id = ",
+        );
+        qb.push_bind(tenant.as_str());
+        if let Some(k) = filter.kind {
+            qb.push(" AND e.kind = ").push_bind(k.as_str());
+        }
+        if let Some(ids) = &filter.src_ids {
+            qb.push(" AND s.tenant_id = ")
+                .push_bind(tenant.as_str())
+                .push(" AND s.id = ANY(")
+                .push_bind(ids)
+                .push(")");
+        }
+        qb.push(" ORDER BY s.id, e.kind, d.id");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter().map(edge_from_row).collect()
     }
@@ -448,8 +460,9 @@ impl GraphStore for PostgresStore {
                            UNION ALL SELECT e.src, 2, 0, 1, 0 FROM edges e \
                            WHERE e.kind = 'affected' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($3)) \
                            UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
-                           WHERE tenant_id = $1 AND term IN (SELECT term FROM node_terms \
-                                 WHERE tenant_id = $1 AND term = ANY($4) GROUP BY term HAVING COUNT(*) <= $6)), \
+                           WHERE tenant_id = $1 AND term IN (SELECT qt FROM unnest($4::bigint[]) AS qt \
+                                 WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM node_terms p \
+                                        WHERE p.tenant_id = $1 AND p.term = qt LIMIT $6 + 1) c) <= $6)), \
                   top AS (SELECT nid, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
                           GROUP BY nid ORDER BY SUM(w) DESC, nid LIMIT $5) \
              SELECT n.id AS id, s, v, m, \
