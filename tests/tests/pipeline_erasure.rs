@@ -12,7 +12,9 @@
 //!
 //! The same scenario runs on the production backends' stand-ins (raw batches in `gs://` on
 //! fake-gcs-server, the graph in PostgreSQL) when `STORAGE_EMULATOR_HOST` and
-//! `BACCA_TEST_POSTGRES_URL` are set (`scripts/test.sh` sets both).
+//! `BACCA_TEST_POSTGRES_URL` are set (`scripts/test.sh` sets both). The last test sends erase
+//! requests to the real `bacca-expire` binary (built by `cargo nextest run --workspace`, or
+//! `cargo build -p bacca-expire` first) and checks its logs, dead letters and audit file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -384,4 +386,55 @@ async fn rejected_erase_requests_are_acknowledged_audited_and_never_echo_the_ide
     let events = expire.audit.events();
     assert_eq!(events.iter().filter(|e| e.action == "erasure").count(), 6);
     assert!(!serde_json::to_string(&events).unwrap().contains(planted));
+}
+
+#[path = "hostile_support/mod.rs"]
+mod hostile_support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expire_binary_never_logs_or_dead_letters_an_erasure_identifier() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("expire.log");
+    let f = hostile_support::Function::spawn_logging(
+        "bacca-expire",
+        &[
+            ("RUST_LOG", "trace".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+        ],
+        Some(&log),
+    )
+    .await;
+    let email = "erasure.canary.5e1f@example.org";
+    let slack = "UCANARY5E1F";
+    let requests = [
+        // A well-formed erasure that fails permanently (the tenant has no bucket here).
+        serde_json::json!({"tenant": "acme", "action": "erase",
+                           "subject": {"email": email, "slack_user": slack}}),
+        // Unknown subject field, sweep with a subject, no tenant.
+        serde_json::json!({"tenant": "acme", "action": "erase", "subject": {"phone": email}}),
+        serde_json::json!({"tenant": "acme", "action": "sweep", "subject": {"email": email}}),
+        serde_json::json!({"action": "erase", "subject": {"slack_user": slack}}),
+    ];
+    for (i, data) in requests.iter().enumerate() {
+        let body = hostile_support::push_body(data, &format!("erase-{i}"), 1);
+        let r = f.post(&body, None).await;
+        assert!(r.status < 300, "acknowledged: {}", r.status);
+        let text = String::from_utf8_lossy(&r.body);
+        assert!(!text.contains(email) && !text.contains(slack));
+    }
+    assert!(
+        f.dead_letters().is_empty(),
+        "no identifier copied to a dead letter"
+    );
+    let audit = std::fs::read_to_string(f.data_dir.path().join("audit.jsonl")).unwrap();
+    assert_eq!(
+        audit.matches("\"action\":\"erasure\"").count(),
+        requests.len()
+    );
+    assert!(!audit.contains(email) && !audit.contains(slack));
+    drop(f);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("erase request rejected"), "{logged}");
+    assert!(!logged.contains(email) && !logged.contains(slack));
+    assert!(!logged.to_lowercase().contains("canary"));
 }
