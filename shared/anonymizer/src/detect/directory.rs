@@ -1,9 +1,10 @@
 //! The tenant's directory of people (Slack, Jira, Linear, Datadog users supplied by the
 //! connectors), matched with one Aho-Corasick automaton.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 use serde::{Deserialize, Serialize};
 
+use super::keywords::Keywords;
 use super::lexicon::Lexicon;
 use super::{before, is_word_byte};
 use crate::span::{EntityType, Span};
@@ -56,9 +57,19 @@ impl std::fmt::Debug for Directory {
 pub(crate) struct DirectoryMatcher {
     ac: Option<AhoCorasick>,
     types: Vec<EntityType>,
+    /// ASCII-lowercased first two bytes of every pattern (a 64 Ki-bit set): a word start
+    /// whose bigram is absent cannot start a match, so the automaton only runs where one can.
+    bigrams: Vec<u64>,
+    /// Every pattern starts with a word byte (otherwise: scan the whole text).
+    word_start_only: bool,
+}
+
+fn bigram(a: u8, b: u8) -> usize {
+    usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
 }
 
 impl std::fmt::Debug for DirectoryMatcher {
+    // patterns are personal data: counts only
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DirectoryMatcher {{ patterns: {} }}", self.types.len())
     }
@@ -109,32 +120,141 @@ impl DirectoryMatcher {
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
+                .start_kind(StartKind::Both)
                 .build(&pats)
                 .ok()
         };
-        Self { ac, types }
+        let mut bigrams = vec![0u64; 1024];
+        for p in &pats {
+            if let [a, b, ..] = p.as_bytes() {
+                let k = bigram(*a, *b);
+                bigrams[k / 64] |= 1 << (k % 64);
+            }
+        }
+        let word_start_only = pats
+            .iter()
+            .all(|p| p.as_bytes().first().is_some_and(|&b| is_word_byte(b)));
+        Self {
+            ac,
+            types,
+            bigrams,
+            word_start_only,
+        }
     }
 
-    pub(crate) fn find(&self, text: &str, out: &mut Vec<Span>) {
+    /// Directory entries in `text`: whole words only (patterns start with a letter, digit or
+    /// `_` since they are names, handles, e-mails and ids at least 3 characters long, so
+    /// every match starts at a word start).
+    pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let Some(ac) = &self.ac else { return };
         let bytes = text.as_bytes();
-        for m in ac.find_iter(text) {
-            if before(bytes, m.start()).is_some_and(is_word_byte)
-                || bytes.get(m.end()).is_some_and(|&b| is_word_byte(b))
+        if !self.word_start_only {
+            for m in ac.find_iter(text) {
+                if before(bytes, m.start()).is_some_and(is_word_byte)
+                    || bytes.get(m.end()).is_some_and(|&b| is_word_byte(b))
+                {
+                    continue;
+                }
+                self.push(bytes, m.start(), m.end(), m.pattern().as_usize(), out);
+            }
+            return;
+        }
+        let mut after = 0usize;
+        for &s in kw.word_starts() {
+            if s < after {
+                continue;
+            }
+            let (Some(&a), Some(&b)) = (bytes.get(s), bytes.get(s + 1)) else {
+                break;
+            };
+            let k = bigram(a, b);
+            if self
+                .bigrams
+                .get(k / 64)
+                .is_none_or(|w| w & (1 << (k % 64)) == 0)
             {
                 continue;
             }
-            let t = self
-                .types
-                .get(m.pattern().as_usize())
-                .copied()
-                .unwrap_or(EntityType::Person);
-            let s = if t == EntityType::UserHandle && before(bytes, m.start()) == Some(b'@') {
-                m.start() - 1
-            } else {
-                m.start()
+            let input = Input::new(text).range(s..).anchored(Anchored::Yes);
+            let Some(m) = ac.find(input) else {
+                continue;
             };
-            out.push(Span::new(s, m.end(), t));
+            if bytes.get(m.end()).is_some_and(|&b| is_word_byte(b)) {
+                continue;
+            }
+            self.push(bytes, m.start(), m.end(), m.pattern().as_usize(), out);
+            after = m.end();
         }
+    }
+
+    fn push(&self, bytes: &[u8], start: usize, end: usize, pattern: usize, out: &mut Vec<Span>) {
+        let t = self
+            .types
+            .get(pattern)
+            .copied()
+            .unwrap_or(EntityType::Person);
+        let s = if t == EntityType::UserHandle && before(bytes, start) == Some(b'@') {
+            start - 1
+        } else {
+            start
+        };
+        out.push(Span::new(s, end, t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(dir: &Directory, t: &str) -> Vec<(String, EntityType)> {
+        let mut v = Vec::new();
+        DirectoryMatcher::new(dir).find(t, &Keywords::scan(t), &mut v);
+        v.iter()
+            .map(|s| (t[s.start..s.end].to_string(), s.entity_type))
+            .collect()
+    }
+
+    #[test]
+    fn whole_words_only_and_longest_entry() {
+        let dir = Directory {
+            people: vec![DirectoryPerson {
+                names: vec!["Zygmunt Okafor".into()],
+                handles: vec!["zokafor".into()],
+                emails: vec!["z.okafor@example.com".into()],
+                ids: vec!["U024BE7LH".into()],
+            }],
+        };
+        use EntityType::*;
+        assert_eq!(
+            found(
+                &dir,
+                "ZYGMUNT OKAFOR and @zokafor (U024BE7LH) mail z.okafor@example.com"
+            ),
+            vec![
+                ("ZYGMUNT OKAFOR".to_string(), Person),
+                ("@zokafor".to_string(), UserHandle),
+                ("U024BE7LH".to_string(), UserHandle),
+                ("z.okafor@example.com".to_string(), EmailAddress),
+            ]
+        );
+        assert!(found(&dir, "xzokafor okaforx U024BE7LH2").is_empty());
+        assert_eq!(
+            found(&dir, "by Okafor."),
+            vec![("Okafor".to_string(), Person)]
+        );
+    }
+
+    #[test]
+    fn entries_starting_with_punctuation_fall_back_to_a_full_scan() {
+        let dir = Directory {
+            people: vec![DirectoryPerson {
+                ids: vec!["+4915112345".into()],
+                ..DirectoryPerson::default()
+            }],
+        };
+        assert_eq!(
+            found(&dir, "sms +4915112345 now"),
+            vec![("+4915112345".to_string(), EntityType::UserHandle)]
+        );
     }
 }

@@ -62,7 +62,7 @@ impl Detector {
         numbers::find(text, &kw, &mut out);
         numbers::ibans(text, &kw, &mut out);
         address::find(text, &kw, &mut out);
-        self.directory.find(text, &mut out);
+        self.directory.find(text, &kw, &mut out);
         person::find(text, &mut out);
         resolve(out)
     }
