@@ -115,7 +115,8 @@ async fn an_unfinished_header_block_is_cut_off_after_the_timeout() {
     let r = exchange(app.addr, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Ty").await;
     assert_eq!(r, "", "closed without a response");
     // A slowloris client trickling one byte every 50 ms never finishes its header block: the
-    // timeout counts from the first byte, so the trickle does not keep the connection open.
+    // timeout counts from when the server starts reading the header block, so the trickle does
+    // not keep the connection open.
     let mut s = TcpStream::connect(app.addr).await.unwrap();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
