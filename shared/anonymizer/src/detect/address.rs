@@ -3,6 +3,7 @@
 //! (`Suite 992`, `Apt. 441`, `P.O. Box 101`), postcodes after a cue, and the continuation
 //! lines of an address block (unit, town, region, postcode).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -196,8 +197,14 @@ fn next_words(text: &str, mut i: usize, n: usize) -> Vec<(usize, usize)> {
     out
 }
 
-fn lower_word(text: &str, s: usize, e: usize) -> String {
-    text.get(s..e).map(str::to_lowercase).unwrap_or_default()
+/// `text[s..e]` in lower case, borrowed when it already is (no allocation for most words).
+fn lower_word(text: &str, s: usize, e: usize) -> Cow<'_, str> {
+    let w = text.get(s..e).unwrap_or("");
+    if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(w)
+    } else {
+        Cow::Owned(w.to_lowercase())
+    }
 }
 
 fn is_number(w: &str) -> bool {
@@ -246,7 +253,7 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
             && names.iter().all(|&(x, y)| {
                 text.get(x..y).is_some_and(|t| {
                     t.chars().next().is_some_and(char::is_uppercase)
-                        || STREET_WORDS.contains(&lower_word(text, x, y).as_str())
+                        || STREET_WORDS.contains(&lower_word(text, x, y).as_ref())
                 })
             })
             && names.iter().any(|&(x, y)| {
