@@ -11,7 +11,10 @@
 //! [`subject`] the rule), with one `erasure` audit event that never holds the identifier.
 //! An erase request that cannot succeed (malformed, unknown subject fields, wrong tenant) is
 //! acknowledged and audited as rejected, never dead-lettered: a dead letter would copy the
-//! identifier into another topic.
+//! identifier into another topic. For the same reason a request that keeps failing with a
+//! retryable error is acknowledged (given up, audited on every attempt) at delivery attempt
+//! [`ERASE_MAX_DELIVERY_ATTEMPTS`], before Pub/Sub's own dead-letter policy (10 attempts in
+//! `terraform/modules/tenant`) would forward it.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -40,6 +43,11 @@ use serde::Deserialize;
 
 pub use erase::{ErasureDeps, ErasureReport, GraphErasure, SubjectGraph};
 pub use subject::Subject;
+
+/// The delivery attempt at which a still-failing erase request is acknowledged instead of
+/// retried, so the subscription's dead-letter policy (after 10 attempts) never copies the
+/// identifier into the dead-letter topic.
+pub const ERASE_MAX_DELIVERY_ATTEMPTS: u32 = 8;
 
 /// What the expire function is asked to do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -301,7 +309,17 @@ pub async fn handle(event: Event, deps: &Deps) -> Result<Outcome, HandlerError> 
             }
             Err(e) => {
                 let h = e.to_handler_error();
-                if h.is_retryable() {
+                let attempt = event.delivery_attempt().unwrap_or(0);
+                if h.is_retryable() && attempt >= ERASE_MAX_DELIVERY_ATTEMPTS {
+                    tracing::error!(
+                        class = h.class(),
+                        attempt,
+                        "erase request still failing; acknowledged so that it is not \
+                         dead-lettered (each attempt is in the audit trail): send it again \
+                         once the cause is fixed"
+                    );
+                    Ok(Outcome::Skipped("erasure_given_up"))
+                } else if h.is_retryable() {
                     Err(h)
                 } else {
                     // Acknowledged, not dead-lettered: the dead letter would carry the
@@ -441,5 +459,45 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.class(), "bucket_not_found");
+    }
+}
+
+#[cfg(test)]
+mod erase_delivery_tests {
+    use super::*;
+    use bacca_runtime::PubSubEvent;
+
+    fn push(attempt: u32) -> Event {
+        Event::PubSub(PubSubEvent {
+            data: r#"{"tenant":"acme","action":"erase","subject":{"email":"a@b.example"}}"#.into(),
+            delivery_attempt: Some(attempt),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_still_failing_erasure_is_given_up_before_the_dead_letter_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deps = Deps::local(dir.path()).unwrap();
+        deps.audit = AuditSink::memory();
+        // Not configured for erasure: retryable.
+        let e = handle(push(1), &deps).await.unwrap_err();
+        assert!(e.is_retryable());
+        assert_eq!(e.class(), "misconfigured");
+        let out = handle(push(ERASE_MAX_DELIVERY_ATTEMPTS), &deps)
+            .await
+            .unwrap();
+        assert_eq!(out, Outcome::Skipped("erasure_given_up"));
+        let outcomes: Vec<_> = deps
+            .audit
+            .events()
+            .into_iter()
+            .filter(|e| e.action == "erasure")
+            .map(|e| e.fields["outcome"].clone())
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec!["misconfigured".into(), "misconfigured".into()]
+        );
     }
 }
