@@ -22,6 +22,9 @@ use crate::{Error, Result};
 const NODES: &str = "nodes";
 /// What replaces an erased data subject's pseudonym in keys and labels.
 pub const ERASED: &str = "<ERASED>";
+/// Logs this long before an incident's first sighting still count as exhibited by it, when
+/// the incident and the logs arrive in different batches (the extraction default).
+pub const LOG_LEAD_MINUTES: i64 = 60;
 /// Terms kept per text for similarity.
 const MAX_TERMS: usize = 64;
 
@@ -210,6 +213,16 @@ impl KnowledgeGraph {
     /// [`Error::InvalidRecord`] for a bad batch (nothing written), store errors (rolled back).
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
+        let linked = self.link_across_batches(batch).await?;
+        let extended;
+        let batch = if linked.is_empty() {
+            batch
+        } else {
+            let mut b = batch.clone();
+            b.edges.extend(linked);
+            extended = b;
+            &extended
+        };
         let rows = self.encrypt_batch(batch)?;
         let result = self.store.upsert(&self.tenant, &rows).await;
         tracing::debug!(
@@ -227,6 +240,123 @@ impl KnowledgeGraph {
                 .field("ok", result.is_ok()),
         );
         result
+    }
+
+    /// `exhibited` edges between this batch and the stored graph: extraction links an incident
+    /// to the log signatures of the services it affected only within one batch, but incidents
+    /// and logs often land in different batches (different sources, pages or days). A
+    /// signature of this batch emitted by service S joins every stored incident affecting S
+    /// whose window (from [`LOG_LEAD_MINUTES`] before its first sighting to its last) overlaps
+    /// the signature's sightings; an incident of this batch affecting S joins S's stored
+    /// signatures the same way. Pairs with both ends in the batch are left to extraction, so
+    /// a replayed batch adds nothing. Which pairs are linked does not depend on the order the
+    /// batches arrive in.
+    async fn link_across_batches(&self, batch: &Batch) -> Result<Vec<Edge>> {
+        type Seen<'a> = (&'a Node, &'a BTreeSet<String>);
+        let by_ref: HashMap<&NodeRef, &Node> = batch.nodes.iter().map(|n| (&n.node, n)).collect();
+        let mut sigs: HashMap<String, Vec<Seen<'_>>> = HashMap::new();
+        let mut incs: HashMap<String, Vec<Seen<'_>>> = HashMap::new();
+        for e in &batch.edges {
+            let (into, kind) = match e.kind {
+                EdgeKind::EmittedBy => (&mut sigs, NodeKind::Signature),
+                EdgeKind::Affected => (&mut incs, NodeKind::Incident),
+                _ => continue,
+            };
+            if let Some(n) = by_ref.get(&e.from).filter(|n| n.node.kind == kind) {
+                into.entry(self.node_id(&e.to))
+                    .or_default()
+                    .push((n, &n.sources));
+            }
+        }
+        if sigs.is_empty() && incs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let services: Vec<String> = sigs
+            .keys()
+            .chain(incs.keys())
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let stored = self
+            .store
+            .edges(
+                &self.tenant,
+                &EdgeFilter {
+                    kind: None,
+                    src_ids: None,
+                    dst_ids: Some(services),
+                },
+            )
+            .await?;
+        let wanted: Vec<(String, String, NodeKind)> = stored
+            .iter()
+            .filter_map(|e| match e.kind {
+                EdgeKind::Affected if sigs.contains_key(&e.dst) => {
+                    Some((e.src.clone(), e.dst.clone(), NodeKind::Incident))
+                }
+                EdgeKind::EmittedBy if incs.contains_key(&e.dst) => {
+                    Some((e.src.clone(), e.dst.clone(), NodeKind::Signature))
+                }
+                _ => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Pairs inside the batch were decided by extraction (with each log's own time).
+        let in_batch: HashSet<String> = batch
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.node.kind, NodeKind::Incident | NodeKind::Signature))
+            .map(|n| self.node_id(&n.node))
+            .collect();
+        let wanted: Vec<(String, String, NodeKind)> = wanted
+            .into_iter()
+            .filter(|w| !in_batch.contains(&w.0))
+            .collect();
+        let nodes = self
+            .nodes_by_id(
+                wanted
+                    .iter()
+                    .map(|w| w.0.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            )
+            .await?;
+        let lead = chrono::Duration::minutes(LOG_LEAD_MINUTES);
+        let overlaps = |inc: &Node, sig: &Node| {
+            sig.last_seen >= inc.first_seen - lead && sig.first_seen <= inc.last_seen
+        };
+        let mut out = Vec::new();
+        let mut link = |inc: &Node, sig: &Node, sources: &BTreeSet<String>| {
+            if overlaps(inc, sig) {
+                out.push(Edge {
+                    kind: EdgeKind::Exhibited,
+                    from: inc.node.clone(),
+                    to: sig.node.clone(),
+                    sources: sources.clone(),
+                    first_seen: sig.first_seen,
+                    last_seen: sig.last_seen,
+                });
+            }
+        };
+        for (id, svc, kind) in &wanted {
+            let Some(stored) = nodes.get(id).filter(|n| n.node.kind == *kind) else {
+                continue;
+            };
+            if *kind == NodeKind::Incident {
+                for (sig, sources) in sigs.get(svc).into_iter().flatten() {
+                    link(stored, sig, sources);
+                }
+            } else {
+                for (inc, _) in incs.get(svc).into_iter().flatten() {
+                    link(inc, stored, &stored.sources);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Turns a batch into rows: ids, ciphertexts, terms; duplicate nodes and edges merged.
@@ -599,6 +729,7 @@ impl KnowledgeGraph {
                 &EdgeFilter {
                     kind: None,
                     src_ids: Some(ids.clone()),
+                    dst_ids: None,
                 },
             )
             .await?;

@@ -78,3 +78,79 @@ async fn records_to_similar_incidents_with_resolutions() {
     assert_eq!(json["tenant"], "acme");
     assert!(json["nodes"].as_array().unwrap().len() >= 7);
 }
+
+/// An incident and the logs of the service it affected, landed in different batches (as
+/// Datadog incidents and logs do), are still linked: the log line's signature counts as shared,
+/// whichever batch comes first, and both orders build the same graph.
+#[tokio::test]
+async fn incidents_and_logs_in_different_batches_share_signatures() {
+    let incident = vec![json!({"source": "datadog", "kind": "incident", "id": "i7",
+        "occurred_at": "2026-01-06T08:00:00Z", "updated_at": "2026-01-06T08:30:00Z",
+        "text": "Deploy broke calls to payments",
+        "attributes": {"title": "checkout-api 502s after deploy", "service": "checkout-api"}})];
+    let logs: Vec<_> = (0..6)
+        .map(|i| {
+            json!({"source": "datadog", "kind": "log", "id": format!("l{i}"),
+                "occurred_at": format!("2026-01-06T08:0{i}:00Z"),
+                "text": format!("upstream timeout calling payments-api after {}ms", 4000 + i * 37),
+                "attributes": {"tags": ["service:checkout-api", "env:prod"]}})
+        })
+        .collect();
+    // Logs of the same service a day later belong to no incident.
+    let unrelated: Vec<_> = (0..3)
+        .map(|i| {
+            json!({"source": "datadog", "kind": "log", "id": format!("late{i}"),
+                "occurred_at": format!("2026-01-07T12:0{i}:00Z"),
+                "text": format!("cache warmup finished in {}ms", 100 + i),
+                "attributes": {"tags": ["service:checkout-api"]}})
+        })
+        .collect();
+    let mut exports = Vec::new();
+    for order in [
+        [&incident, &logs, &unrelated],
+        [&unrelated, &logs, &incident],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(
+            &format!("sqlite://{}", dir.path().display()),
+            StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let g = KnowledgeGraph::new(
+            store,
+            Arc::new(AesGcmRowCipher::for_tests().unwrap()),
+            TenantId::new("acme").unwrap(),
+        )
+        .with_audit(bacca_audit::AuditSink::Discard);
+        g.create().await.unwrap();
+        for records in order {
+            g.upsert(&extract(records, &ExtractConfig::default()).unwrap())
+                .await
+                .unwrap();
+        }
+        let hits = g
+            .similar(
+                "checkout-api upstream timeout calling payments-api after 5120ms",
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits[0].incident.node.key, "datadog:incident:i7");
+        assert_eq!(hits[0].shared_signatures, 1);
+        let export = g.export().await.unwrap();
+        let exhibited: Vec<_> = export
+            .edges
+            .iter()
+            .filter(|e| e.kind == bacca_knowledge::model::EdgeKind::Exhibited)
+            .map(|e| e.to.key.clone())
+            .collect();
+        assert_eq!(
+            exhibited,
+            ["upstream timeout calling payments-api after <*>"],
+            "only the logs inside the incident's window are exhibited"
+        );
+        exports.push(export);
+    }
+    assert_eq!(exports[0], exports[1], "batch order changed the graph");
+}

@@ -95,6 +95,8 @@ pub struct EdgeFilter {
     pub kind: Option<EdgeKind>,
     /// Only edges leaving these node ids.
     pub src_ids: Option<Vec<String>>,
+    /// Only edges entering these node ids.
+    pub dst_ids: Option<Vec<String>>,
 }
 
 /// Counts of one tenant's graph.

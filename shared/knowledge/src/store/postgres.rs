@@ -393,7 +393,9 @@ impl GraphStore for PostgresStore {
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
-        if filter.src_ids.as_ref().is_some_and(Vec::is_empty) {
+        if filter.src_ids.as_ref().is_some_and(Vec::is_empty)
+            || filter.dst_ids.as_ref().is_some_and(Vec::is_empty)
+        {
             return Ok(Vec::new());
         }
         let mut tx = self.begin(tenant, true).await?;
@@ -410,6 +412,13 @@ impl GraphStore for PostgresStore {
             qb.push(" AND s.tenant_id = ")
                 .push_bind(tenant.as_str())
                 .push(" AND s.id = ANY(")
+                .push_bind(ids)
+                .push(")");
+        }
+        if let Some(ids) = &filter.dst_ids {
+            qb.push(" AND d.tenant_id = ")
+                .push_bind(tenant.as_str())
+                .push(" AND d.id = ANY(")
                 .push_bind(ids)
                 .push(")");
         }

@@ -407,7 +407,20 @@ impl GraphStore for SqliteStore {
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
         let pool = self.pool(tenant, false).await?.read;
         let all: Vec<String> = Vec::new();
-        let ids = filter.src_ids.as_ref();
+        if filter.dst_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        // Chunk the source list, or else the target list; with both, targets filter here.
+        let (ids, by_dst) = match (&filter.src_ids, &filter.dst_ids) {
+            (Some(s), _) => (Some(s), false),
+            (None, Some(d)) => (Some(d), true),
+            (None, None) => (None, false),
+        };
+        let keep: Option<std::collections::HashSet<&str>> = match (&filter.src_ids, &filter.dst_ids)
+        {
+            (Some(_), Some(d)) => Some(d.iter().map(String::as_str).collect()),
+            _ => None,
+        };
         let chunks: Vec<&[String]> = match ids {
             Some(ids) if ids.is_empty() => return Ok(Vec::new()),
             Some(ids) => ids.chunks(IN_CHUNK).collect(),
@@ -424,12 +437,19 @@ impl GraphStore for SqliteStore {
                 qb.push(" AND e.kind = ").push_bind(k.as_str());
             }
             if ids.is_some() {
-                qb.push(" AND s.id IN ");
+                qb.push(if by_dst {
+                    " AND d.id IN "
+                } else {
+                    " AND s.id IN "
+                });
                 push_in_list(&mut qb, chunk);
             }
             qb.push(" ORDER BY s.id, e.kind, d.id");
             for r in qb.build().fetch_all(&pool).await? {
-                out.push(edge_from_row(&r)?);
+                let e = edge_from_row(&r)?;
+                if keep.as_ref().is_none_or(|k| k.contains(e.dst.as_str())) {
+                    out.push(e);
+                }
             }
         }
         Ok(out)
