@@ -120,6 +120,7 @@ def test_tenant_iam_matrix_is_least_privilege():
     assert _grants(tenant, "google_kms_crypto_key_iam_member") == {
         "fetch": {"roles/cloudkms.cryptoKeyEncrypter"},
         "anonymize": {"roles/cloudkms.cryptoKeyDecrypter"},
+        "expire": {"roles/cloudkms.cryptoKeyEncrypterDecrypter"},
     }
     (_, _, checkpoints, _), = [r for r in tenant.resources("google_storage_bucket_iam_member") if r[1] == "fetch_checkpoints"]
     assert "objects/checkpoints/" in str(inv.attr(inv.block(checkpoints, "condition"), "expression"))
@@ -128,7 +129,8 @@ def test_tenant_iam_matrix_is_least_privilege():
     assert 'google_service_account.this["invoker"]' in str(inv.attr(invoker, "member"))
     platform = inv.Config.from_dir(TERRAFORM / "modules/platform")
     (_, _, role, _), = platform.resources("google_project_iam_custom_role")
-    assert sorted(inv.attr(role, "permissions")) == ["storage.objects.delete", "storage.objects.get", "storage.objects.list"]
+    assert sorted(inv.attr(role, "permissions")) == [
+        "storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"]
 
 
 def test_services_receive_the_documented_environment():

@@ -32,7 +32,8 @@ resource "google_kms_crypto_key_iam_member" "secret_manager_agent" {
   member        = "serviceAccount:${var.service_agents.secret_manager}"
 }
 
-# fetch wraps data keys; anonymize unwraps them. expire deletes by metadata and needs neither.
+# fetch wraps data keys; anonymize unwraps them; expire does both for data-subject erasure
+# (decrypts raw batches and the wrapped pseudonym key, re-encrypts the rewritten batches).
 resource "google_kms_crypto_key_iam_member" "fetch_encrypter" {
   crypto_key_id = google_kms_crypto_key.tenant.id
   role          = "roles/cloudkms.cryptoKeyEncrypter"
@@ -43,4 +44,10 @@ resource "google_kms_crypto_key_iam_member" "anonymize_decrypter" {
   crypto_key_id = google_kms_crypto_key.tenant.id
   role          = "roles/cloudkms.cryptoKeyDecrypter"
   member        = "serviceAccount:${google_service_account.this["anonymize"].email}"
+}
+
+resource "google_kms_crypto_key_iam_member" "expire_encrypter_decrypter" {
+  crypto_key_id = google_kms_crypto_key.tenant.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${google_service_account.this["expire"].email}"
 }
