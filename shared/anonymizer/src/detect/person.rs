@@ -93,6 +93,12 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
     }
 }
 
+/// Whether `text[a..b]` is exactly one space.
+#[inline]
+fn space_gap(text: &str, a: usize, b: usize) -> bool {
+    b == a + 1 && text.as_bytes().get(a) == Some(&b' ')
+}
+
 fn words(text: &str) -> Vec<Word> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
@@ -148,11 +154,12 @@ fn words(text: &str) -> Vec<Word> {
             break;
         }
         let mut name_end = e;
-        let tail = &bytes[s..e];
-        if tail.ends_with(b"'s") {
-            name_end = e - 2;
-        } else if text.get(s..e).is_some_and(|w| w.ends_with("\u{2019}s")) {
-            name_end = e - 4;
+        if e - s > 2 && bytes[e - 1] == b's' {
+            if bytes[e - 2] == b'\'' {
+                name_end = e - 2;
+            } else if e - s > 4 && bytes[e - 4..e - 1] == [0xE2, 0x80, 0x99] {
+                name_end = e - 4; // U+2019 RIGHT SINGLE QUOTATION MARK
+            }
         }
         let digit_glued = bytes
             .get(e)
@@ -267,7 +274,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
         if !["call", "calls", "called"]
             .iter()
             .any(|c| c.eq_ignore_ascii_case(ppw))
-            || text.get(pp.end..prev.start) != Some(" ")
+            || !space_gap(text, pp.end, prev.start)
         {
             return false;
         }
@@ -279,7 +286,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
         };
         let ppw = text.get(pp.start..pp.end).unwrap_or("");
         if !(ppw.eq_ignore_ascii_case("name") || ppw.eq_ignore_ascii_case("this"))
-            || text.get(pp.end..prev.start) != Some(" ")
+            || !space_gap(text, pp.end, prev.start)
         {
             return false;
         }
@@ -331,7 +338,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             && !(w.name_end - w.start >= 4
                 && ws
                     .get(i + 1)
-                    .is_some_and(|n| n.lower && text.get(w.end..n.start) == Some(" ")))
+                    .is_some_and(|n| n.lower && space_gap(text, w.end, n.start)))
         {
             i += 1;
             continue;
@@ -357,7 +364,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
         let first = lex.is_first(lw);
         let common = lex.is_word(lw);
         let next_is_surname = ws.get(i + 1).is_some_and(|n| {
-            n.clean && n.cap && text.get(w.end..n.start) == Some(" ") && {
+            n.clean && n.cap && space_gap(text, w.end, n.start) && {
                 let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
                 lex.is_last(nl) && !lex.is_word(nl) && !lex.is_tech(nl)
             }
@@ -370,7 +377,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             && first
             && !common
             && ws.get(i + 1).is_some_and(|n| {
-                n.lower && n.clean && text.get(w.end..n.start) == Some(" ") && {
+                n.lower && n.clean && space_gap(text, w.end, n.start) && {
                     let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
                     lex.is_last(nl) && !lex.is_word(nl)
                 }
@@ -403,7 +410,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             let n = ws[j];
             let prev_end = ws[j - 1].end;
             // nobiliary particles: "Gary de Vaan", "Donald van der Voet"
-            if w.cap && n.lower && text.get(prev_end..n.start) == Some(" ") {
+            if w.cap && n.lower && space_gap(text, prev_end, n.start) {
                 let particle = matches!(
                     text.get(n.start..n.end),
                     Some(
@@ -432,13 +439,13 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                     && k < ws.len()
                     && ws[k].lower
                     && k - j < 2
-                    && text.get(ws[k - 1].end..ws[k].start) == Some(" ")
+                    && space_gap(text, ws[k - 1].end, ws[k].start)
                 {
                     k += 1;
                 }
                 if particle
                     && ws.get(k).is_some_and(|m| {
-                        m.cap && m.clean && text.get(ws[k - 1].end..m.start) == Some(" ")
+                        m.cap && m.clean && space_gap(text, ws[k - 1].end, m.start)
                     })
                 {
                     end = ws[k].name_end;
@@ -448,7 +455,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             }
             if ws[j - 1].name_end != ws[j - 1].end
                 || !n.clean
-                || text.get(prev_end..n.start) != Some(" ")
+                || !space_gap(text, prev_end, n.start)
             {
                 break;
             }
