@@ -82,20 +82,52 @@ pub(crate) struct Keywords {
     word_starts: Vec<usize>,
 }
 
+/// Bytes that continue a word (`super::is_word_byte`) and bytes after which a keyword can
+/// matter (digits, `=`, `:`), as tables.
+const WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+        b += 1;
+    }
+    t
+};
+const TRIGGER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_digit() || c == b'=' || c == b':';
+        b += 1;
+    }
+    t
+};
+
 /// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
 /// visits words instead of bytes), and whether any keyword could matter: every keyword
-/// group needs a digit or a `=`/`:` after the keyword.
+/// group needs a digit or a `=`/`:` after the keyword. Branch-free per byte, by chunks.
 fn word_starts(bytes: &[u8]) -> (Vec<usize>, bool) {
+    const CHUNK: usize = 4096;
     let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
+    // a chunk has at most CHUNK / 2 + 1 word starts
+    let mut buf = [0usize; CHUNK / 2 + 2];
     let mut prev = false;
     let mut trigger = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        let w = super::is_word_byte(b);
-        if w && !prev {
-            out.push(i);
+    for (ci, chunk) in bytes.chunks(CHUNK).enumerate() {
+        let base = ci * CHUNK;
+        let mut n = 0usize;
+        for (k, &b) in chunk.iter().enumerate() {
+            let w = WORD[usize::from(b)];
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = base + k;
+            }
+            n += usize::from(w & !prev);
+            prev = w;
+            trigger |= TRIGGER[usize::from(b)];
         }
-        trigger |= b.is_ascii_digit() || b == b'=' || b == b':';
-        prev = w;
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
     (out, trigger)
 }
@@ -137,5 +169,29 @@ impl Keywords {
     /// The matches of one group, in text order.
     pub(crate) fn of(&self, g: Group) -> impl Iterator<Item = &KwMatch> {
         self.matches.iter().filter(move |m| m.group == g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_starts_match_a_byte_by_byte_scan_across_chunks() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(if i % 3 == 0 { "ab-1 " } else { "é_x9," });
+        }
+        let bytes = text.as_bytes();
+        let want: Vec<usize> = (0..bytes.len())
+            .filter(|&i| {
+                super::super::is_word_byte(bytes[i])
+                    && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
+            })
+            .collect();
+        let (got, trigger) = word_starts(bytes);
+        assert_eq!(got, want);
+        assert!(trigger);
+        assert!(!word_starts(b"no keys here").1);
     }
 }
