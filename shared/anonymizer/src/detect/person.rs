@@ -249,13 +249,16 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
         return false;
     };
     let cur = ws[i];
-    let Some(gap) = text.get(prev.end..cur.start) else {
+    // cheap rejections first: cue words are 2 to 10 bytes, gaps at most 4
+    if cur.start > prev.end + 4 || !(2..=10).contains(&(prev.end - prev.start)) {
+        return false;
+    }
+    let Some(gap) = text.as_bytes().get(prev.end..cur.start) else {
         return false;
     };
-    if gap.len() > 4
-        || !gap
-            .bytes()
-            .all(|b| matches!(b, b' ' | b'.' | b',' | b':' | b'\n' | b'\r' | b'\t' | b'-'))
+    if !gap
+        .iter()
+        .all(|b| matches!(b, b' ' | b'.' | b',' | b':' | b'\n' | b'\r' | b'\t' | b'-'))
     {
         return false;
     }
@@ -292,7 +295,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
         }
     }
     // only sign-off cues may end the previous line
-    !gap.contains('\n')
+    !gap.contains(&b'\n')
         || matches!(
             pl,
             "thanks" | "regards" | "cheers" | "best" | "sincerely" | "thx"
