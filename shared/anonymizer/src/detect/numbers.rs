@@ -218,24 +218,26 @@ const REGIONS: &[Id] = &[
 const PHONE_CACHE_MAX: usize = 4096;
 
 std::thread_local! {
-    /// Validation results by candidate (operational text repeats the same numbers: on-call
-    /// lines, support numbers), so libphonenumber's regexes run once per distinct number.
-    static PHONE_CACHE: std::cell::RefCell<std::collections::HashMap<(Box<str>, bool), bool>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// Validation results by candidate, one map per `international` flag (operational text
+    /// repeats the same numbers: on-call lines, support numbers), so libphonenumber's regexes
+    /// run once per distinct number.
+    static PHONE_CACHE: std::cell::RefCell<[std::collections::HashMap<Box<str>, bool>; 2]> =
+        std::cell::RefCell::new([std::collections::HashMap::new(), std::collections::HashMap::new()]);
 }
 
 fn phone_valid(s: &str, international: bool) -> bool {
-    let key = (Box::<str>::from(s), international);
-    if let Some(v) = PHONE_CACHE.with(|c| c.borrow().get(&key).copied()) {
+    let k = usize::from(international);
+    if let Some(v) = PHONE_CACHE.with(|c| c.borrow()[k].get(s).copied()) {
         return v;
     }
     let v = phone_valid_uncached(s, international);
     PHONE_CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= PHONE_CACHE_MAX {
-            c.clear();
+        let map = &mut c[k];
+        if map.len() >= PHONE_CACHE_MAX {
+            map.clear();
         }
-        c.insert(key, v);
+        map.insert(Box::from(s), v);
     });
     v
 }
