@@ -3,7 +3,7 @@
 //! given names from many countries (the MIT-licensed `nomquamgender` data, ASCII-folded), and
 //! the SCOWL `american-english-small` word list, used to tell names from common words.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
@@ -30,21 +30,28 @@ impl Hasher for Fnv {
     }
 }
 
-type Set = HashSet<&'static str, BuildHasherDefault<Fnv>>;
+type Map = HashMap<&'static str, u8, BuildHasherDefault<Fnv>>;
+
+/// Lexicon flags of a lower-case word (one lookup answers every question).
+pub(crate) const FIRST: u8 = 1;
+/// A given name of the international list (ASCII-folded entries).
+pub(crate) const INTL: u8 = 2;
+/// A surname.
+pub(crate) const LAST: u8 = 4;
+/// A common English word, or operational vocabulary.
+pub(crate) const WORD: u8 = 8;
+/// Operational vocabulary (never a name on its own).
+pub(crate) const TECH: u8 = 16;
 
 /// The lexicons, loaded once.
 pub(crate) struct Lexicon {
-    first: Set,
-    /// Given names of many countries, ASCII-folded (`katerina` for `Kateřina`).
-    intl: Set,
-    last: Set,
-    words: Set,
-    tech: Set,
+    /// Word -> flags (`FIRST`, `INTL`, `LAST`, `WORD`, `TECH`).
+    flags: Map,
 }
 
 /// Infrastructure and product names, months and weekdays that collide with name lists:
 /// they are operational vocabulary, never treated as names on their own.
-const TECH: &[&str] = &[
+const TECH_WORDS: &[&str] = &[
     "mr",
     "mrs",
     "ms",
@@ -322,38 +329,54 @@ fn lines(s: &'static str) -> impl Iterator<Item = &'static str> {
 impl Lexicon {
     pub(crate) fn get() -> &'static Self {
         static LEX: OnceLock<Lexicon> = OnceLock::new();
-        LEX.get_or_init(|| Self {
-            first: lines(include_str!("../../data/first_names.txt")).collect(),
-            intl: lines(include_str!("../../data/given_names_intl.txt")).collect(),
-            last: lines(include_str!("../../data/last_names.txt")).collect(),
-            words: lines(include_str!("../../data/english_words.txt")).collect(),
-            tech: TECH.iter().copied().collect(),
+        LEX.get_or_init(|| {
+            let mut flags = Map::default();
+            let lists: [(&'static str, u8); 4] = [
+                (include_str!("../../data/first_names.txt"), FIRST),
+                (include_str!("../../data/given_names_intl.txt"), INTL),
+                (include_str!("../../data/last_names.txt"), LAST),
+                (include_str!("../../data/english_words.txt"), WORD),
+            ];
+            for (list, f) in lists {
+                for w in lines(list) {
+                    *flags.entry(w).or_insert(0) |= f;
+                }
+            }
+            for w in TECH_WORDS {
+                *flags.entry(w).or_insert(0) |= TECH | WORD;
+            }
+            Self { flags }
         })
+    }
+
+    /// The flags of lower-case `w`; a word with Latin diacritics also gets `INTL` when its
+    /// folded form is an international given name.
+    pub(crate) fn flags(&self, w: &str) -> u8 {
+        let f = self.flags.get(w).copied().unwrap_or(0);
+        if f & (FIRST | INTL) != 0 || w.is_ascii() {
+            return f;
+        }
+        let folded = fold_latin(w).and_then(|x| self.flags.get(x.as_str()).copied());
+        f | (folded.unwrap_or(0) & INTL)
     }
 
     /// A given name (lower-case `w`): US census list, or the international list after
     /// folding Latin diacritics.
     pub(crate) fn is_first(&self, w: &str) -> bool {
-        if self.first.contains(w) {
-            return true;
-        }
-        if w.is_ascii() {
-            return self.intl.contains(w);
-        }
-        fold_latin(w).is_some_and(|f| self.intl.contains(f.as_str()))
+        self.flags(w) & (FIRST | INTL) != 0
     }
 
     pub(crate) fn is_last(&self, w: &str) -> bool {
-        self.last.contains(w)
+        self.flags.get(w).is_some_and(|f| f & LAST != 0)
     }
 
-    /// A common English word (lower-case entry in the dictionary).
+    /// A common English word (lower-case entry in the dictionary) or operational vocabulary.
     pub(crate) fn is_word(&self, w: &str) -> bool {
-        self.words.contains(w) || self.tech.contains(w)
+        self.flags.get(w).is_some_and(|f| f & WORD != 0)
     }
 
     pub(crate) fn is_tech(&self, w: &str) -> bool {
-        self.tech.contains(w)
+        self.flags.get(w).is_some_and(|f| f & TECH != 0)
     }
 }
 

@@ -10,7 +10,7 @@
 //! - a name extends over up to two following capitalised words that are surnames or not common
 //!   words (`Brandon Ottarsdóttir`).
 
-use super::lexicon::Lexicon;
+use super::lexicon::{self, Lexicon};
 use crate::span::{EntityType, Span};
 
 #[derive(Clone, Copy)]
@@ -356,16 +356,18 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                         .any(|c| c.eq_ignore_ascii_case(t))
                 })
         };
-        if w.lower && !lex.is_first(lw) && !title {
+        let lwf = lex.flags(lw);
+        let first = lwf & (lexicon::FIRST | lexicon::INTL) != 0;
+        let common = lwf & lexicon::WORD != 0;
+        let lw_last = lwf & lexicon::LAST != 0;
+        if w.lower && !first && !title {
             i += 1;
             continue;
         }
-        if lex.is_tech(lw) {
+        if lwf & lexicon::TECH != 0 {
             i += 1;
             continue;
         }
-        let first = lex.is_first(lw);
-        let common = lex.is_word(lw);
         let next_is_surname = ws.get(i + 1).is_some_and(|n| {
             n.clean && n.cap && space_gap(text, w.end, n.start) && {
                 let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
@@ -393,13 +395,13 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                 .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
             && text.get(w.end..).is_some_and(|t| t.starts_with(": "));
         let start = if title {
-            !lex.is_tech(lw)
+            lwf & lexicon::TECH == 0
         } else if w.cap {
             speaker
                 || (first && !common)
                 || (first && next_is_surname)
-                || (cue && (!common || first || lex.is_last(lw)))
-                || (!sentence_start && lex.is_last(lw) && !common && lw.len() >= 4)
+                || (cue && (!common || first || lw_last))
+                || (!sentence_start && lw_last && !common && lw.len() >= 4)
         } else {
             (cue && first && !common) || lower_pair
         };
@@ -469,7 +471,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             if lex.is_tech(nl) || (lex.is_word(nl) && !lex.is_last(nl) && !lex.is_first(nl)) {
                 break;
             }
-            if lex.is_word(nl) && !(lex.is_last(nl) && j == i + 1 && !lex.is_word(lw)) {
+            if lex.is_word(nl) && !(lex.is_last(nl) && j == i + 1 && !common) {
                 break;
             }
             end = n.name_end;
