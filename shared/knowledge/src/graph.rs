@@ -271,24 +271,28 @@ impl KnowledgeGraph {
         if sigs.is_empty() && incs.is_empty() {
             return Ok(Vec::new());
         }
-        let services: Vec<String> = sigs
-            .keys()
-            .chain(incs.keys())
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let stored = self
-            .store
-            .edges(
-                &self.tenant,
-                &EdgeFilter {
-                    kind: None,
-                    src_ids: None,
-                    dst_ids: Some(services),
-                },
-            )
-            .await?;
+        // Only the edges that can pair with this batch: stored incidents affecting the services
+        // of its signatures, stored signatures emitted by the services of its incidents.
+        let mut stored = Vec::new();
+        for (kind, by_service) in [(EdgeKind::Affected, &sigs), (EdgeKind::EmittedBy, &incs)] {
+            if by_service.is_empty() {
+                continue;
+            }
+            let mut services: Vec<String> = by_service.keys().cloned().collect();
+            services.sort_unstable();
+            stored.extend(
+                self.store
+                    .edges(
+                        &self.tenant,
+                        &EdgeFilter {
+                            kind: Some(kind),
+                            src_ids: None,
+                            dst_ids: Some(services),
+                        },
+                    )
+                    .await?,
+            );
+        }
         let wanted: Vec<(String, String, NodeKind)> = stored
             .iter()
             .filter_map(|e| match e.kind {
