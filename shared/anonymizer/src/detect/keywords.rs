@@ -109,7 +109,7 @@ const TRIGGER: [bool; 256] = {
 /// visits words instead of bytes), and whether any keyword could matter: every keyword
 /// group needs a digit or a `=`/`:` after the keyword. Branch-free per byte, by chunks.
 fn word_starts(bytes: &[u8]) -> (Vec<usize>, bool) {
-    const CHUNK: usize = 4096;
+    const CHUNK: usize = 64;
     let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
     // a chunk has at most CHUNK / 2 + 1 word starts
     let mut buf = [0usize; CHUNK / 2 + 2];
