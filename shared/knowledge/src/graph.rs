@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cipher::{RowAad, RowCipher};
 use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
-use crate::signature::mask::template_matches;
+use crate::signature::mask::{template_matches, WILDCARD};
 use crate::store::{
     EdgeFilter, EdgeRow, Erasure, GraphStore, NodeFilter, NodeRewrite, NodeRow, RowBatch,
     SimilarQuery, Stats, TermRow,
@@ -106,6 +106,13 @@ fn erase_tokens(text: &str, tokens: &[&str]) -> Option<String> {
         std::borrow::Cow::Owned(s) => Some(s),
         std::borrow::Cow::Borrowed(_) => None,
     }
+}
+
+/// `general` covers `specific`: as many words, each equal or a wildcard in `general`.
+fn generalises(general: &str, specific: &str) -> bool {
+    let g: Vec<&str> = general.split(' ').collect();
+    let s: Vec<&str> = specific.split(' ').collect();
+    g.len() == s.len() && g.iter().zip(&s).all(|(a, b)| *a == WILDCARD || a == b)
 }
 
 /// Normalised words of a text for similarity: lowercase alphanumeric words of 3+ characters
@@ -213,6 +220,8 @@ impl KnowledgeGraph {
     /// [`Error::InvalidRecord`] for a bad batch (nothing written), store errors (rolled back).
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
+        let generalised = self.generalise_signatures(batch).await?;
+        let batch: &Batch = &generalised;
         let linked = self.link_across_batches(batch).await?;
         let extended;
         let batch = if linked.is_empty() {
@@ -240,6 +249,74 @@ impl KnowledgeGraph {
                 .field("ok", result.is_ok()),
         );
         result
+    }
+
+    /// Maps each signature of the batch that is not stored yet onto the most specific stored
+    /// signature whose template covers it (same words, wildcards where they differ): a miner
+    /// that saw fewer variants in this batch keeps a word the stored template already turned
+    /// into `<*>`, and the event would otherwise become a second signature. A batch template
+    /// more general than the stored ones stays a new signature.
+    async fn generalise_signatures<'a>(
+        &self,
+        batch: &'a Batch,
+    ) -> Result<std::borrow::Cow<'a, Batch>> {
+        use std::borrow::Cow;
+        if !batch
+            .nodes
+            .iter()
+            .any(|n| n.node.kind == NodeKind::Signature)
+        {
+            return Ok(Cow::Borrowed(batch));
+        }
+        let stored = self
+            .store
+            .nodes(
+                &self.tenant,
+                &NodeFilter {
+                    kind: Some(NodeKind::Signature),
+                    ids: None,
+                },
+            )
+            .await?
+            .iter()
+            .map(|r| self.decrypt_node(r).map(|n| n.node))
+            .collect::<Result<Vec<NodeRef>>>()?;
+        let known: HashSet<&NodeRef> = stored.iter().collect();
+        let mut remap: HashMap<NodeRef, NodeRef> = HashMap::new();
+        for n in batch
+            .nodes
+            .iter()
+            .filter(|n| n.node.kind == NodeKind::Signature)
+        {
+            if known.contains(&n.node) {
+                continue;
+            }
+            if let Some(general) = stored
+                .iter()
+                .filter(|s| generalises(&s.key, &n.node.key))
+                .min_by_key(|s| (s.key.matches(WILDCARD).count(), s.key.as_str()))
+            {
+                remap.insert(n.node.clone(), general.clone());
+            }
+        }
+        if remap.is_empty() {
+            return Ok(Cow::Borrowed(batch));
+        }
+        let mut b = batch.clone();
+        for n in &mut b.nodes {
+            if let Some(to) = remap.get(&n.node) {
+                n.node = to.clone();
+                n.label = Some(to.key.clone());
+            }
+        }
+        for e in &mut b.edges {
+            for end in [&mut e.from, &mut e.to] {
+                if let Some(to) = remap.get(end) {
+                    *end = to.clone();
+                }
+            }
+        }
+        Ok(Cow::Owned(b))
     }
 
     /// `exhibited` edges between this batch and the stored graph: extraction links an incident

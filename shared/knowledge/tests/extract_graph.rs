@@ -154,3 +154,61 @@ async fn incidents_and_logs_in_different_batches_share_signatures() {
     }
     assert_eq!(exports[0], exports[1], "batch order changed the graph");
 }
+
+/// A batch whose miner saw one upstream keeps it in the template; the stored template already
+/// generalised it to `<*>`: the batch's lines join the stored signature instead of a second one.
+#[tokio::test]
+async fn a_narrower_template_joins_the_stored_signature() {
+    let lines = |upstreams: &[&str], hour: u32| -> Vec<serde_json::Value> {
+        upstreams
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                json!({"source": "datadog", "kind": "log", "id": format!("h{hour}-{i}"),
+                    "occurred_at": format!("2026-01-06T{hour:02}:0{i}:00Z"),
+                    "text": format!("upstream timeout calling {u} after {}ms", 4000 + i),
+                    "attributes": {"tags": ["service:checkout-api"]}})
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(
+        &format!("sqlite://{}", dir.path().display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let g = KnowledgeGraph::new(
+        store,
+        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
+        TenantId::new("acme").unwrap(),
+    )
+    .with_audit(bacca_audit::AuditSink::Discard);
+    g.create().await.unwrap();
+    let first = lines(&["payments-api", "ledger-api", "search-api", "auth-api"], 8);
+    g.upsert(&extract(&first, &ExtractConfig::default()).unwrap())
+        .await
+        .unwrap();
+    let second = extract(
+        &lines(&["payments-api", "payments-api"], 9),
+        &ExtractConfig::default(),
+    )
+    .unwrap();
+    assert!(second
+        .nodes
+        .iter()
+        .any(|n| n.node.key == "upstream timeout calling payments-api after <*>"));
+    g.upsert(&second).await.unwrap();
+    g.upsert(&second).await.unwrap();
+    let sigs = g
+        .nodes(Some(bacca_knowledge::model::NodeKind::Signature))
+        .await
+        .unwrap();
+    let keys: Vec<&str> = sigs.iter().map(|n| n.node.key.as_str()).collect();
+    assert_eq!(keys, ["upstream timeout calling <*> after <*>"]);
+    assert_eq!(
+        sigs[0].last_seen.to_rfc3339(),
+        "2026-01-06T09:01:00+00:00",
+        "the later batch's sightings joined the stored signature"
+    );
+}
