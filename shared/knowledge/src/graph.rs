@@ -108,6 +108,14 @@ fn erase_tokens(text: &str, tokens: &[&str]) -> Option<String> {
     }
 }
 
+/// Lowercase words of a title that can name a service (as extraction splits them).
+fn mention_words(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// `general` covers `specific`: as many words, each equal or a wildcard in `general`.
 fn generalises(general: &str, specific: &str) -> bool {
     let g: Vec<&str> = general.split(' ').collect();
@@ -221,7 +229,16 @@ impl KnowledgeGraph {
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
         let generalised = self.generalise_signatures(batch).await?;
-        let batch: &Batch = &generalised;
+        let mentions = self.link_service_mentions(&generalised).await?;
+        let with_mentions;
+        let batch: &Batch = if mentions.is_empty() {
+            &generalised
+        } else {
+            let mut b = (*generalised).clone();
+            b.edges.extend(mentions);
+            with_mentions = b;
+            &with_mentions
+        };
         let linked = self.link_across_batches(batch).await?;
         let extended;
         let batch = if linked.is_empty() {
@@ -319,6 +336,102 @@ impl KnowledgeGraph {
         Ok(Cow::Owned(b))
     }
 
+    /// `affected` edges from incident titles naming a service of another batch: extraction
+    /// only knows the services named in its own batch, and an incident (a Datadog incident, a
+    /// Slack thread) usually arrives without the logs that name its service. A batch incident
+    /// whose title names a stored service is linked to it; a service new in this batch is
+    /// linked to the stored incidents whose titles name it (so the order batches arrive in
+    /// does not matter).
+    async fn link_service_mentions(&self, batch: &Batch) -> Result<Vec<Edge>> {
+        let incidents: Vec<&Node> = batch
+            .nodes
+            .iter()
+            .filter(|n| n.node.kind == NodeKind::Incident && n.label.is_some())
+            .collect();
+        let batch_services: Vec<&NodeRef> = batch
+            .nodes
+            .iter()
+            .filter(|n| n.node.kind == NodeKind::Service)
+            .map(|n| &n.node)
+            .collect();
+        if incidents.is_empty() && batch_services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored: Vec<NodeRef> = self
+            .store
+            .nodes(
+                &self.tenant,
+                &NodeFilter {
+                    kind: Some(NodeKind::Service),
+                    ids: None,
+                },
+            )
+            .await?
+            .iter()
+            .map(|r| self.decrypt_node(r).map(|n| n.node))
+            .collect::<Result<_>>()?;
+        let affected = |inc: &Node, svc: &NodeRef| Edge {
+            kind: EdgeKind::Affected,
+            from: inc.node.clone(),
+            to: svc.clone(),
+            sources: inc.sources.clone(),
+            first_seen: inc.first_seen,
+            last_seen: inc.last_seen,
+        };
+        let mut out = Vec::new();
+        let by_name: HashMap<String, &NodeRef> = stored
+            .iter()
+            .chain(batch_services.iter().copied())
+            .map(|s| (s.key.to_lowercase(), s))
+            .collect();
+        for inc in &incidents {
+            for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
+                if let Some(svc) = by_name.get(&w) {
+                    out.push(affected(inc, svc));
+                }
+            }
+        }
+        let known: HashSet<&NodeRef> = stored.iter().collect();
+        let new: HashMap<String, &NodeRef> = batch_services
+            .iter()
+            .filter(|s| !known.contains(*s))
+            .map(|s| (s.key.to_lowercase(), *s))
+            .collect();
+        if !new.is_empty() {
+            let in_batch: HashSet<&NodeRef> = incidents.iter().map(|n| &n.node).collect();
+            for r in self
+                .store
+                .nodes(
+                    &self.tenant,
+                    &NodeFilter {
+                        kind: Some(NodeKind::Incident),
+                        ids: None,
+                    },
+                )
+                .await?
+            {
+                let inc = self.decrypt_node(&r)?;
+                if in_batch.contains(&inc.node) {
+                    continue;
+                }
+                for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
+                    if let Some(svc) = new.get(&w) {
+                        out.push(affected(&inc, svc));
+                    }
+                }
+            }
+        }
+        // Links extraction already made keep its times.
+        let have: HashSet<(&NodeRef, &NodeRef)> = batch
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Affected)
+            .map(|e| (&e.from, &e.to))
+            .collect();
+        out.retain(|e| !have.contains(&(&e.from, &e.to)));
+        Ok(out)
+    }
+
     /// `exhibited` edges between this batch and the stored graph: extraction links an incident
     /// to the log signatures of the services it affected only within one batch, but incidents
     /// and logs often land in different batches (different sources, pages or days). A
@@ -369,6 +482,20 @@ impl KnowledgeGraph {
                     )
                     .await?,
             );
+        }
+        // Affected edges this batch adds to stored incidents (service mentions) count as stored.
+        let batch_ids: HashSet<&NodeRef> = batch.nodes.iter().map(|n| &n.node).collect();
+        for e in &batch.edges {
+            if e.kind == EdgeKind::Affected && !batch_ids.contains(&e.from) {
+                stored.push(EdgeRow {
+                    kind: e.kind,
+                    src: self.node_id(&e.from),
+                    dst: self.node_id(&e.to),
+                    sources: Vec::new(),
+                    first_seen: e.first_seen,
+                    last_seen: e.last_seen,
+                });
+            }
         }
         let wanted: Vec<(String, String, NodeKind)> = stored
             .iter()

@@ -80,14 +80,15 @@ async fn records_to_similar_incidents_with_resolutions() {
 }
 
 /// An incident and the logs of the service it affected, landed in different batches (as
-/// Datadog incidents and logs do), are still linked: the log line's signature counts as shared,
-/// whichever batch comes first, and both orders build the same graph.
+/// Datadog incidents and logs do), are still linked: the incident's title names the service
+/// its logs carry, the log line's signature counts as shared, whichever batch comes first, and
+/// both orders build the same graph.
 #[tokio::test]
 async fn incidents_and_logs_in_different_batches_share_signatures() {
     let incident = vec![json!({"source": "datadog", "kind": "incident", "id": "i7",
         "occurred_at": "2026-01-06T08:00:00Z", "updated_at": "2026-01-06T08:30:00Z",
         "text": "Deploy broke calls to payments",
-        "attributes": {"title": "checkout-api 502s after deploy", "service": "checkout-api"}})];
+        "attributes": {"title": "checkout-api 502s after deploy"}})];
     let logs: Vec<_> = (0..6)
         .map(|i| {
             json!({"source": "datadog", "kind": "log", "id": format!("l{i}"),
@@ -138,6 +139,7 @@ async fn incidents_and_logs_in_different_batches_share_signatures() {
             .unwrap();
         assert_eq!(hits[0].incident.node.key, "datadog:incident:i7");
         assert_eq!(hits[0].shared_signatures, 1);
+        assert_eq!(hits[0].shared_services, 1);
         let export = g.export().await.unwrap();
         let exhibited: Vec<_> = export
             .edges
