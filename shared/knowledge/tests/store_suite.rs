@@ -733,6 +733,137 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, DropSche
     (store, app, guard)
 }
 
+/// A PostgreSQL graph written by a version-1 binary is migrated to the current schema with
+/// every row kept and readable, and row-level security still in force afterwards.
+#[tokio::test]
+async fn postgres_migrates_a_version_1_graph_with_its_data() {
+    let Some(url) = postgres_url() else { return };
+    let schema = unique("bacca_kg_");
+    let _guard = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let admin = PgConnectOptions::from_str(&url).unwrap();
+    let boot = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone())
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&boot)
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(admin.options([("search_path", schema.as_str())]))
+        .await
+        .unwrap();
+    let v1 = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres/0001_graph.sql"),
+        v1.path().join("0001_graph_with_row-level_security.sql"),
+    )
+    .unwrap();
+    sqlx::migrate::Migrator::new(v1.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
+    let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
+    g.create().await.unwrap();
+    g.upsert(&fixture()).await.unwrap();
+    let expected = g.export().await.unwrap();
+    let rows = g.encrypt_batch(&fixture()).unwrap();
+    let t = tenant.as_str();
+    sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
+        .bind(t)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t)
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(&n.attrs)
+        .bind(&n.sources)
+        .bind(n.first_seen)
+        .bind(n.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t)
+        .bind(e.kind.as_str())
+        .bind(&e.src)
+        .bind(&e.dst)
+        .bind(&e.sources)
+        .bind(e.first_seen)
+        .bind(e.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for term in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, node_id) VALUES ($1, $2, $3)")
+            .bind(t)
+            .bind(term.term)
+            .bind(&rows.nodes[term.node].id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let err = PostgresStore::from_pool(
+        pool.clone(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { .. }), "{err}");
+    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
+        .await
+        .unwrap();
+    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    let forced: Vec<bool> = sqlx::query_scalar(
+        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(forced, [true, true, true, true]);
+}
+
 #[tokio::test]
 async fn postgres_passes_the_suite_as_unprivileged_role() {
     let Some(url) = postgres_url() else { return };
