@@ -576,8 +576,13 @@ impl KnowledgeGraph {
         let mut merged: Vec<Node> = Vec::with_capacity(batch.nodes.len());
         let mut index: HashMap<String, usize> = HashMap::with_capacity(batch.nodes.len());
         let mut ids: Vec<String> = Vec::with_capacity(batch.nodes.len());
+        // Blind ids computed once per node of the batch (edges mostly join its own nodes).
+        let mut known: HashMap<&NodeRef, String> = HashMap::with_capacity(batch.nodes.len());
         for n in &batch.nodes {
-            let id = self.node_id(&n.node);
+            let id = known
+                .entry(&n.node)
+                .or_insert_with(|| self.node_id(&n.node))
+                .clone();
             if let Some(&i) = index.get(&id) {
                 let m = &mut merged[i];
                 m.first_seen = m.first_seen.min(n.first_seen);
@@ -620,8 +625,12 @@ impl KnowledgeGraph {
         }
         let mut edges: BTreeMap<(EdgeKind, String, String), EdgeRow> = BTreeMap::new();
         for e in &batch.edges {
-            let src = self.node_id(&e.from);
-            let dst = self.node_id(&e.to);
+            let id_of = |r: &NodeRef| match known.get(r) {
+                Some(id) => id.clone(),
+                None => self.node_id(r),
+            };
+            let src = id_of(&e.from);
+            let dst = id_of(&e.to);
             let entry = edges
                 .entry((e.kind, src.clone(), dst.clone()))
                 .or_insert_with(|| EdgeRow {

@@ -240,12 +240,15 @@ async fn lookup_nids(
     Ok(())
 }
 
-/// Merge rule of an edge upsert: sources union, times widen.
+/// Merge rule of an edge upsert: sources union, times widen. A replayed edge that changes
+/// nothing is not rewritten (no new tuple version, no index entries).
 const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
    sources = CASE WHEN edges.sources = EXCLUDED.sources THEN edges.sources ELSE \
              ARRAY(SELECT DISTINCT s FROM unnest(edges.sources || EXCLUDED.sources) s ORDER BY s) END, \
    first_seen = LEAST(edges.first_seen, EXCLUDED.first_seen), \
-   last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen)";
+   last_seen = GREATEST(edges.last_seen, EXCLUDED.last_seen) \
+   WHERE EXCLUDED.sources <> edges.sources OR EXCLUDED.first_seen < edges.first_seen \
+      OR EXCLUDED.last_seen > edges.last_seen";
 
 /// Adds term rows to a node, first removing its old ones when `clear`.
 async fn replace_terms(

@@ -229,13 +229,16 @@ const NODE_CONFLICT: &str = " ON CONFLICT (id) DO UPDATE SET \
      first_seen = MIN(nodes.first_seen, excluded.first_seen), \
      last_seen = MAX(nodes.last_seen, excluded.last_seen)";
 
-/// Merge rule of an edge upsert: sources union, times widen.
+/// Merge rule of an edge upsert: sources union, times widen. A replayed edge that changes
+/// nothing is not rewritten (no page dirtied).
 const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
      sources = CASE WHEN excluded.sources = edges.sources THEN edges.sources ELSE \
                (SELECT json_group_array(value) FROM (SELECT value FROM json_each(edges.sources) \
                 UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)) END, \
      first_seen = MIN(edges.first_seen, excluded.first_seen), \
-     last_seen = MAX(edges.last_seen, excluded.last_seen)";
+     last_seen = MAX(edges.last_seen, excluded.last_seen) \
+     WHERE excluded.sources <> edges.sources OR excluded.first_seen < edges.first_seen \
+        OR excluded.last_seen > edges.last_seen";
 
 /// Upserts node rows; returns each blind id's integer key.
 async fn upsert_nodes(
