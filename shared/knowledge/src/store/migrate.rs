@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         2,
         "integer surrogate keys",
         include_str!("../../migrations/sqlite/0002_integer_keys.sql"),
+    ),
+    (
+        3,
+        "edge row locks (no change)",
+        include_str!("../../migrations/sqlite/0003_edge_row_locks.sql"),
     ),
 ];
 
@@ -38,6 +43,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "integer surrogate keys",
         include_str!("../../migrations/postgres/0002_integer_keys.sql"),
+    ),
+    (
+        3,
+        "edge row locks instead of foreign keys",
+        include_str!("../../migrations/postgres/0003_edge_row_locks.sql"),
     ),
 ];
 

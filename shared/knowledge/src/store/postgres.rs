@@ -3,6 +3,10 @@
 //! `set_config('bacca.tenant_id', <tenant>, true)`, and the policies hide and refuse every
 //! other tenant's rows. The application role must be neither superuser nor `BYPASSRLS`.
 //!
+//! Edges reference nodes by integer key without foreign keys (schema 3): an upsert locks the
+//! stored nodes its edges point to `FOR KEY SHARE`, an erasure locks the nodes it deletes or
+//! moves `FOR UPDATE` before touching their edges and terms, so no edge outlives its nodes.
+//!
 //! Grants the application role needs (migrations run as the owner):
 //! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, node_terms TO <app>;`
 //! (DELETE for data-subject erasure)
@@ -219,17 +223,35 @@ async fn upsert_nodes(
     Ok(())
 }
 
-/// Adds the integer keys of `ids` (already in the graph) to `nids`.
+/// Row lock taken on looked-up nodes (edges have no foreign keys: see migration 0003).
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    /// The nodes stay until commit (an upsert writing edges to them).
+    KeyShare,
+    /// The nodes are about to be deleted or moved (an erasure).
+    Update,
+}
+
+/// Adds the integer keys of `ids` (already in the graph) to `nids`, locking their rows.
 async fn lookup_nids(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
     ids: &[String],
+    lock: Lock,
     nids: &mut HashMap<String, i64>,
 ) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let rows = sqlx::query("SELECT id, nid FROM nodes WHERE tenant_id = $1 AND id = ANY($2)")
+    let sql = match lock {
+        Lock::KeyShare => {
+            "SELECT id, nid FROM nodes WHERE tenant_id = $1 AND id = ANY($2) FOR KEY SHARE"
+        }
+        Lock::Update => {
+            "SELECT id, nid FROM nodes WHERE tenant_id = $1 AND id = ANY($2) FOR UPDATE"
+        }
+    };
+    let rows = sqlx::query(sql)
         .bind(t)
         .bind(ids)
         .fetch_all(&mut **tx)
@@ -305,7 +327,7 @@ impl GraphStore for PostgresStore {
             .collect();
         outside.sort_unstable();
         outside.dedup();
-        lookup_nids(&mut tx, t, &outside, &mut nids).await?;
+        lookup_nids(&mut tx, t, &outside, Lock::KeyShare, &mut nids).await?;
         if !batch.terms.is_empty() {
             let mut terms = Vec::with_capacity(batch.terms.len());
             let mut owners = Vec::with_capacity(batch.terms.len());
@@ -509,7 +531,7 @@ impl GraphStore for PostgresStore {
         let mut counts = ErasureCounts::default();
         if !erasure.delete.is_empty() {
             let mut found = HashMap::new();
-            lookup_nids(&mut tx, t, &erasure.delete, &mut found).await?;
+            lookup_nids(&mut tx, t, &erasure.delete, Lock::Update, &mut found).await?;
             let nids: Vec<i64> = found.into_values().collect();
             counts.edges_deleted =
                 sqlx::query("DELETE FROM edges WHERE src = ANY($1) OR dst = ANY($1)")
@@ -529,12 +551,13 @@ impl GraphStore for PostgresStore {
                 .rows_affected();
         }
         for rw in &erasure.rewrite {
-            let old: Option<i64> =
-                sqlx::query_scalar("SELECT nid FROM nodes WHERE tenant_id = $1 AND id = $2")
-                    .bind(t)
-                    .bind(rw.old_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let old: Option<i64> = sqlx::query_scalar(
+                "SELECT nid FROM nodes WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            )
+            .bind(t)
+            .bind(rw.old_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some(old) = old else { continue };
             let new = if rw.row.id == rw.old_id {
                 sqlx::query("UPDATE nodes SET key_ct = $1, label_ct = $2 WHERE nid = $3")
