@@ -136,10 +136,12 @@ impl Span {
 pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
     spans.retain(|s| s.end > s.start);
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    // merged in place: `kept` spans are final, the rest are still to be read
+    let mut kept = 0usize;
     let mut best_len = 0usize;
-    for s in spans {
-        if let Some(last) = out.last_mut() {
+    for r in 0..spans.len() {
+        let s = spans[r];
+        if let Some(last) = kept.checked_sub(1).and_then(|k| spans.get_mut(k)) {
             if s.start < last.end {
                 let len = s.end - s.start;
                 if len > best_len
@@ -153,9 +155,11 @@ pub(crate) fn resolve(mut spans: Vec<Span>) -> Vec<Span> {
             }
         }
         best_len = s.end - s.start;
-        out.push(s);
+        spans[kept] = s;
+        kept += 1;
     }
-    out
+    spans.truncate(kept);
+    spans
 }
 
 /// Convert byte-offset spans of `text` (sorted, non-overlapping) to code-point offsets.

@@ -50,7 +50,7 @@ impl Detector {
     /// Every PII and secret span in `text`: byte offsets, sorted, non-overlapping.
     #[must_use]
     pub fn spans(&self, text: &str) -> Vec<Span> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(8);
         let kw = keywords::Keywords::scan(text);
         self.secrets.find(text, &kw, &mut out);
         contact::emails(text, &mut out);

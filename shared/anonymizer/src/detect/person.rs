@@ -101,7 +101,9 @@ fn space_gap(text: &str, a: usize, b: usize) -> bool {
 
 fn words(text: &str) -> Vec<Word> {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    // one allocation for a typical line (about one word per six bytes), not a series of
+    // reallocations
+    let mut out = Vec::with_capacity(text.len() / 6 + 1);
     let mut i = 0usize;
     while i < bytes.len() {
         let b = bytes[i];
