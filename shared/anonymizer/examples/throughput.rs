@@ -6,7 +6,9 @@
 //! compiles its regexes), the first pass (fresh data: every distinct phone candidate is
 //! validated against the metadata) and the steady state: the CPU time (from
 //! `/proc/thread-self/schedstat`) of passes 2 to N, where the per-thread phone-validation
-//! cache answers for numbers already seen.
+//! cache answers for numbers already seen. `WARMN=<docs>` sets the size of the warm-up
+//! corpus (default 300): a larger one shows how much of the first pass is one-time regex
+//! work and how much is validating numbers never seen before.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
@@ -62,7 +64,13 @@ fn main() {
     // one-time loading: the lexicons, automata, libphonenumber's metadata and the regexes it
     // compiles per region on first use; 300 documents of another seed (other numbers, names)
     // reach every detector
-    let warm = corpus::generate(99, 300);
+    let warm = corpus::generate(
+        99,
+        std::env::var("WARMN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300),
+    );
     let l1b = std::time::Instant::now();
     for d in &warm.docs {
         let _ = anon.spans(&d.text);
