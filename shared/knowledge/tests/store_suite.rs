@@ -974,3 +974,32 @@ async fn postgres_schema_version_checks() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn postgres_edges_have_no_foreign_keys_and_none_dangles_after_the_suite() {
+    let Some(url) = postgres_url() else { return };
+    let (admin, _app, _schema) = postgres_setup(&url).await;
+    let fks: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_constraint \
+         WHERE conrelid = 'edges'::regclass AND confrelid = 'nodes'::regclass AND contype = 'f'",
+    )
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(fks, 0);
+    // Upserts, replays and erasures (deletions and moved nodes) of the whole suite.
+    suite(Arc::new(admin.clone())).await;
+    let dangling: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM edges e WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.nid = e.src) \
+         OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.nid = e.dst)",
+    )
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(dangling, 0);
+    let edges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM edges")
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+    assert!(edges > 0);
+}
