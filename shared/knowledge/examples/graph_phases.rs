@@ -8,160 +8,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use bacca_knowledge::cipher::AesGcmRowCipher;
-use bacca_knowledge::graph::KnowledgeGraph;
-use bacca_knowledge::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
-use bacca_knowledge::store::postgres::PostgresStore;
+use bacca_knowledge::model::TenantId;
 use bacca_knowledge::store::sqlite::SqliteStore;
 use bacca_knowledge::store::{GraphStore, StoreOptions};
-use chrono::{DateTime, Duration, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-const WORDS: &[&str] = &[
-    "latency",
-    "spike",
-    "database",
-    "pool",
-    "exhausted",
-    "timeout",
-    "checkout",
-    "payments",
-    "queue",
-    "backlog",
-    "memory",
-    "leak",
-    "disk",
-    "full",
-    "certificate",
-    "expired",
-    "dns",
-    "resolution",
-    "failing",
-    "deploy",
-    "regression",
-    "cache",
-    "eviction",
-    "storm",
-    "replica",
-    "lag",
-    "throttled",
-    "quota",
-    "kafka",
-    "consumer",
-    "rebalance",
-    "oom",
-    "killed",
-    "pods",
-];
-const ACTIONS: &[&str] = &[
-    "rollback",
-    "restart",
-    "scale",
-    "failover",
-    "config_change",
-    "hotfix",
-];
+#[path = "../benches/workload/mod.rs"]
+mod workload;
 
-fn t0() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
-}
-
-fn set(s: &str) -> BTreeSet<String> {
-    [s.to_owned()].into_iter().collect()
-}
-
-fn node(kind: NodeKind, key: String, label: Option<String>, at: DateTime<Utc>) -> Node {
-    Node {
-        node: NodeRef::new(kind, key),
-        label,
-        attrs: serde_json::Map::new(),
-        sources: set("datadog"),
-        first_seen: at,
-        last_seen: at,
-    }
-}
-
-fn edge(kind: EdgeKind, from: &NodeRef, to: &NodeRef, at: DateTime<Utc>) -> Edge {
-    Edge {
-        kind,
-        from: from.clone(),
-        to: to.clone(),
-        sources: set("datadog"),
-        first_seen: at,
-        last_seen: at,
-    }
-}
-
-/// Services and signatures shared by all incidents.
-fn base() -> Batch {
-    let mut b = Batch::default();
-    for s in 0..50 {
-        b.nodes
-            .push(node(NodeKind::Service, format!("svc-{s}"), None, t0()));
-    }
-    for s in 0..200 {
-        b.nodes.push(node(
-            NodeKind::Signature,
-            format!("sig-{s}"),
-            Some(format!(
-                "worker <*> failed calling upstream {} {} after <*> ms",
-                WORDS[s % WORDS.len()],
-                WORDS[(s / WORDS.len()) % WORDS.len()]
-            )),
-            t0(),
-        ));
-    }
-    b
-}
-
-/// Records `from..from+n` (see the module doc).
-fn records(from: u64, n: u64) -> Batch {
-    let mut b = Batch::default();
-    for i in from..from + n {
-        let at = t0() + Duration::seconds(i64::try_from(i).unwrap());
-        let w = |k: u64| WORDS[usize::try_from((i * 7 + k * 13) % WORDS.len() as u64).unwrap()];
-        let title = format!("{} {} {} in {} {}", w(0), w(1), w(2), w(3), w(4));
-        let inc = node(
-            NodeKind::Incident,
-            format!("datadog:incident:{i}"),
-            Some(title),
-            at,
-        );
-        let kind = ACTIONS[usize::try_from(i % ACTIONS.len() as u64).unwrap()];
-        let act = node(
-            NodeKind::Action,
-            format!("datadog:incident:{i}#{kind}"),
-            Some(format!("{kind} of svc-{} after {}", i % 50, w(5))),
-            at,
-        );
-        let svc = NodeRef::new(NodeKind::Service, format!("svc-{}", i % 50));
-        let sig = NodeRef::new(NodeKind::Signature, format!("sig-{}", i % 200));
-        b.edges.push(edge(EdgeKind::Affected, &inc.node, &svc, at));
-        b.edges.push(edge(EdgeKind::Exhibited, &inc.node, &sig, at));
-        b.edges
-            .push(edge(EdgeKind::ResolvedBy, &inc.node, &act.node, at));
-        b.nodes.push(inc);
-        b.nodes.push(act);
-    }
-    b
-}
+use workload::*;
 
 const BATCH: u64 = 1000;
 const BATCHES: u64 = 30;
 
 async fn run(name: &str, store: Arc<dyn GraphStore>) {
     let tenant = TenantId::new(format!("phases-{}", std::process::id())).unwrap();
-    let g = KnowledgeGraph::new(
-        Arc::clone(&store),
-        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
-        tenant.clone(),
-    )
-    .with_audit(bacca_audit::AuditSink::Discard);
+    let g = graph(Arc::clone(&store), tenant.as_str());
     g.create().await.unwrap();
     g.upsert(&base()).await.unwrap();
     let (mut full, mut enc, mut write) = (StdDuration::ZERO, StdDuration::ZERO, StdDuration::ZERO);
@@ -208,29 +72,9 @@ async fn main() {
     )
     .await;
     if let Ok(url) = std::env::var("BACCA_TEST_POSTGRES_URL") {
-        let schema = format!("bacca_kg_phases_{}", std::process::id());
-        let admin = PgConnectOptions::from_str(&url).unwrap();
-        let boot = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(admin.clone())
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&boot)
-            .await
-            .unwrap();
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(admin.options([("search_path", schema.as_str())]))
-            .await
-            .unwrap();
-        let store = PostgresStore::from_pool(pool, StoreOptions::default())
-            .await
-            .unwrap();
-        run("postgres", Arc::new(store)).await;
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&boot)
-            .await
-            .unwrap();
+        let schema = schema_name("phases");
+        let store = postgres_store(&url, &schema).await.unwrap();
+        run("postgres", store).await;
+        drop_schema(&url, &schema).await;
     }
 }
