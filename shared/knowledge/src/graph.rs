@@ -36,6 +36,10 @@ pub struct KnowledgeGraph {
     cipher: Arc<dyn RowCipher>,
     tenant: TenantId,
     audit: AuditSink,
+    /// Serialises this process's writes to the tenant's graph (shared by clones): the
+    /// cross-batch links read the stored graph before writing, so two batches written at once
+    /// would each miss the other's nodes and the graph would depend on timing.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for KnowledgeGraph {
@@ -158,6 +162,7 @@ impl KnowledgeGraph {
             cipher,
             tenant,
             audit: AuditSink::Tracing,
+            writes: Arc::default(),
         }
     }
 
@@ -228,6 +233,7 @@ impl KnowledgeGraph {
     /// [`Error::InvalidRecord`] for a bad batch (nothing written), store errors (rolled back).
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
+        let _writing = self.writes.lock().await;
         let generalised = self.generalise_signatures(batch).await?;
         let mentions = self.link_service_mentions(&generalised).await?;
         let with_mentions;
@@ -698,6 +704,7 @@ impl KnowledgeGraph {
         if tenant != &self.tenant {
             return Err(Error::UnknownTenant(tenant.to_string()));
         }
+        let _writing = self.writes.lock().await;
         let tokens: Vec<&str> = tokens
             .iter()
             .map(String::as_str)
