@@ -106,6 +106,27 @@ pub struct Harness {
     pub knowledge_updated: Recorded,
 }
 
+/// The PostgreSQL URL when both cloud stand-ins are configured (`STORAGE_EMULATOR_HOST` for
+/// fake-gcs-server and `BACCA_TEST_POSTGRES_URL`, as scripts/test.sh sets them); otherwise
+/// prints why the calling test is skipped and returns `None`.
+#[must_use]
+pub fn cloud_stand_ins() -> Option<String> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    match (var("STORAGE_EMULATOR_HOST"), var("BACCA_TEST_POSTGRES_URL")) {
+        (Some(_), Some(pg)) => Some(pg),
+        _ => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "skipped: STORAGE_EMULATOR_HOST and BACCA_TEST_POSTGRES_URL are needed \
+                     (scripts/test.sh starts fake-gcs-server and PostgreSQL)"
+                );
+            }
+            None
+        }
+    }
+}
+
 /// The subscription settings of the harness: dead-letter after 5 attempts, millisecond
 /// back-off.
 pub fn subscription() -> SubscriptionConfig {

@@ -151,13 +151,7 @@ async fn erasing_a_person_removes_their_records_aliases_and_knowledge_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_on_gcs_and_postgres() {
-    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-    let (Some(_gcs), Some(pg)) = (env("STORAGE_EMULATOR_HOST"), env("BACCA_TEST_POSTGRES_URL"))
-    else {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST and BACCA_TEST_POSTGRES_URL are needed \
-             (scripts/test.sh starts fake-gcs-server and PostgreSQL)"
-        );
+    let Some(pg) = bacca_tests::cloud_stand_ins() else {
         return;
     };
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
