@@ -187,4 +187,11 @@ impl GraphStore for FlakyGraphStore {
     ) -> bacca_knowledge::Result<bacca_knowledge::store::ErasureCounts> {
         self.inner.erase(tenant, erasure).await
     }
+
+    async fn lock_writes(
+        &self,
+        tenant: &TenantId,
+    ) -> bacca_knowledge::Result<bacca_knowledge::store::WriteLock> {
+        self.inner.lock_writes(tenant).await
+    }
 }

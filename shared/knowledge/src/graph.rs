@@ -13,7 +13,7 @@ use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use crate::signature::mask::{template_matches, WILDCARD};
 use crate::store::{
     EdgeFilter, EdgeRow, Erasure, GraphStore, NodeFilter, NodeRewrite, NodeRow, RowBatch,
-    SimilarQuery, Stats, TermRow,
+    SimilarQuery, Stats, TermRow, WriteLock,
 };
 
 pub use crate::store::ErasureCounts;
@@ -38,7 +38,9 @@ pub struct KnowledgeGraph {
     audit: AuditSink,
     /// Serialises this process's writes to the tenant's graph (shared by clones): the
     /// cross-batch links read the stored graph before writing, so two batches written at once
-    /// would each miss the other's nodes and the graph would depend on timing.
+    /// would each miss the other's nodes and the graph would depend on timing. Writers in
+    /// other processes are kept out by the store's write lock ([`GraphStore::lock_writes`]),
+    /// taken under this mutex so that waiting tasks hold no store connection.
     writes: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -234,6 +236,22 @@ impl KnowledgeGraph {
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
         let _writing = self.writes.lock().await;
+        let lock = self.store.lock_writes(&self.tenant).await?;
+        let result = self.upsert_locked(batch).await;
+        self.unlock(lock).await;
+        result
+    }
+
+    /// Releases the store's write lock; a failed release closes the lock's connection, which
+    /// releases it too, so the failure is only logged (the write itself stands).
+    async fn unlock(&self, lock: WriteLock) {
+        if let Err(e) = lock.unlock().await {
+            tracing::warn!(tenant = %self.tenant, error = %e, "graph write lock release failed");
+        }
+    }
+
+    /// [`Self::upsert`] under the in-process mutex and the store's write lock.
+    async fn upsert_locked(&self, batch: &Batch) -> Result<()> {
         let generalised = self.generalise_signatures(batch).await?;
         let mentions = self.link_service_mentions(&generalised).await?;
         let with_mentions;
@@ -705,6 +723,14 @@ impl KnowledgeGraph {
             return Err(Error::UnknownTenant(tenant.to_string()));
         }
         let _writing = self.writes.lock().await;
+        let lock = self.store.lock_writes(&self.tenant).await?;
+        let result = self.erase_locked(tokens).await;
+        self.unlock(lock).await;
+        result
+    }
+
+    /// [`Self::erase_subject`] under the in-process mutex and the store's write lock.
+    async fn erase_locked(&self, tokens: &[String]) -> Result<ErasureCounts> {
         let tokens: Vec<&str> = tokens
             .iter()
             .map(String::as_str)

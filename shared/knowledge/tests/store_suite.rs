@@ -1003,3 +1003,169 @@ async fn postgres_edges_have_no_foreign_keys_and_none_dangles_after_the_suite() 
         .unwrap();
     assert!(edges > 0);
 }
+
+/// Two stores on one database, each with a pool of its own: two processes, as far as the
+/// server can tell.
+async fn two_postgres_processes(url: &str) -> (Arc<PostgresStore>, Arc<PostgresStore>, DropSchema) {
+    let (_admin, app, schema) = postgres_setup(url).await;
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(app.clone())
+            .await
+            .unwrap();
+        let options = StoreOptions {
+            migrate: false,
+            max_connections: 2,
+        };
+        stores.push(Arc::new(
+            PostgresStore::from_pool(pool, options).await.unwrap(),
+        ));
+    }
+    let second = stores.pop().unwrap();
+    let first = stores.pop().unwrap();
+    (first, second, schema)
+}
+
+/// Not ready within a moment: only ever used as "still blocked", never as a success.
+const STILL_BLOCKED: std::time::Duration = std::time::Duration::from_millis(200);
+
+#[tokio::test]
+async fn postgres_write_lock_holds_across_processes() {
+    let Some(url) = postgres_url() else { return };
+    let (first, second, _schema) = two_postgres_processes(&url).await;
+    let tenant = TenantId::new(unique("t-lock-")).unwrap();
+
+    // Held by the first process: the second waits until it is unlocked.
+    let held = first.lock_writes(&tenant).await.unwrap();
+    let mut waiting = {
+        let (second, tenant) = (second.clone(), tenant.clone());
+        tokio::spawn(async move { second.lock_writes(&tenant).await })
+    };
+    assert!(tokio::time::timeout(STILL_BLOCKED, &mut waiting)
+        .await
+        .is_err());
+    // Another tenant's lock is independent.
+    let other = TenantId::new(unique("t-other-")).unwrap();
+    second
+        .lock_writes(&other)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    held.unlock().await.unwrap();
+    let acquired = waiting.await.unwrap().unwrap();
+
+    // Now the first process waits; a lock dropped without unlock (panic, cancel) releases.
+    let mut waiting = {
+        let (first, tenant) = (first.clone(), tenant.clone());
+        tokio::spawn(async move { first.lock_writes(&tenant).await })
+    };
+    assert!(tokio::time::timeout(STILL_BLOCKED, &mut waiting)
+        .await
+        .is_err());
+    drop(acquired);
+    let acquired = waiting.await.unwrap().unwrap();
+
+    // A waiter cancelled while waiting leaves no lock behind either.
+    assert!(
+        tokio::time::timeout(STILL_BLOCKED, second.lock_writes(&tenant))
+            .await
+            .is_err()
+    );
+    acquired.unlock().await.unwrap();
+    second
+        .lock_writes(&tenant)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    first
+        .lock_writes(&tenant)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+}
+
+/// An incident affecting `checkout` and, in the other batch, a log signature it emitted: the
+/// `exhibited` link between them only exists if the later writer reads the earlier's rows.
+fn split_batches() -> (Batch, Batch) {
+    use EdgeKind as E;
+    use NodeKind as K;
+    let incident = Batch {
+        nodes: vec![
+            node(
+                K::Incident,
+                "pd:incident:9",
+                Some("Checkout errors"),
+                "pagerduty",
+                0,
+            ),
+            node(K::Service, "checkout", None, "pagerduty", 0),
+        ],
+        edges: vec![edge(
+            E::Affected,
+            (K::Incident, "pd:incident:9"),
+            (K::Service, "checkout"),
+            "pagerduty",
+        )],
+    };
+    let logs = Batch {
+        nodes: vec![
+            node(K::Signature, "sig-9", Some(TEMPLATE), "gcp-logging", 1),
+            node(K::Service, "checkout", None, "gcp-logging", 1),
+        ],
+        edges: vec![edge(
+            E::EmittedBy,
+            (K::Signature, "sig-9"),
+            (K::Service, "checkout"),
+            "gcp-logging",
+        )],
+    };
+    (incident, logs)
+}
+
+#[tokio::test]
+async fn postgres_concurrent_writers_in_two_processes_give_the_sequential_graph() {
+    let Some(url) = postgres_url() else { return };
+    let (first, second, _schema) = two_postgres_processes(&url).await;
+    let (incident, logs) = split_batches();
+
+    let sequential = TenantId::new(unique("t-seq-")).unwrap();
+    let g = KnowledgeGraph::new(first.clone(), cipher(), sequential.clone());
+    g.create().await.unwrap();
+    g.upsert(&incident).await.unwrap();
+    g.upsert(&logs).await.unwrap();
+    let mut expected = g.export().await.unwrap();
+    assert!(
+        expected.edges.iter().any(|e| e.kind == EdgeKind::Exhibited),
+        "the batches link across"
+    );
+
+    for round in 0..5 {
+        let tenant = TenantId::new(unique(&format!("t-con{round}-"))).unwrap();
+        let a = KnowledgeGraph::new(first.clone(), cipher(), tenant.clone());
+        let b = KnowledgeGraph::new(second.clone(), cipher(), tenant.clone());
+        a.create().await.unwrap();
+        let (ra, rb) = tokio::join!(
+            tokio::spawn({
+                let (a, incident) = (a.clone(), incident.clone());
+                async move { a.upsert(&incident).await }
+            }),
+            tokio::spawn({
+                let (b, logs) = (b.clone(), logs.clone());
+                async move { b.upsert(&logs).await }
+            }),
+        );
+        ra.unwrap().unwrap();
+        rb.unwrap().unwrap();
+        let got = b.export().await.unwrap();
+        expected.tenant = tenant;
+        assert_eq!(got, expected, "round {round}");
+    }
+}

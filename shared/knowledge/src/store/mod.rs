@@ -232,6 +232,50 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     ///
     /// [`Error::UnknownTenant`], [`Error::Database`].
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts>;
+
+    /// Takes the tenant's graph write lock, held across processes until
+    /// [`WriteLock::unlock`] (or until the lock is dropped). Writers that read the stored
+    /// graph before writing (cross-batch links, erasure) hold it from before the reads to
+    /// after the commit, so two writers of one tenant never miss each other's rows. Waits while
+    /// another holder has it. Wrappers of a store must delegate this.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`].
+    async fn lock_writes(&self, tenant: &TenantId) -> Result<WriteLock>;
+}
+
+/// A tenant's graph write lock, from [`GraphStore::lock_writes`]. Release it with
+/// [`WriteLock::unlock`]; dropping it instead (panic, cancelled future) still releases it:
+/// the PostgreSQL lock connection is then closed, never returned to its pool.
+#[derive(Debug)]
+#[must_use = "the lock is released when dropped"]
+pub struct WriteLock {
+    held: Option<postgres::AdvisoryLock>,
+}
+
+impl WriteLock {
+    /// A lock that holds nothing (for stores whose writes need no lock across processes).
+    pub const fn none() -> Self {
+        Self { held: None }
+    }
+
+    pub(crate) const fn postgres(lock: postgres::AdvisoryLock) -> Self {
+        Self { held: Some(lock) }
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Database`] when the release failed; the lock connection is then closed,
+    /// which releases the lock too.
+    pub async fn unlock(mut self) -> Result<()> {
+        match self.held.take() {
+            Some(lock) => lock.unlock().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// How a store is opened.

@@ -7,6 +7,11 @@
 //! stored nodes its edges point to `FOR KEY SHARE`, an erasure locks the nodes it deletes or
 //! moves `FOR UPDATE` before touching their edges and terms, so no edge outlives its nodes.
 //!
+//! Writers of one tenant serialise across processes on a session advisory lock
+//! ([`GraphStore::lock_writes`]), taken on a connection of a second pool (`locks`, as large
+//! as the main one) so that holders and waiters never take the connections their reads and
+//! writes need: a process with `max_connections` = N opens at most 2N connections.
+//!
 //! Grants the application role needs (migrations run as the owner):
 //! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, node_terms TO <app>;`
 //! (DELETE for data-subject erasure)
@@ -16,13 +21,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
-    RowBatch, SimilarQuery, Stats, StoreOptions, MAX_TERM_POSTINGS,
+    RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -31,6 +37,84 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections that hold (or wait for) tenant write locks, apart from `pool`.
+    locks: PgPool,
+}
+
+/// Domain prefix of the advisory-lock key of a tenant's graph writes.
+const WRITE_LOCK_DOMAIN: &[u8] = b"bacca-kg-writes\0";
+
+/// The advisory-lock key of a tenant's graph writes: the first 8 bytes of
+/// SHA-256(`"bacca-kg-writes\0"` + tenant id), big-endian.
+#[must_use]
+pub fn write_lock_key(tenant: &TenantId) -> i64 {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(WRITE_LOCK_DOMAIN);
+    ctx.update(tenant.as_str().as_bytes());
+    let digest = ctx.finish();
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest.as_ref()[..8]);
+    i64::from_be_bytes(key)
+}
+
+/// A session advisory lock held on its own pooled connection. Released by
+/// [`Self::unlock`] (`pg_advisory_unlock`, then the connection goes back to its pool); when
+/// dropped while held or while still waiting (a cancelled future), the connection is detached
+/// from its pool and closed, and the server releases the lock when it sees the session end.
+#[derive(Debug)]
+pub(crate) struct AdvisoryLock {
+    conn: Option<PoolConnection<Postgres>>,
+    key: i64,
+}
+
+impl AdvisoryLock {
+    /// Waits for the lock `key` on `conn`. If this future is dropped before it completes, the
+    /// connection is closed (the pending lock can never be left on a pooled connection).
+    async fn acquire(conn: PoolConnection<Postgres>, key: i64) -> Result<Self> {
+        let mut lock = Self {
+            conn: Some(conn),
+            key,
+        };
+        if let Some(conn) = lock.conn.as_mut() {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(key)
+                .execute(&mut **conn)
+                .await?;
+        }
+        Ok(lock)
+    }
+
+    /// Releases the lock; on failure the connection is closed, which releases it as well.
+    pub(crate) async fn unlock(mut self) -> Result<()> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(());
+        };
+        let released: Result<bool> = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+            .bind(self.key)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::from);
+        match released {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                drop(conn.detach());
+                Err(decode_err("write lock was not held"))
+            }
+            Err(e) => {
+                drop(conn.detach());
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Never back to the pool: closing the session releases its advisory locks.
+            drop(conn.detach());
+        }
+    }
 }
 
 fn decode_err(class: &'static str) -> Error {
@@ -85,7 +169,10 @@ impl PostgresStore {
                 .await
                 .map_err(migrate_error)?;
         }
-        Ok(Self { pool })
+        let locks = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_lazy_with((*pool.connect_options()).clone());
+        Ok(Self { pool, locks })
     }
 
     /// The underlying pool.
@@ -311,6 +398,12 @@ impl GraphStore for PostgresStore {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn lock_writes(&self, tenant: &TenantId) -> Result<WriteLock> {
+        let conn = self.locks.acquire().await?;
+        let lock = AdvisoryLock::acquire(conn, write_lock_key(tenant)).await?;
+        Ok(WriteLock::postgres(lock))
     }
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {

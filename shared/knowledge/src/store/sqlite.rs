@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
-    RowBatch, SimilarQuery, Stats, StoreOptions, MAX_TERM_POSTINGS,
+    RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -315,6 +315,13 @@ async fn replace_terms(
 impl GraphStore for SqliteStore {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
         self.pool(tenant, true).await.map(|_| ())
+    }
+
+    /// A no-op lock: a SQLite store serves one process (its directory is local), the file
+    /// admits one writer at a time, and the graph's in-process mutex already serialises that
+    /// process's writers, reads included.
+    async fn lock_writes(&self, _tenant: &TenantId) -> Result<WriteLock> {
+        Ok(WriteLock::none())
     }
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
