@@ -297,7 +297,8 @@ pub async fn sweep(
     Ok(r)
 }
 
-fn failure(name: &str, e: &Error) -> SweepFailure {
+/// A failure naming `name` and the class of `e` (never content).
+pub(crate) fn failure(name: &str, e: &Error) -> SweepFailure {
     SweepFailure {
         name: name.to_owned(),
         class: e.class().to_owned(),

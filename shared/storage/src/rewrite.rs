@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::raw::{raw_put_options, validate_tenant, RAW_PREFIX};
-use crate::retention::SweepFailure;
+use crate::retention::{failure, SweepFailure};
 use crate::store::{ObjectMeta, ObjectStore};
 
 /// Attempts per object when its generation keeps moving under us.
@@ -162,14 +162,6 @@ pub async fn rewrite_raw(
     Ok(r)
 }
 
-fn store_failure(name: &str, e: &Error) -> SweepFailure {
-    SweepFailure {
-        name: name.to_owned(),
-        class: e.class().to_owned(),
-        retryable: e.is_retryable(),
-    }
-}
-
 /// Reads, decides and applies for one object, retrying on generation conflicts.
 async fn rewrite_one(
     store: &dyn ObjectStore,
@@ -182,7 +174,7 @@ async fn rewrite_one(
         let (data, meta) = match store.get(name).await {
             Ok(x) => x,
             Err(Error::NotFound { .. }) => return Ok((Done::Gone, conflicts)),
-            Err(e) => return Err(store_failure(name, &e)),
+            Err(e) => return Err(failure(name, &e)),
         };
         let decision = rewriter
             .rewrite(&meta, data)
@@ -212,7 +204,7 @@ async fn rewrite_one(
             Ok(done) => return Ok((done, conflicts)),
             Err(Error::PreconditionFailed { .. }) => conflicts += 1,
             Err(Error::NotFound { .. }) => return Ok((Done::Gone, conflicts)),
-            Err(e) => return Err(store_failure(name, &e)),
+            Err(e) => return Err(failure(name, &e)),
         }
     }
     Err(SweepFailure {
