@@ -1,4 +1,4 @@
-//! Errors of the runtime itself (binding, serving, logging setup).
+//! Errors of the runtime itself (environment, binding, logging setup).
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -13,9 +13,6 @@ pub enum Error {
     /// Binding the listening socket failed.
     #[error("cannot bind the listening socket: {0}")]
     Bind(#[source] std::io::Error),
-    /// The server failed while running.
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
     /// A global tracing subscriber is already installed.
     #[error("logging is already initialised")]
     LoggingAlreadyInitialised,
