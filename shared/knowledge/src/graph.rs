@@ -309,19 +309,12 @@ impl KnowledgeGraph {
         {
             return Ok(Cow::Borrowed(batch));
         }
-        let stored = self
-            .store
-            .nodes(
-                &self.tenant,
-                &NodeFilter {
-                    kind: Some(NodeKind::Signature),
-                    ids: None,
-                },
-            )
+        let stored: Vec<NodeRef> = self
+            .stored_of_kind(Some(NodeKind::Signature))
             .await?
-            .iter()
-            .map(|r| self.decrypt_node(r).map(|n| n.node))
-            .collect::<Result<Vec<NodeRef>>>()?;
+            .into_iter()
+            .map(|(_, n)| n.node)
+            .collect();
         let known: HashSet<&NodeRef> = stored.iter().collect();
         let mut remap: HashMap<NodeRef, NodeRef> = HashMap::new();
         for n in batch
@@ -382,18 +375,11 @@ impl KnowledgeGraph {
             return Ok(Vec::new());
         }
         let stored: Vec<NodeRef> = self
-            .store
-            .nodes(
-                &self.tenant,
-                &NodeFilter {
-                    kind: Some(NodeKind::Service),
-                    ids: None,
-                },
-            )
+            .stored_of_kind(Some(NodeKind::Service))
             .await?
-            .iter()
-            .map(|r| self.decrypt_node(r).map(|n| n.node))
-            .collect::<Result<_>>()?;
+            .into_iter()
+            .map(|(_, n)| n.node)
+            .collect();
         let affected = |inc: &Node, svc: &NodeRef| Edge {
             kind: EdgeKind::Affected,
             from: inc.node.clone(),
@@ -423,18 +409,7 @@ impl KnowledgeGraph {
             .collect();
         if !new.is_empty() {
             let in_batch: HashSet<&NodeRef> = incidents.iter().map(|n| &n.node).collect();
-            for r in self
-                .store
-                .nodes(
-                    &self.tenant,
-                    &NodeFilter {
-                        kind: Some(NodeKind::Incident),
-                        ids: None,
-                    },
-                )
-                .await?
-            {
-                let inc = self.decrypt_node(&r)?;
+            for (_, inc) in self.stored_of_kind(Some(NodeKind::Incident)).await? {
                 if in_batch.contains(&inc.node) {
                     continue;
                 }
@@ -676,6 +651,19 @@ impl KnowledgeGraph {
         Ok(rows)
     }
 
+    /// Stored nodes of the tenant, optionally of one kind, each as (row id, decrypted node).
+    async fn stored_of_kind(&self, kind: Option<NodeKind>) -> Result<Vec<(String, Node)>> {
+        self.store
+            .nodes(&self.tenant, &NodeFilter { kind, ids: None })
+            .await?
+            .into_iter()
+            .map(|r| {
+                let n = self.decrypt_node(&r)?;
+                Ok((r.id, n))
+            })
+            .collect()
+    }
+
     fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
         let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
         let label = match &r.label_ct {
@@ -805,14 +793,12 @@ impl KnowledgeGraph {
     ///
     /// Store and crypto errors.
     pub async fn nodes(&self, kind: Option<NodeKind>) -> Result<Vec<Node>> {
-        let rows = self
-            .store
-            .nodes(&self.tenant, &NodeFilter { kind, ids: None })
-            .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| self.decrypt_node(r))
-            .collect::<Result<Vec<_>>>()?;
+        let mut out: Vec<Node> = self
+            .stored_of_kind(kind)
+            .await?
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
         out.sort_by(|a, b| a.node.cmp(&b.node));
         Ok(out)
     }
@@ -900,23 +886,12 @@ impl KnowledgeGraph {
             limit: limit.saturating_mul(4).max(20),
             ..SimilarQuery::default()
         };
-        for r in self
-            .store
-            .nodes(
-                &self.tenant,
-                &NodeFilter {
-                    kind: Some(NodeKind::Signature),
-                    ids: None,
-                },
-            )
-            .await?
-        {
-            let n = self.decrypt_node(&r)?;
+        for (id, n) in self.stored_of_kind(Some(NodeKind::Signature)).await? {
             if n.label
                 .as_deref()
                 .is_some_and(|t| template_matches(t, text))
             {
-                query.signatures.push(r.id);
+                query.signatures.push(id);
             }
         }
         let words: HashSet<String> = text
@@ -924,20 +899,9 @@ impl KnowledgeGraph {
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
-        for r in self
-            .store
-            .nodes(
-                &self.tenant,
-                &NodeFilter {
-                    kind: Some(NodeKind::Service),
-                    ids: None,
-                },
-            )
-            .await?
-        {
-            let n = self.decrypt_node(&r)?;
+        for (id, n) in self.stored_of_kind(Some(NodeKind::Service)).await? {
             if words.contains(&n.node.key.to_lowercase()) {
-                query.services.push(r.id);
+                query.services.push(id);
             }
         }
         let qterms = terms(text);
