@@ -78,6 +78,56 @@ pub fn fetch_deps_for(
     deps
 }
 
+/// One tenant's fetch and anonymize functions wired on a [`Harness`], its connectors reading
+/// a replay of `data`.
+#[derive(Debug)]
+pub struct World {
+    /// The bus and what it recorded.
+    pub harness: Harness,
+    /// The anonymize pipeline (keys, secrets, raw stores, graph).
+    pub pipeline: bacca_anonymize::Pipeline,
+    /// The fetch function's dependencies.
+    pub fetch: bacca_fetch::Deps,
+    /// The replayed tenant.
+    pub data: replay::TenantData,
+}
+
+/// A [`World`] under `dir` (local keyring, `file://` raw store, SQLite graph), the replay made
+/// at `now`. `configure` may swap the pipeline's or the fetch function's backends before the
+/// tenant's bucket is created; the fetch function's publisher is `wrap_fetch_publisher(bus)`.
+///
+/// # Errors
+/// When a key, store, bucket, replay server or subscription cannot be set up.
+pub async fn world(
+    dir: &Path,
+    data: replay::TenantData,
+    now: chrono::DateTime<chrono::Utc>,
+    configure: impl FnOnce(&mut bacca_anonymize::Pipeline, &mut bacca_fetch::Deps),
+    wrap_fetch_publisher: impl Fn(Arc<dyn Publisher>) -> Arc<dyn Publisher>,
+) -> anyhow::Result<World> {
+    create_keys(dir, &[data.tenant])?;
+    let mut pipeline = bacca_anonymize::Pipeline::local(dir).await?;
+    let mut base = bacca_fetch::Deps::local(dir)?;
+    configure(&mut pipeline, &mut base);
+    base.stores.store(data.tenant)?.create_bucket().await?;
+    base.in_flight = Some(Arc::new(pipeline.clone()));
+    let url = replay::start(&data, now).await?;
+    let fetch = fetch_deps_for(&base, &data, &url);
+    let anonymize = bacca_anonymize::Deps {
+        pipeline: pipeline.clone(),
+        publisher: Arc::new(bacca_bus::MemoryPublisher::new()),
+        knowledge_updated_topic: String::new(),
+        tenant: None,
+    };
+    let harness = Harness::wire(anonymize, vec![fetch.clone()], wrap_fetch_publisher)?;
+    Ok(World {
+        harness,
+        pipeline,
+        fetch,
+        data,
+    })
+}
+
 /// Messages published on a topic, recorded by a subscription.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded(Arc<Mutex<Vec<Message>>>);

@@ -28,14 +28,17 @@ use bacca_expire::{ErasureDeps, ExpireRequest, Subject};
 use bacca_knowledge::store::{open_store, GraphStore, StoreOptions};
 use bacca_runtime::{Event, Outcome, SchedulerEvent};
 use bacca_storage::{GcsConfig, TenantStores};
-use bacca_tests::{create_keys, fetch_deps_for, replay, Harness};
+use bacca_tests::replay;
 use chrono::{DateTime, Utc};
 
-struct World {
-    harness: Harness,
-    pipeline: bacca_anonymize::Pipeline,
-    fetch: bacca_fetch::Deps,
-    data: replay::TenantData,
+/// The shared world; the scenario's helpers are methods of this wrapper.
+struct World(bacca_tests::World);
+
+impl std::ops::Deref for World {
+    type Target = bacca_tests::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// The cloud stand-ins: a `gs://` template on fake-gcs-server and a fresh PostgreSQL schema.
@@ -47,41 +50,23 @@ struct Cloud {
 /// One tenant's pipeline under `dir` (keys, secrets, audit), on the embedded backends or on
 /// `cloud`.
 async fn world(dir: &Path, data: replay::TenantData, cloud: Option<Cloud>) -> World {
-    create_keys(dir, &[data.tenant]).unwrap();
-    let mut pipeline = bacca_anonymize::Pipeline::local(dir).await.unwrap();
-    let mut base = bacca_fetch::Deps::local(dir).unwrap();
-    if let Some(c) = cloud {
-        pipeline = bacca_anonymize::Pipeline::new(
-            c.stores.clone(),
-            pipeline.keys.clone(),
-            pipeline.secrets.clone(),
-            c.graph,
-            AuditSink::Discard,
-        );
-        base.stores = c.stores;
-    }
-    base.stores
-        .store(data.tenant)
-        .unwrap()
-        .create_bucket()
-        .await
-        .unwrap();
-    base.in_flight = Some(Arc::new(pipeline.clone()));
-    let url = replay::start(&data, Utc::now()).await.unwrap();
-    let fetch = fetch_deps_for(&base, &data, &url);
-    let anonymize = bacca_anonymize::Deps {
-        pipeline: pipeline.clone(),
-        publisher: Arc::new(bacca_bus::MemoryPublisher::new()),
-        knowledge_updated_topic: String::new(),
-        tenant: None,
+    let configure = |p: &mut bacca_anonymize::Pipeline, base: &mut bacca_fetch::Deps| {
+        if let Some(c) = cloud {
+            *p = bacca_anonymize::Pipeline::new(
+                c.stores.clone(),
+                p.keys.clone(),
+                p.secrets.clone(),
+                c.graph,
+                AuditSink::Discard,
+            );
+            base.stores = c.stores;
+        }
     };
-    let harness = Harness::wire(anonymize, vec![fetch.clone()], |p| p).unwrap();
-    World {
-        harness,
-        pipeline,
-        fetch,
-        data,
-    }
+    World(
+        bacca_tests::world(dir, data, Utc::now(), configure, |p| p)
+            .await
+            .unwrap(),
+    )
 }
 
 impl World {

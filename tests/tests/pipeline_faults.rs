@@ -16,7 +16,7 @@ use bacca_bus::{Message, Publisher};
 use bacca_fetch::RawLanded;
 use bacca_knowledge::store::GraphStore;
 use bacca_tests::faults::{DuplicatingPublisher, FlakyGraphStore, FlakyPublisher};
-use bacca_tests::{create_keys, fetch_deps_for, graph_counts, replay, Harness, RAW_LANDED_TOPIC};
+use bacca_tests::{graph_counts, replay, RAW_LANDED_TOPIC};
 use chrono::{DateTime, Utc};
 
 type Counts = (Vec<(String, i64)>, Vec<(String, i64)>);
@@ -33,11 +33,14 @@ struct Outcome {
     raw_objects: usize,
 }
 
-struct World {
-    harness: Harness,
-    pipeline: bacca_anonymize::Pipeline,
-    fetch: bacca_fetch::Deps,
-    data: replay::TenantData,
+/// The shared world; the scenarios' helpers are methods of this wrapper.
+struct World(bacca_tests::World);
+
+impl std::ops::Deref for World {
+    type Target = bacca_tests::World;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// One tenant's pipeline under `dir`, its connectors reading a replay made at `now`; the
@@ -49,32 +52,14 @@ async fn world(
     wrap_fetch_publisher: impl Fn(Arc<dyn Publisher>) -> Arc<dyn Publisher>,
 ) -> World {
     let data = replay::tenants()[0].clone();
-    create_keys(dir, &[data.tenant]).unwrap();
-    let mut pipeline = bacca_anonymize::Pipeline::local(dir).await.unwrap();
-    pipeline.graph = wrap_graph(pipeline.graph.clone());
-    let mut base = bacca_fetch::Deps::local(dir).unwrap();
-    base.stores
-        .store(data.tenant)
-        .unwrap()
-        .create_bucket()
-        .await
-        .unwrap();
-    base.in_flight = Some(Arc::new(pipeline.clone()));
-    let url = replay::start(&data, now).await.unwrap();
-    let fetch = fetch_deps_for(&base, &data, &url);
-    let anonymize = bacca_anonymize::Deps {
-        pipeline: pipeline.clone(),
-        publisher: Arc::new(bacca_bus::MemoryPublisher::new()),
-        knowledge_updated_topic: String::new(),
-        tenant: None,
+    let configure = |p: &mut bacca_anonymize::Pipeline, _: &mut bacca_fetch::Deps| {
+        p.graph = wrap_graph(p.graph.clone());
     };
-    let harness = Harness::wire(anonymize, vec![fetch.clone()], wrap_fetch_publisher).unwrap();
-    World {
-        harness,
-        pipeline,
-        fetch,
-        data,
-    }
+    World(
+        bacca_tests::world(dir, data, now, configure, wrap_fetch_publisher)
+            .await
+            .unwrap(),
+    )
 }
 
 impl World {
