@@ -133,24 +133,9 @@ pub(crate) fn jira_account_ids(text: &str, out: &mut Vec<Span>) {
     }
 }
 
-const HANDLE_KEYS: &[&str] = &[
-    "user",
-    "username",
-    "user_name",
-    "userName",
-    "login",
-    "user_id",
-    "userid",
-    "userId",
-    "account_id",
-    "accountId",
-    "usr.name",
-    "usr.id",
-    "actor",
-    "uid",
-    "requester_id",
-];
-/// Handle keys first, then person keys (see `HANDLE_KEYS.len()`).
+/// How many of [`IDENTITY_KEYS`] name a handle (`user` … `requester_id`); the rest name a person.
+const HANDLE_KEY_COUNT: usize = 15;
+/// Handle keys first, then person keys (see [`HANDLE_KEY_COUNT`]).
 pub(crate) const IDENTITY_KEYS: &[&str] = &[
     "user",
     "username",
@@ -200,7 +185,7 @@ impl KeyFinder {
     pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let bytes = text.as_bytes();
         for m in kw.of(Group::IdentityKey) {
-            let person = m.local() >= HANDLE_KEYS.len();
+            let person = m.local() >= HANDLE_KEY_COUNT;
             // the key must be a whole identifier
             if before(bytes, m.start()).is_some_and(|b| is_word_byte(b) || b == b'-' || b == b'.') {
                 continue;
@@ -313,6 +298,12 @@ mod tests {
         v.iter()
             .map(|s| (t[s.start..s.end].to_string(), s.entity_type))
             .collect()
+    }
+
+    #[test]
+    fn handle_keys_end_at_requester_id() {
+        assert_eq!(IDENTITY_KEYS[HANDLE_KEY_COUNT - 1], "requester_id");
+        assert_eq!(IDENTITY_KEYS[HANDLE_KEY_COUNT], "reporter");
     }
 
     #[test]
