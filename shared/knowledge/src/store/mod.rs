@@ -331,3 +331,21 @@ pub(crate) fn merge_sources(a: &[String], b: &[String]) -> Vec<String> {
     v.dedup();
     v
 }
+
+/// A stored row the backend cannot decode (unknown kind, malformed column).
+pub(crate) fn decode_err(class: &'static str) -> Error {
+    Error::Database {
+        class,
+        code: None,
+        retryable: false,
+    }
+}
+
+/// An edge or rewrite names a node that is not stored.
+pub(crate) fn missing_node() -> Error {
+    Error::Database {
+        class: "foreign key violation (edge to an unknown node?)",
+        code: None,
+        retryable: false,
+    }
+}

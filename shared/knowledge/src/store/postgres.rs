@@ -26,6 +26,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
     RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
@@ -114,14 +115,6 @@ impl Drop for AdvisoryLock {
             // Never back to the pool: closing the session releases its advisory locks.
             drop(conn.detach());
         }
-    }
-}
-
-fn decode_err(class: &'static str) -> Error {
-    Error::Database {
-        class,
-        code: None,
-        retryable: false,
     }
 }
 
@@ -244,14 +237,6 @@ fn joined(v: &[String]) -> Result<String> {
         ));
     }
     Ok(v.join("\u{1f}"))
-}
-
-fn missing_node() -> Error {
-    Error::Database {
-        class: "foreign key violation (edge to an unknown node?)",
-        code: None,
-        retryable: false,
-    }
 }
 
 /// Upserts node rows (merge: label replaced when given, attributes merged, sources union,

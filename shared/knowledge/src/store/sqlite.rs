@@ -16,6 +16,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
     RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
@@ -64,14 +65,6 @@ fn json_list(v: &[String]) -> String {
 
 fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
-}
-
-fn decode_err(class: &'static str) -> Error {
-    Error::Database {
-        class,
-        code: None,
-        retryable: false,
-    }
 }
 
 impl SqliteStore {
@@ -208,14 +201,6 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
         sep.push_bind(i.as_str());
     }
     qb.push(")");
-}
-
-fn missing_node() -> Error {
-    Error::Database {
-        class: "foreign key violation (edge to an unknown node?)",
-        code: None,
-        retryable: false,
-    }
 }
 
 /// Merge rule of a node upsert: label replaced when given, attributes patched, sources union,
