@@ -186,46 +186,61 @@ impl Deps {
     /// # Errors
     /// [`Error::Config`] naming a malformed variable; graph store connection errors.
     pub async fn from_env() -> Result<Self, Error> {
-        let local = || {
-            bacca_runtime::local_data_dir()
-                .map(LocalLayout::new)
-                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
+        let publisher: Arc<dyn Publisher> = match env_var("GOOGLE_CLOUD_PROJECT") {
+            Some(project) => Arc::new(
+                PubSubPublisher::new(&project)
+                    .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
+            ),
+            None => Arc::new(FilePublisher::new(
+                local_layout()?.topic_file("knowledge-updated"),
+            )),
         };
+        let pipeline = Pipeline::from_env().await?;
+        Ok(Self {
+            pipeline,
+            publisher,
+            knowledge_updated_topic: env_var("BACCA_KNOWLEDGE_UPDATED_TOPIC")
+                .unwrap_or_else(|| "knowledge-updated".into()),
+            tenant: env_var("BACCA_TENANT"),
+        })
+    }
+}
+
+fn local_layout() -> Result<LocalLayout, Error> {
+    bacca_runtime::local_data_dir()
+        .map(LocalLayout::new)
+        .map_err(|_| Error::Config("BACCA_DATA_DIR"))
+}
+
+impl Pipeline {
+    /// From the environment: the pipeline part of [`Deps::from_env`] (stores, keys, secrets,
+    /// graph, audit, policy), without the `knowledge-updated` publisher.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming a malformed variable; graph store connection errors.
+    pub async fn from_env() -> Result<Self, Error> {
         let tenant = env_var("BACCA_TENANT");
         let store = match env_var("BACCA_STORE") {
             Some(uri) => uri,
-            None => local()?.store_template(),
+            None => local_layout()?.store_template(),
         };
         let kms = match env_var("BACCA_KMS") {
             Some(uri) => uri,
-            None => local()?.kms_uri(),
+            None => local_layout()?.kms_uri(),
         };
         let graph = match env_var("BACCA_GRAPH") {
             Some(uri) => uri,
-            None => local()?.graph_uri(),
+            None => local_layout()?.graph_uri(),
         };
         let secrets = match tenant.as_deref().map(SecretSource::from_env).transpose()? {
             Some(Some(source)) => source,
-            _ => SecretSource::LocalDir(local()?.dir().join("secrets")),
+            _ => SecretSource::LocalDir(local_layout()?.dir().join("secrets")),
         };
-        let (publisher, audit): (Arc<dyn Publisher>, AuditSink) =
-            match env_var("GOOGLE_CLOUD_PROJECT") {
-                Some(project) => (
-                    Arc::new(
-                        PubSubPublisher::new(&project)
-                            .map_err(|_| Error::Config("GOOGLE_CLOUD_PROJECT"))?,
-                    ),
-                    AuditSink::Tracing,
-                ),
-                None => {
-                    let l = local()?;
-                    (
-                        Arc::new(FilePublisher::new(l.topic_file("knowledge-updated"))),
-                        AuditSink::file(l.audit_file())
-                            .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
-                    )
-                }
-            };
+        let audit = match env_var("GOOGLE_CLOUD_PROJECT") {
+            Some(_) => AuditSink::Tracing,
+            None => AuditSink::file(local_layout()?.audit_file())
+                .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
+        };
         let mut pipeline = Pipeline::new(
             TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?,
             TenantKeys::new(kms),
@@ -239,12 +254,6 @@ impl Deps {
             pipeline.policy = serde_json::from_str(&text)
                 .map_err(|_| Error::Config("BACCA_ANONYMIZER_POLICY"))?;
         }
-        Ok(Self {
-            pipeline,
-            publisher,
-            knowledge_updated_topic: env_var("BACCA_KNOWLEDGE_UPDATED_TOPIC")
-                .unwrap_or_else(|| "knowledge-updated".into()),
-            tenant,
-        })
+        Ok(pipeline)
     }
 }

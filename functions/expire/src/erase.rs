@@ -91,13 +91,12 @@ impl ErasureDeps {
     /// in production, when `BACCA_GRAPH` is set; otherwise `None`.
     ///
     /// # Errors
-    /// As `bacca_anonymize::Deps::from_env`.
+    /// As `bacca_anonymize::Pipeline::from_env`.
     pub async fn from_env() -> Result<Option<Self>, Error> {
         if env_var("GOOGLE_CLOUD_PROJECT").is_some() && env_var("BACCA_GRAPH").is_none() {
             return Ok(None);
         }
-        let deps = bacca_anonymize::Deps::from_env().await?;
-        Ok(Some(Self::new(deps.pipeline)))
+        Ok(Some(Self::new(Pipeline::from_env().await?)))
     }
 }
 
