@@ -11,6 +11,24 @@ use bacca_knowledge::model::TenantId;
 use bacca_knowledge::store::{open_store, StoreOptions};
 use serde_json::json;
 
+/// A created SQLite graph of tenant `acme` in `dir`, auditing to `audit`.
+async fn sqlite_graph(dir: &std::path::Path, audit: bacca_audit::AuditSink) -> KnowledgeGraph {
+    let store = open_store(
+        &format!("sqlite://{}", dir.display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let g = KnowledgeGraph::new(
+        store,
+        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
+        TenantId::new("acme").unwrap(),
+    )
+    .with_audit(audit);
+    g.create().await.unwrap();
+    g
+}
+
 #[tokio::test]
 async fn records_to_similar_incidents_with_resolutions() {
     let records = vec![
@@ -29,20 +47,8 @@ async fn records_to_similar_incidents_with_resolutions() {
                "attributes": {"key": "OPS-8", "title": "Billing emails delayed", "service": "billing"}}),
     ];
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(
-        &format!("sqlite://{}", dir.path().display()),
-        StoreOptions::default(),
-    )
-    .await
-    .unwrap();
     let audit = bacca_audit::AuditSink::memory();
-    let g = KnowledgeGraph::new(
-        store,
-        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
-        TenantId::new("acme").unwrap(),
-    )
-    .with_audit(audit.clone());
-    g.create().await.unwrap();
+    let g = sqlite_graph(dir.path(), audit.clone()).await;
     let batch = extract(&records, &ExtractConfig::default()).unwrap();
     g.upsert(&batch).await.unwrap();
     let once = g.export().await.unwrap();
@@ -112,19 +118,7 @@ async fn incidents_and_logs_in_different_batches_share_signatures() {
         [&unrelated, &logs, &incident],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let store = open_store(
-            &format!("sqlite://{}", dir.path().display()),
-            StoreOptions::default(),
-        )
-        .await
-        .unwrap();
-        let g = KnowledgeGraph::new(
-            store,
-            Arc::new(AesGcmRowCipher::for_tests().unwrap()),
-            TenantId::new("acme").unwrap(),
-        )
-        .with_audit(bacca_audit::AuditSink::Discard);
-        g.create().await.unwrap();
+        let g = sqlite_graph(dir.path(), bacca_audit::AuditSink::Discard).await;
         for records in order {
             g.upsert(&extract(records, &ExtractConfig::default()).unwrap())
                 .await
@@ -174,19 +168,7 @@ async fn a_narrower_template_joins_the_stored_signature() {
             .collect()
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(
-        &format!("sqlite://{}", dir.path().display()),
-        StoreOptions::default(),
-    )
-    .await
-    .unwrap();
-    let g = KnowledgeGraph::new(
-        store,
-        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
-        TenantId::new("acme").unwrap(),
-    )
-    .with_audit(bacca_audit::AuditSink::Discard);
-    g.create().await.unwrap();
+    let g = sqlite_graph(dir.path(), bacca_audit::AuditSink::Discard).await;
     let first = lines(&["payments-api", "ledger-api", "search-api", "auth-api"], 8);
     g.upsert(&extract(&first, &ExtractConfig::default()).unwrap())
         .await
