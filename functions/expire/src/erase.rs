@@ -82,9 +82,7 @@ impl ErasureDeps {
             pipeline,
         }
     }
-}
 
-impl ErasureDeps {
     /// From the environment, with the anonymize function's configuration (`BACCA_STORE`,
     /// `BACCA_KMS`, `BACCA_GRAPH`, `BACCA_PSEUDONYM_KEY`, `BACCA_TENANT`; see
     /// `bacca_anonymize::Deps`). Erasure is on in local mode (no `GOOGLE_CLOUD_PROJECT`) and,
