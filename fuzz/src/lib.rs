@@ -317,8 +317,7 @@ pub fn slack_page(data: &[u8]) {
     }
 }
 
-/// Datadog logs, incidents, monitors and timeseries parsers (byte 0 picks one; all four run
-/// on the rest too).
+/// Datadog logs, incidents, monitors and timeseries parsers, all four on the whole input.
 pub fn datadog_pages(data: &[u8]) {
     use bacca_connectors::datadog;
     let _ = datadog::parse_logs_page(data);
