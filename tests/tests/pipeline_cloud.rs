@@ -21,6 +21,7 @@ use bacca_crypto::TenantKeys;
 use bacca_fetch::{fetch, FetchRequest, RawLanded};
 use bacca_knowledge::model::NodeKind;
 use bacca_knowledge::store::{open_store, StoreOptions};
+use bacca_runtime::env::LocalLayout;
 use bacca_storage::{GcsConfig, TenantStores};
 use bacca_tests::{count_in, create_keys, fetch_deps_for, replay};
 use sqlx::postgres::PgPoolOptions;
@@ -64,7 +65,7 @@ async fn fetch_to_gcs_then_anonymize_into_postgres() {
     let stores = TenantStores::from_template("gs://bacca-{tenant}-raw", GcsConfig::new()).unwrap();
     let bucket = stores.store(tenant).unwrap();
     bucket.create_bucket().await.unwrap();
-    let keys = TenantKeys::new(format!("local-kms://{}/keyring.json", dir.path().display()));
+    let keys = TenantKeys::new(LocalLayout::new(dir.path()).kms_uri());
 
     // fetch: Slack, Datadog and Jira from the replay server into the bucket.
     let now = chrono::Utc::now();

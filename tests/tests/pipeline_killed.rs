@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bacca_connectors::replay::{self, TenantData};
+use bacca_runtime::env::LocalLayout;
 use bacca_tests::{create_keys, graph_counts, replay_credentials};
 use chrono::{DateTime, Utc};
 use hostile_support::{post_request, send_raw, start_process, Response};
@@ -82,6 +83,11 @@ impl World {
 
     fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Where the functions keep their files under the shared data directory.
+    fn layout(&self) -> LocalLayout {
+        LocalLayout::new(self.path())
     }
 
     /// The fetch function's settings: the tenant's channel and query, every API root at the
@@ -148,7 +154,7 @@ impl World {
 
     /// Lines of the local topic file `topic` as (message id, base64 data).
     fn topic(&self, topic: &str) -> Vec<(String, String)> {
-        std::fs::read_to_string(self.path().join(format!("topics/{topic}.jsonl")))
+        std::fs::read_to_string(self.layout().topic_file(topic))
             .unwrap_or_default()
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -315,7 +321,7 @@ async fn clean_run(now: DateTime<Utc>) -> Outcome {
     }
     anonymize.stop().await;
     assert!(
-        !w.path().join("topics/dead-letter.jsonl").exists(),
+        !w.layout().topic_file("dead-letter").exists(),
         "nothing dead-lettered"
     );
     let out = w.outcome().await;
@@ -401,7 +407,7 @@ async fn killed_between_steps_then_redelivered_equals_a_clean_run() {
     anonymize.stop().await;
 
     assert!(
-        !w.path().join("topics/dead-letter.jsonl").exists(),
+        !w.layout().topic_file("dead-letter").exists(),
         "nothing dead-lettered"
     );
     assert_eq!(w.outcome().await, expected, "same as the clean run");
