@@ -400,7 +400,7 @@ pub async fn start_with_env(
         bus_handler(Arc::new(fetch.clone()), dead_letter.clone()),
     )?;
     let dead_file = Arc::new(FilePublisher::new(
-        dir.join(format!("topics/{dlq_topic}.jsonl")),
+        bacca_runtime::env::LocalLayout::new(dir).topic_file(&dlq_topic),
     ));
     bus.subscribe(
         &dlq_topic,
