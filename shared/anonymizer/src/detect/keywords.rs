@@ -88,8 +88,7 @@ const WORD: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0usize;
     while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+        t[b] = super::is_word_byte(b as u8);
         b += 1;
     }
     t

@@ -109,7 +109,7 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Bytes that continue an identifier-like word.
 #[inline]
-pub(crate) fn is_word_byte(b: u8) -> bool {
+pub(crate) const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
