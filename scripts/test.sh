@@ -82,6 +82,12 @@ cargo fmt --all --check
 step "cargo clippy (-D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "function binaries (the hostile, load and kill tests spawn them)"
+# `cargo test`/nextest builds a package's binaries only for that package's own integration
+# tests; bacca-tests spawns all three functions, so build them explicitly (a fresh target
+# directory has none: CI failed on exactly that).
+cargo build --workspace --bins --locked
+
 step "tests (nextest, whole workspace; fake-gcs-server, PostgreSQL and Python tink enabled)"
 cargo nextest run --workspace --locked --no-fail-fast
 

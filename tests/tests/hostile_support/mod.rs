@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 #[allow(unused_imports)] // each test binary uses some
 pub use bacca_runtime::test_support::{
-    b64, b64url, good_claims, jwks_server, now, Jwks, Signer, AUDIENCE, EMAIL,
+    b64, b64url, good_claims, jwks_server, now, unb64, Jwks, Signer, AUDIENCE, EMAIL,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,8 +26,9 @@ pub const FUNCTIONS: [&str; 3] = ["bacca-fetch", "bacca-anonymize", "bacca-expir
 
 /// A function binary next to the test executable (`<target>/<profile>/bacca-fetch`).
 ///
-/// Building it is the test runner's job: `cargo nextest run --workspace` (scripts/test.sh)
-/// builds every workspace binary; with `cargo test -p bacca-tests` run
+/// Building it is the test runner's job: scripts/test.sh runs `cargo build --workspace --bins`
+/// before the tests (nextest alone builds a package's binaries only for that package's own
+/// integration tests); with `cargo test -p bacca-tests` run
 /// `cargo build -p bacca-fetch -p bacca-anonymize -p bacca-expire` first.
 /// `BACCA_FUNCTION_BIN_DIR` overrides the directory (e.g. `<target>/release` for load figures).
 pub fn binary(name: &str) -> PathBuf {
@@ -45,7 +46,7 @@ pub fn binary(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "{} not built: run `cargo build -p bacca-fetch -p bacca-anonymize -p bacca-expire` \
-         (nextest --workspace builds it)",
+         (scripts/test.sh builds it)",
         path.display()
     );
     path
@@ -188,7 +189,7 @@ pub async fn start_process(
 }
 
 pub fn dead_letters(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("topics/dead-letter.jsonl"))
+    std::fs::read_to_string(bacca_runtime::env::LocalLayout::new(dir).topic_file("dead-letter"))
         .unwrap_or_default()
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -314,12 +315,28 @@ pub async fn read_response(stream: &mut TcpStream, timeout: Duration) -> std::io
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no response"))?
 }
 
-/// A Pub/Sub push body (wrapped format) carrying `data`.
+/// A Pub/Sub push body (wrapped format) carrying `data`, with attribute `tenant=acme`.
 pub fn push_body(data: &serde_json::Value, message_id: &str, attempt: u32) -> Vec<u8> {
+    push_body_b64(
+        &b64(data.to_string().as_bytes()),
+        serde_json::json!({"tenant": "acme"}),
+        message_id,
+        attempt,
+    )
+}
+
+/// A Pub/Sub push body (wrapped format) carrying `data`, already base64 (as in a topic file),
+/// and `attributes`.
+pub fn push_body_b64(
+    data: &str,
+    attributes: serde_json::Value,
+    message_id: &str,
+    attempt: u32,
+) -> Vec<u8> {
     serde_json::json!({
         "message": {
-            "data": b64(data.to_string().as_bytes()),
-            "attributes": {"tenant": "acme"},
+            "data": data,
+            "attributes": attributes,
             "messageId": message_id,
             "publishTime": "2026-11-20T10:15:30Z"
         },
