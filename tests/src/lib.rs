@@ -23,6 +23,7 @@ use bacca_bus::{InProcessBus, Message, Publisher, SubscriptionConfig};
 use bacca_connectors::Env;
 use bacca_crypto::Keyring;
 use bacca_runtime::bus_handler;
+use bacca_testenv::service_env;
 
 /// The dead-letter topic of the harness.
 pub const DEAD_LETTER_TOPIC: &str = "dead-letter";
@@ -46,12 +47,16 @@ pub fn replay_credentials() -> Arc<dyn Env> {
     Arc::new(env)
 }
 
-/// Creates each tenant's key in the local keyring `<dir>/keyring.json`.
+/// Creates each tenant's key in the local keyring of the layout under `dir`
+/// ([`bacca_runtime::env::LocalLayout::keyring_file`]).
 ///
 /// # Errors
 /// When the keyring cannot be written.
 pub fn create_keys(dir: &Path, tenants: &[&str]) -> anyhow::Result<()> {
-    let keyring = Keyring::new(dir.join("keyring.json"), AuditSink::Discard);
+    let keyring = Keyring::new(
+        bacca_runtime::env::LocalLayout::new(dir).keyring_file(),
+        AuditSink::Discard,
+    );
     for t in tenants {
         keyring.create(t)?;
     }
@@ -157,23 +162,73 @@ pub struct Harness {
 }
 
 /// The PostgreSQL URL when both cloud stand-ins are configured (`STORAGE_EMULATOR_HOST` for
-/// fake-gcs-server and `BACCA_TEST_POSTGRES_URL`, as scripts/test.sh sets them); otherwise
-/// prints why the calling test is skipped and returns `None`.
+/// fake-gcs-server and `BACCA_TEST_POSTGRES_URL`, as scripts/test.sh sets them), through
+/// [`service_env`]: panics in CI when one is missing, otherwise prints why the calling test
+/// is skipped and returns `None`.
 #[must_use]
 pub fn cloud_stand_ins() -> Option<String> {
-    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-    match (var("STORAGE_EMULATOR_HOST"), var("BACCA_TEST_POSTGRES_URL")) {
-        (Some(_), Some(pg)) => Some(pg),
-        _ => {
-            #[allow(clippy::print_stdout)]
-            {
-                println!(
-                    "skipped: STORAGE_EMULATOR_HOST and BACCA_TEST_POSTGRES_URL are needed \
-                     (scripts/test.sh starts fake-gcs-server and PostgreSQL)"
-                );
-            }
-            None
-        }
+    let gcs = service_env(
+        bacca_storage::gcs::EMULATOR_ENV,
+        "scripts/test.sh starts fake-gcs-server",
+    );
+    let pg = service_env(
+        "BACCA_TEST_POSTGRES_URL",
+        "scripts/test.sh starts PostgreSQL",
+    );
+    gcs.and(pg)
+}
+
+/// A fresh PostgreSQL schema for one test, and the admin connection that created it.
+#[derive(Debug)]
+pub struct PgSchema {
+    /// One connection to the database, outside the schema's search path.
+    pub admin: sqlx::PgPool,
+    /// The schema's name.
+    pub name: String,
+}
+
+impl PgSchema {
+    /// Creates schema `name` on `url` (a PostgreSQL URL, e.g. from [`cloud_stand_ins`]) and
+    /// opens a graph store whose connections use it (`open_store` migrates it).
+    ///
+    /// # Errors
+    /// Connection, schema creation and migration errors.
+    pub async fn create(
+        url: &str,
+        name: &str,
+    ) -> anyhow::Result<(Self, Arc<dyn bacca_knowledge::store::GraphStore>)> {
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&admin)
+            .await?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let in_schema = format!("{url}{sep}options=-c%20search_path%3D{name}");
+        let graph = bacca_knowledge::store::open_store(
+            &in_schema,
+            bacca_knowledge::store::StoreOptions::default(),
+        )
+        .await?;
+        Ok((
+            Self {
+                admin,
+                name: name.to_owned(),
+            },
+            graph,
+        ))
+    }
+
+    /// Drops the schema and everything in it.
+    ///
+    /// # Errors
+    /// When the statement fails.
+    pub async fn drop(self) -> anyhow::Result<()> {
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .execute(&self.admin)
+            .await?;
+        Ok(())
     }
 }
 

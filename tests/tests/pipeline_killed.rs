@@ -194,7 +194,7 @@ impl World {
         let raw = self.raw_objects().await;
         let mut seen = BTreeSet::new();
         for (_, data) in self.topic("knowledge-updated") {
-            let bytes = base64_decode(&data);
+            let bytes = hostile_support::unb64(&data);
             let u: bacca_anonymize::KnowledgeUpdated = serde_json::from_slice(&bytes).unwrap();
             seen.insert((u.object.unwrap(), u.records));
         }
@@ -217,27 +217,9 @@ impl World {
     }
 }
 
-fn base64_decode(data: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .unwrap()
-}
-
-/// A Pub/Sub push body carrying base64 `data`.
+/// A Pub/Sub push body carrying `data`, already base64, without attributes.
 fn push(data: &str, message_id: &str, attempt: u32) -> Vec<u8> {
-    serde_json::json!({
-        "message": {
-            "data": data,
-            "attributes": {},
-            "messageId": message_id,
-            "publishTime": "2026-11-20T10:15:30Z"
-        },
-        "subscription": "projects/p/subscriptions/s",
-        "deliveryAttempt": attempt
-    })
-    .to_string()
-    .into_bytes()
+    hostile_support::push_body_b64(data, serde_json::json!({}), message_id, attempt)
 }
 
 /// A running function binary.

@@ -33,6 +33,16 @@ pub fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Decodes standard base64 (the inverse of [`b64`]).
+///
+/// # Panics
+/// When `data` is not standard base64.
+pub fn unb64(data: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("standard base64")
+}
+
 /// Unpadded base64url, as in JWTs.
 pub fn b64url(data: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)

@@ -1,5 +1,6 @@
 //! One conformance suite, run against both backends: `file://` always, `gs://` against
-//! fake-gcs-server when `STORAGE_EMULATOR_HOST` is set (scripts/test.sh starts it).
+//! fake-gcs-server when `STORAGE_EMULATOR_HOST` is set (scripts/test.sh starts it; required when
+//! `CI` is set: see `common::emulator_host`).
 
 #![allow(
     clippy::unwrap_used,
@@ -47,30 +48,27 @@ async fn local_store_stays_in_its_directory() {
     assert_eq!(outside.len(), 1, "only the bucket directory exists");
 }
 
-fn emulator_store(bucket: &str) -> Option<GcsStore> {
-    let host = std::env::var("STORAGE_EMULATOR_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())?;
+fn emulator_store(host: String, bucket: &str) -> GcsStore {
     let cfg = GcsConfig {
         endpoint: Some(host),
         list_page_size: 7,
         ..GcsConfig::new()
     };
-    Some(GcsStore::new(bucket, cfg).unwrap())
+    GcsStore::new(bucket, cfg).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcs_store_conformance_against_fake_gcs_server() {
-    let bucket = format!("bacca-conf-{}", uuid::Uuid::new_v4().simple());
-    let Some(store) = emulator_store(&bucket) else {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
-        );
+    let Some(host) = common::emulator_host() else {
         return;
     };
+    let bucket = format!("bacca-conf-{}", uuid::Uuid::new_v4().simple());
+    let store = emulator_store(host.clone(), &bucket);
     store.create_bucket().await.unwrap();
-    let missing =
-        emulator_store(&format!("bacca-missing-{}", uuid::Uuid::new_v4().simple())).unwrap();
+    let missing = emulator_store(
+        host,
+        &format!("bacca-missing-{}", uuid::Uuid::new_v4().simple()),
+    );
     common::conformance(Arc::new(store), Arc::new(missing)).await;
 }
 
@@ -78,10 +76,7 @@ async fn gcs_store_conformance_against_fake_gcs_server() {
 /// Google's client libraries, so every `gs://` command can be pointed at it.
 #[tokio::test]
 async fn open_honours_storage_emulator_host() {
-    if std::env::var("STORAGE_EMULATOR_HOST").map_or(true, |h| h.is_empty()) {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
-        );
+    if common::emulator_host().is_none() {
         return;
     }
     let uri = format!("gs://bacca-open-{}", uuid::Uuid::new_v4().simple());

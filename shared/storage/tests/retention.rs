@@ -190,18 +190,13 @@ async fn sweep_with_injected_clock_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_with_injected_clock_gcs() {
     let Some(store) = emulator_bucket().await else {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
-        );
         return;
     };
     sweep_scenario(store).await;
 }
 
 async fn emulator_bucket() -> Option<Arc<dyn ObjectStore>> {
-    let host = std::env::var("STORAGE_EMULATOR_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())?;
+    let host = common::emulator_host()?;
     let bucket = format!("bacca-ret-{}", uuid::Uuid::new_v4().simple());
     let cfg = GcsConfig {
         endpoint: Some(host),
@@ -352,9 +347,6 @@ async fn raw_writer_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_writer_gcs() {
     let Some(store) = emulator_bucket().await else {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
-        );
         return;
     };
     writer_scenario(store).await;

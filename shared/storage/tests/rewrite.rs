@@ -85,13 +85,7 @@ async fn rewrite_local() {
 
 #[tokio::test]
 async fn rewrite_gcs() {
-    let Some(host) = std::env::var("STORAGE_EMULATOR_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-    else {
-        println!(
-            "skipped: STORAGE_EMULATOR_HOST is not set (scripts/test.sh starts fake-gcs-server)"
-        );
+    let Some(host) = common::emulator_host() else {
         return;
     };
     let cfg = GcsConfig {

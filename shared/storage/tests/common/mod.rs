@@ -8,6 +8,16 @@ use bacca_storage::{Error, ObjectStore, PutOptions};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+/// `STORAGE_EMULATOR_HOST`, the fake-gcs-server the `*_gcs` tests run against, through
+/// [`bacca_testenv::service_env`]: a missing value fails the test in CI and skips it, saying
+/// so, elsewhere.
+pub fn emulator_host() -> Option<String> {
+    bacca_testenv::service_env(
+        bacca_storage::gcs::EMULATOR_ENV,
+        "scripts/test.sh starts fake-gcs-server",
+    )
+}
+
 pub fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
