@@ -398,10 +398,33 @@ fn continuation(text: &str, mut e: usize) -> usize {
     e
 }
 
+/// Whether `bytes` holds a `z` or an `ost` in any case (every postcode cue has one).
+fn postcode_cue_possible(bytes: &[u8]) -> bool {
+    memchr::memchr2(b'z', b'Z', bytes).is_some()
+        || memchr::memchr2_iter(b's', b'S', bytes).any(|p| {
+            p.checked_sub(1)
+                .and_then(|k| bytes.get(k))
+                .is_some_and(|b| b.eq_ignore_ascii_case(&b'o'))
+                && bytes
+                    .get(p + 1)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(&b't'))
+        })
+}
+
 /// Street addresses, unit lines and cued postcodes.
 pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     let mut next_free = 0usize;
+    // a postcode cue (`zip`, `postal code`, `postcode`, any case) needs a `z` or an `ost`
+    // somewhere in the line: without one (most log lines), no context window is searched;
+    // decided on the first 4-6 digit number
+    let mut cue_possible: Option<bool> = None;
+    let mut zip_cue = |i: usize| {
+        *cue_possible.get_or_insert_with(|| postcode_cue_possible(bytes)) && {
+            let ctx = window_before(bytes, i, 24);
+            ctx.contains("zip") || ctx.contains("postal code") || ctx.contains("postcode")
+        }
+    };
     // house numbers start a word
     for &i in kw.word_starts() {
         if i < next_free || !bytes[i].is_ascii_digit() || !clean_left(bytes, i) {
@@ -418,11 +441,11 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
                 .get(d + 1)
                 .is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80);
         if !plausible {
-            if (4..=6).contains(&(d - i)) && !bytes.get(d).is_some_and(u8::is_ascii_alphanumeric) {
-                let ctx = window_before(bytes, i, 24);
-                if ctx.contains("zip") || ctx.contains("postal code") || ctx.contains("postcode") {
-                    out.push(Span::new(i, d, EntityType::StreetAddress));
-                }
+            if (4..=6).contains(&(d - i))
+                && !bytes.get(d).is_some_and(u8::is_ascii_alphanumeric)
+                && zip_cue(i)
+            {
+                out.push(Span::new(i, d, EntityType::StreetAddress));
             }
             next_free = d.max(i + 1);
             continue;
@@ -438,11 +461,11 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         while e < bytes.len() && bytes[e].is_ascii_digit() {
             e += 1;
         }
-        if (4..=6).contains(&(e - i)) && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric) {
-            let ctx = window_before(bytes, i, 24);
-            if ctx.contains("zip") || ctx.contains("postal code") || ctx.contains("postcode") {
-                out.push(Span::new(i, e, EntityType::StreetAddress));
-            }
+        if (4..=6).contains(&(e - i))
+            && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric)
+            && zip_cue(i)
+        {
+            out.push(Span::new(i, e, EntityType::StreetAddress));
         }
         next_free = e.max(i + 1);
     }
@@ -481,6 +504,10 @@ fn military(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let Some(w) = bytes.get(s..s + 12) else {
             break;
         };
+        // `XPO XX 12345`: the two spaces first (most words fail there)
+        if w[3] != b' ' || w[6] != b' ' {
+            continue;
+        }
         let office = [b"apo ", b"fpo ", b"dpo "]
             .iter()
             .any(|p| w[..4].eq_ignore_ascii_case(&p[..]));

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use super::secret::is_key_byte;
+
 /// Which detector a keyword belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Group {
@@ -44,6 +46,8 @@ struct Automaton {
     ac: Option<AhoCorasick>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
+    /// Longest pattern, in bytes.
+    max_len: usize,
 }
 
 fn automaton() -> &'static Automaton {
@@ -70,7 +74,8 @@ fn automaton() -> &'static Automaton {
             .match_kind(MatchKind::Standard)
             .build(&pats)
             .ok();
-        Automaton { ac, ids }
+        let max_len = pats.iter().map(|p| p.len()).max().unwrap_or(0);
+        Automaton { ac, ids, max_len }
     })
 }
 
@@ -80,6 +85,8 @@ pub(crate) struct Keywords {
     matches: Vec<KwMatch>,
     /// Offsets of the first byte of every run of word bytes (`super::is_word_byte`).
     word_starts: Vec<usize>,
+    /// The [`present`] bits of the text's bytes.
+    present: u8,
 }
 
 /// Bytes that continue a word (`super::is_word_byte`) and bytes after which a keyword can
@@ -93,27 +100,140 @@ const WORD: [bool; 256] = {
     }
     t
 };
-const TRIGGER: [bool; 256] = {
-    let mut t = [false; 256];
+/// Bytes whose presence in a text the detectors ask about ([`Keywords::has`]), one bit each.
+pub(crate) mod present {
+    /// `0`-`9`.
+    pub(crate) const DIGIT: u8 = 1;
+    /// `=`.
+    pub(crate) const EQ: u8 = 2;
+    /// `:`.
+    pub(crate) const COLON: u8 = 4;
+    /// `@`.
+    pub(crate) const AT: u8 = 8;
+    /// `<`.
+    pub(crate) const LT: u8 = 16;
+    /// `.`.
+    pub(crate) const DOT: u8 = 32;
+    /// `-`.
+    pub(crate) const DASH: u8 = 64;
+    /// `/`.
+    pub(crate) const SLASH: u8 = 128;
+}
+
+/// The [`present`] bit of each byte.
+const PRESENT: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0usize;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_digit() || c == b'=' || c == b':';
+        t[b] = match c {
+            b'0'..=b'9' => present::DIGIT,
+            b'=' => present::EQ,
+            b':' => present::COLON,
+            b'@' => present::AT,
+            b'<' => present::LT,
+            b'.' => present::DOT,
+            b'-' => present::DASH,
+            b'/' => present::SLASH,
+            _ => 0,
+        };
         b += 1;
     }
     t
 };
 
+/// Word-start lists kept above this many entries are released when recycled (a 10 MiB line
+/// must not pin its list for the life of the thread).
+const WORD_STARTS_KEEP: usize = 1 << 14;
+
+std::thread_local! {
+    /// The word-start list of the previous line, reused (see [`Keywords::recycle`]).
+    static WORD_STARTS: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+    /// The search windows of the previous line, reused.
+    static REGIONS: std::cell::RefCell<Vec<(usize, usize)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The windows (sorted, disjoint byte ranges) that hold every keyword match a detector can
+/// act on; `max_len` is the longest pattern. What each detector needs after its keyword:
+/// - credential keys (`secret::key_value`): the key (a run of key bytes holding the keyword),
+///   an optional quote, spaces or tabs, then `=` or `:`;
+/// - identity keys (`handle::KeyFinder`): the keyword, an optional quote, spaces, then `=`
+///   or `:`;
+/// - unit words and street endings (`address`): every pattern ends with a space and needs a
+///   digit right after it, so the match ends at a word start that is a digit after a space;
+/// - licence cues (`numbers::licences`): every cue holds `licen` or `dl` (any case).
+///
+/// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
+fn regions(bytes: &[u8], word_starts: &[usize], max_len: usize, out: &mut Vec<(usize, usize)>) {
+    // `key = `, `"key": `: back over spaces/tabs and one quote to the key's end
+    for p in memchr::memchr2_iter(b'=', b':', bytes) {
+        let mut q = p;
+        while q > 0 && matches!(bytes.get(q - 1), Some(b' ' | b'\t')) {
+            q -= 1;
+        }
+        if q > 0 && matches!(bytes.get(q - 1), Some(b'"' | b'\'')) {
+            q -= 1;
+        }
+        let mut ks = q;
+        while ks > 0 && bytes.get(ks - 1).is_some_and(|&b| is_key_byte(b)) {
+            ks -= 1;
+        }
+        // every credential and identity key ends in a letter or holds one, which is a key
+        // byte: a key of digits only (`18:01:47`) can hold neither
+        let key = bytes.get(ks..q).unwrap_or_default();
+        if key.iter().any(u8::is_ascii_alphabetic) {
+            out.push((ks.min(q.saturating_sub(max_len)), q));
+        }
+    }
+    // `Suite 5`, `Hauptstraße 5`: the match ends right before a digit that follows a space
+    for &s in word_starts {
+        // the byte before the space ends a unit word or street ending: a letter or `.`
+        if s > 1
+            && bytes.get(s).is_some_and(u8::is_ascii_digit)
+            && bytes.get(s - 1) == Some(&b' ')
+            && bytes
+                .get(s - 2)
+                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'.')
+        {
+            out.push((s.saturating_sub(max_len), s));
+        }
+    }
+    // licence cues, around each `dl` or `licen`
+    for i in memchr::memchr2_iter(b'l', b'L', bytes) {
+        let dl = i > 0 && matches!(bytes.get(i - 1), Some(b'd' | b'D'));
+        let licen = bytes
+            .get(i + 1..i + 5)
+            .is_some_and(|r| r.eq_ignore_ascii_case(b"icen"));
+        if dl || licen {
+            out.push((i.saturating_sub(max_len), (i + max_len).min(bytes.len())));
+        }
+    }
+    // three ascending runs (keys, units, licence cues): a stable sort merges them
+    out.sort();
+    // merge overlapping and touching windows, so no match is reported twice
+    out.dedup_by(|next, last| {
+        let merge = next.0 <= last.1;
+        if merge {
+            last.1 = last.1.max(next.1);
+        }
+        merge
+    });
+}
+
 /// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
-/// visits words instead of bytes), and whether any keyword could matter: every keyword
-/// group needs a digit or a `=`/`:` after the keyword. Branch-free per byte, by chunks.
-fn word_starts(bytes: &[u8]) -> (Vec<usize>, bool) {
+/// visits words instead of bytes), and the [`present`] bits of the bytes. Branch-free per
+/// byte, by chunks.
+fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
     const CHUNK: usize = 64;
-    let mut out = Vec::with_capacity(bytes.len() / 6 + 1);
+    let mut out = WORD_STARTS.with(std::cell::RefCell::take);
+    out.clear();
+    out.reserve(bytes.len() / 6 + 1);
     // a chunk has at most CHUNK / 2 + 1 word starts
     let mut buf = [0usize; CHUNK / 2 + 2];
     let mut prev = false;
-    let mut trigger = false;
+    let mut seen = 0u8;
     for (ci, chunk) in bytes.chunks(CHUNK).enumerate() {
         let base = ci * CHUNK;
         let mut n = 0usize;
@@ -124,26 +244,74 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, bool) {
             }
             n += usize::from(w & !prev);
             prev = w;
-            trigger |= TRIGGER[usize::from(b)];
+            seen |= PRESENT[usize::from(b)];
         }
         out.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
-    (out, trigger)
+    (out, seen)
 }
 
 impl Keywords {
-    /// Scan `text` once (overlapping matches, so no group hides another's keyword).
+    /// Every keyword match a detector can act on, in text order (overlapping matches, so no
+    /// group hides another's keyword). The automaton runs only over the windows where such a
+    /// match can lie (see [`regions`]), not over the whole text; within them it reports
+    /// exactly what a whole-text scan reports there.
     pub(crate) fn scan(text: &str) -> Self {
-        let (word_starts, trigger) = word_starts(text.as_bytes());
+        let (word_starts, seen) = word_starts(text.as_bytes());
         let a = automaton();
+        // every keyword group needs a digit or a `=`/`:` after the keyword
+        let trigger = seen & (present::DIGIT | present::EQ | present::COLON) != 0;
         let (Some(ac), true) = (&a.ac, trigger) else {
             return Self {
                 matches: Vec::new(),
                 word_starts,
+                present: seen,
             };
         };
-        let matches = ac
-            .find_overlapping_iter(text)
+        let mut matches = Vec::new();
+        REGIONS.with(|cell| {
+            let mut wins = cell.take();
+            wins.clear();
+            regions(text.as_bytes(), &word_starts, a.max_len, &mut wins);
+            for &(s, e) in &wins {
+                let input = aho_corasick::Input::new(text).range(s..e);
+                let mut state = aho_corasick::automaton::OverlappingState::start();
+                loop {
+                    if ac.try_find_overlapping(input.clone(), &mut state).is_err() {
+                        break;
+                    }
+                    let Some(m) = state.get_match() else { break };
+                    if let Some(&(group, local)) = a.ids.get(m.pattern().as_usize()) {
+                        matches.push(KwMatch {
+                            start: m.start(),
+                            end: m.end(),
+                            local,
+                            group,
+                        });
+                    }
+                }
+            }
+            wins.shrink_to(WORD_STARTS_KEEP);
+            cell.replace(wins);
+        });
+        Self {
+            matches,
+            word_starts,
+            present: seen,
+        }
+    }
+
+    /// Whether the text holds a byte of any of the [`present`] classes in `bits`.
+    pub(crate) const fn has(&self, bits: u8) -> bool {
+        self.present & bits != 0
+    }
+
+    /// The whole-text scan the windows replace (tests compare the two).
+    #[cfg(test)]
+    fn scan_whole(text: &str) -> Vec<KwMatch> {
+        let a = automaton();
+        let Some(ac) = &a.ac else { return Vec::new() };
+        ac.find_overlapping_iter(text)
             .filter_map(|m| {
                 let &(group, local) = a.ids.get(m.pattern().as_usize())?;
                 Some(KwMatch {
@@ -153,11 +321,15 @@ impl Keywords {
                     group,
                 })
             })
-            .collect();
-        Self {
-            matches,
-            word_starts,
-        }
+            .collect()
+    }
+
+    /// Hand the word-start list back for the next line's scan (no allocation per line).
+    pub(crate) fn recycle(self) {
+        let mut v = self.word_starts;
+        v.clear();
+        v.shrink_to(WORD_STARTS_KEEP);
+        WORD_STARTS.with(|c| c.replace(v));
     }
 
     /// Offsets where words start, ascending.
@@ -188,9 +360,132 @@ mod tests {
                     && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
             })
             .collect();
-        let (got, trigger) = word_starts(bytes);
+        let (got, seen) = word_starts(bytes);
         assert_eq!(got, want);
-        assert!(trigger);
-        assert!(!word_starts(b"no keys here").1);
+        assert_eq!(seen, present::DIGIT | present::DASH);
+        assert_eq!(word_starts(b"no keys here").1, 0);
+        assert_eq!(
+            word_starts(b"a=b:c@d<e.f/g").1,
+            present::EQ
+                | present::COLON
+                | present::AT
+                | present::LT
+                | present::DOT
+                | present::SLASH
+        );
+    }
+
+    /// Whether a detector acts on a whole-text match (what [`regions`] relies on).
+    fn acted_on(bytes: &[u8], m: &KwMatch) -> bool {
+        let sep_after = |mut j: usize, tabs: bool| {
+            if matches!(bytes.get(j), Some(b'"' | b'\'')) {
+                j += 1;
+            }
+            while bytes.get(j) == Some(&b' ') || (tabs && bytes.get(j) == Some(&b'\t')) {
+                j += 1;
+            }
+            matches!(bytes.get(j), Some(b'=' | b':'))
+        };
+        match m.group {
+            Group::SecretKey => {
+                let mut j = m.end;
+                while bytes.get(j).is_some_and(|&b| is_key_byte(b)) {
+                    j += 1;
+                }
+                sep_after(j, true)
+            }
+            Group::IdentityKey => sep_after(m.end, false),
+            Group::Unit | Group::Ending => bytes.get(m.end).is_some_and(u8::is_ascii_digit),
+            Group::Licence => true,
+        }
+    }
+
+    #[test]
+    fn windowed_scan_keeps_every_match_a_detector_acts_on() {
+        let a = automaton();
+        let mut words: Vec<String> = Vec::new();
+        for list in [
+            super::super::secret::SECRET_KEYS,
+            super::super::handle::IDENTITY_KEYS,
+            super::super::address::UNITS,
+            super::super::address::STREET_ENDINGS,
+            super::super::numbers::LICENCE_CUES,
+        ] {
+            for p in list {
+                words.push((*p).to_string());
+                words.push(p.to_uppercase());
+                words.push(format!("db_{p}x"));
+                words.push(format!("service.primary-account_{p}"));
+            }
+        }
+        for w in [
+            " ", "  ", "=", ": ", "\"", "'", "\t", "12", "7", "d", "L", "x.", "-", "_", "é", "ß",
+            "=>", "\n", "Haupt", "icen", "\" = ", "\":", "'\t=", " : ",
+        ] {
+            words.push(w.to_string());
+        }
+        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut acted = 0usize;
+        for _ in 0..4000 {
+            let mut text = String::new();
+            for _ in 0..12 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(&words[(x % words.len() as u64) as usize]);
+            }
+            // the scan it replaces skipped texts without a digit, `=` or `:`
+            let whole = if word_starts(text.as_bytes()).1
+                & (present::DIGIT | present::EQ | present::COLON)
+                != 0
+            {
+                Keywords::scan_whole(&text)
+            } else {
+                Vec::new()
+            };
+            let got = Keywords::scan(&text);
+            let key = |m: &KwMatch| (m.start, m.end, m.local, m.group);
+            // the windows report whole-text matches only, in the same order, none twice
+            let mut it = whole.iter().map(key);
+            for m in &got.matches {
+                assert!(it.any(|w| w == key(m)), "{text:?}: {:?}", key(m));
+            }
+            for m in whole.iter().filter(|m| acted_on(text.as_bytes(), m)) {
+                acted += 1;
+                assert!(
+                    got.matches.iter().any(|g| key(g) == key(m)),
+                    "{text:?}: missed {:?}",
+                    key(m)
+                );
+            }
+            got.recycle();
+        }
+        assert!(acted > 500, "{acted}");
+        assert!(a.max_len >= "incident commander".len());
+    }
+
+    #[test]
+    fn keywords_have_the_shape_the_windows_rely_on() {
+        for c in super::super::numbers::LICENCE_CUES {
+            let l = c.to_ascii_lowercase();
+            assert!(l.contains("dl") || l.contains("licen"), "{c}");
+        }
+        for c in super::super::address::UNITS
+            .iter()
+            .chain(super::super::address::STREET_ENDINGS)
+        {
+            assert!(c.ends_with(' '), "{c}");
+            let b = c.as_bytes();
+            let last = b[b.len() - 2];
+            assert!(last.is_ascii_alphabetic() || last == b'.', "{c}");
+        }
+        for c in super::super::secret::SECRET_KEYS {
+            assert!(c.bytes().all(is_key_byte), "{c}");
+            assert!(c.bytes().any(|b| b.is_ascii_alphabetic()), "{c}");
+        }
+        for c in super::super::handle::IDENTITY_KEYS {
+            assert!(c.as_bytes()[c.len() - 1].is_ascii_alphabetic(), "{c}");
+        }
     }
 }

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
+use super::bloom::Bloom;
+
 /// FNV-1a: lexicon keys are short, public words; no need for DoS-resistant hashing.
 #[derive(Default)]
 pub(crate) struct Fnv(u64);
@@ -47,6 +49,10 @@ pub(crate) const TECH: u8 = 16;
 pub(crate) struct Lexicon {
     /// Word -> flags (`FIRST`, `INTL`, `LAST`, `WORD`, `TECH`).
     flags: Map,
+    /// Every word with `FIRST` or `INTL` (rejects most other words without a table lookup).
+    first: Bloom,
+    /// Every word with `FIRST`, `INTL` or `LAST`.
+    name: Bloom,
 }
 
 /// Infrastructure and product names, months and weekdays that collide with name lists:
@@ -345,7 +351,19 @@ impl Lexicon {
             for w in TECH_WORDS {
                 *flags.entry(w).or_insert(0) |= TECH | WORD;
             }
-            Self { flags }
+            // 21k given names in 2^18 bits, 110k names in 2^20 bits: two probes each,
+            // about 2% and 4% false positives
+            let mut first = Bloom::new(18);
+            let mut name = Bloom::new(20);
+            for (w, f) in &flags {
+                if f & (FIRST | INTL) != 0 {
+                    first.insert(w);
+                }
+                if f & (FIRST | INTL | LAST) != 0 {
+                    name.insert(w);
+                }
+            }
+            Self { flags, first, name }
         })
     }
 
@@ -360,23 +378,31 @@ impl Lexicon {
         f | (folded.unwrap_or(0) & INTL)
     }
 
-    /// A given name (lower-case `w`): US census list, or the international list after
-    /// folding Latin diacritics.
-    pub(crate) fn is_first(&self, w: &str) -> bool {
-        self.flags(w) & (FIRST | INTL) != 0
+    /// `false` when the word `w` (any case) cannot have `FIRST` or `INTL` in [`Self::flags`]
+    /// of its lower-case form; `true` for every word with a non-ASCII byte.
+    #[inline]
+    pub(crate) fn maybe_first(&self, w: &[u8]) -> bool {
+        self.first.may_contain(w)
     }
 
-    pub(crate) fn is_last(&self, w: &str) -> bool {
-        self.flags.get(w).is_some_and(|f| f & LAST != 0)
+    /// `false` when the word `w` (any case) cannot have `FIRST`, `INTL` or `LAST` in
+    /// [`Self::flags`] of its lower-case form; `true` for every word with a non-ASCII byte.
+    #[inline]
+    pub(crate) fn maybe_name(&self, w: &[u8]) -> bool {
+        self.name.may_contain(w)
+    }
+
+    /// A given name (lower-case `w`): US census list, or the international list after
+    /// folding Latin diacritics.
+    /// (Callers that ask more than one question read [`Self::flags`] once instead.)
+    #[cfg(test)]
+    pub(crate) fn is_first(&self, w: &str) -> bool {
+        self.flags(w) & (FIRST | INTL) != 0
     }
 
     /// A common English word (lower-case entry in the dictionary) or operational vocabulary.
     pub(crate) fn is_word(&self, w: &str) -> bool {
         self.flags.get(w).is_some_and(|f| f & WORD != 0)
-    }
-
-    pub(crate) fn is_tech(&self, w: &str) -> bool {
-        self.flags.get(w).is_some_and(|f| f & TECH != 0)
     }
 }
 
@@ -432,5 +458,32 @@ mod tests {
         assert!(!lex.is_first("kubernetes"));
         assert_eq!(fold_latin("Þóra").as_deref(), Some("thora"));
         assert_eq!(fold_latin("Σοφία"), None);
+    }
+
+    #[test]
+    fn blooms_never_reject_a_name_of_the_lists() {
+        let lex = Lexicon::get();
+        let mut rejected_words = 0usize;
+        for (w, &f) in &lex.flags {
+            let upper = w.to_uppercase();
+            if f & (FIRST | INTL) != 0 {
+                assert!(
+                    lex.maybe_first(w.as_bytes()) && lex.maybe_first(upper.as_bytes()),
+                    "{w}"
+                );
+            }
+            if f & (FIRST | INTL | LAST) != 0 {
+                assert!(
+                    lex.maybe_name(w.as_bytes()) && lex.maybe_name(upper.as_bytes()),
+                    "{w}"
+                );
+            } else if !lex.maybe_name(w.as_bytes()) {
+                rejected_words += 1;
+            }
+        }
+        // most words that are no name are rejected without a lookup
+        assert!(rejected_words > 20_000, "{rejected_words}");
+        assert!(lex.maybe_first("kateřina".as_bytes()));
+        assert!(!lex.maybe_first(b"kubernetes") || !lex.maybe_first(b"instruction"));
     }
 }

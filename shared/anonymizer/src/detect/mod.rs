@@ -5,6 +5,7 @@
 //! whatever the input, and returns sorted, non-overlapping byte spans.
 
 mod address;
+mod bloom;
 mod contact;
 mod directory;
 mod handle;
@@ -13,8 +14,10 @@ mod lexicon;
 mod numbers;
 mod person;
 mod secret;
+mod words;
 
 use crate::span::{resolve, EntityType, Span};
+use keywords::present;
 
 pub use directory::{Directory, DirectoryPerson};
 
@@ -50,20 +53,40 @@ impl Detector {
     /// Every PII and secret span in `text`: byte offsets, sorted, non-overlapping.
     #[must_use]
     pub fn spans(&self, text: &str) -> Vec<Span> {
+        if text.is_empty() {
+            return Vec::new();
+        }
         let mut out = Vec::with_capacity(8);
         let kw = keywords::Keywords::scan(text);
         self.secrets.find(text, &kw, &mut out);
-        contact::emails(text, &mut out);
-        contact::ips(text, self.config.keep_private_ips, &mut out);
-        handle::slack_mentions(text, &mut out);
-        handle::at_handles(text, &mut out);
-        handle::jira_account_ids(text, &mut out);
+        // each detector below needs the byte(s) it is skipped without
+        if kw.has(present::AT) {
+            contact::emails(text, &mut out);
+        }
+        if kw.has(present::DOT | present::COLON) {
+            contact::ips(text, self.config.keep_private_ips, &mut out);
+        }
+        if kw.has(present::LT) && kw.has(present::AT) {
+            handle::slack_mentions(text, &mut out);
+        }
+        if kw.has(present::AT) {
+            handle::at_handles(text, &mut out);
+        }
+        if kw.has(present::COLON) {
+            handle::jira_account_ids(text, &mut out);
+        }
         self.keys.find(text, &kw, &mut out);
-        numbers::find(text, &kw, &mut out);
-        numbers::ibans(text, &kw, &mut out);
-        address::find(text, &kw, &mut out);
+        // IBANs, cards, SSNs, phones, licences and addresses all hold digits
+        if kw.has(present::DIGIT) {
+            let ib = out.len();
+            numbers::ibans(text, &kw, &mut out);
+            let ibans: Vec<Span> = out.get(ib..).unwrap_or_default().to_vec();
+            numbers::find(text, &kw, &ibans, &mut out);
+            address::find(text, &kw, &mut out);
+        }
         self.directory.find(text, &kw, &mut out);
-        person::find(text, &mut out);
+        person::find(text, kw.word_starts(), &mut out);
+        kw.recycle();
         resolve(out)
     }
 
@@ -155,12 +178,20 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// The lower-cased bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
     /// Whether the window contains `needle` (given in lower case).
     pub(crate) fn contains(&self, needle: &str) -> bool {
-        contains(
-            self.buf.get(..self.len).unwrap_or_default(),
-            needle.as_bytes(),
-        )
+        let hay = self.buf.get(..self.len).unwrap_or_default();
+        let needle = needle.as_bytes();
+        let Some(&first) = needle.first() else {
+            return false;
+        };
+        // candidate positions of the first byte by memchr (most windows hold none or few)
+        memchr::memchr_iter(first, hay).any(|i| hay.get(i..).is_some_and(|r| r.starts_with(needle)))
     }
 }
 

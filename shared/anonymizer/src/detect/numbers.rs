@@ -8,17 +8,73 @@ use super::keywords::{Group, Keywords};
 use super::{clean_left, clean_right, window_before, Window};
 use crate::span::{EntityType, Span};
 
+/// Longest digit run a cluster holds (the scan stops after 25 digits), and so its most
+/// groups and separators.
+const CLUSTER_MAX: usize = 32;
+
+/// A short list kept inline (a cluster is built for every run of 7 or more digits: no heap
+/// allocation per run). Pushing past `CLUSTER_MAX` items is ignored; the scan never does.
+#[derive(Clone, Copy)]
+struct Inline<T: Copy + Default> {
+    items: [T; CLUSTER_MAX],
+    len: usize,
+}
+
+impl<T: Copy + Default> Inline<T> {
+    fn new() -> Self {
+        Self {
+            items: [T::default(); CLUSTER_MAX],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, v: T) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = v;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl<T: Copy + Default> std::ops::Deref for Inline<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        self.as_slice()
+    }
+}
+
+impl<T: Copy + Default> FromIterator<T> for Inline<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut out = Self::new();
+        for v in iter {
+            out.push(v);
+        }
+        out
+    }
+}
+
+impl<T: Copy + Default + PartialEq, const M: usize> PartialEq<[T; M]> for Inline<T> {
+    fn eq(&self, other: &[T; M]) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
 /// A run of digits and single separators, as found in the text.
 struct Cluster {
     start: usize,
     end: usize,
-    digits: Vec<u8>,
+    digits: Inline<u8>,
     /// Lengths of the digit groups.
-    groups: Vec<usize>,
+    groups: Inline<usize>,
     /// Separator bytes between groups.
-    seps: Vec<u8>,
+    seps: Inline<u8>,
     /// Byte offset where each group ends.
-    group_ends: Vec<usize>,
+    group_ends: Inline<usize>,
     plus: bool,
     paren: bool,
 }
@@ -55,10 +111,10 @@ fn cluster_at(bytes: &[u8], i: usize) -> Cluster {
     let mut c = Cluster {
         start: i,
         end: i,
-        digits: Vec::new(),
-        groups: Vec::new(),
-        seps: Vec::new(),
-        group_ends: Vec::new(),
+        digits: Inline::new(),
+        groups: Inline::new(),
+        seps: Inline::new(),
+        group_ends: Inline::new(),
         plus: false,
         paren: false,
     };
@@ -163,13 +219,13 @@ fn valid_ssn(d: &[u8]) -> bool {
     area != 0 && area != 666 && area < 900 && num(&d[3..5]) != 0 && num(&d[5..9]) != 0
 }
 
-fn is_ssn(c: &Cluster, ctx: &Window) -> bool {
+fn is_ssn(c: &Cluster, cues: u8) -> bool {
     if c.digits.len() != 9 || c.plus || c.paren || !valid_ssn(&c.digits) {
         return false;
     }
     let grouped =
         c.groups == [3, 2, 4] && c.seps[0] == c.seps[1] && matches!(c.seps[0], b'-' | b' ');
-    grouped || (c.groups.len() == 1 && (ctx.contains("ssn") || ctx.contains("social security")))
+    grouped || (c.groups.len() == 1 && cues & CUE_SSN != 0)
 }
 
 fn is_date_like(c: &Cluster) -> bool {
@@ -190,6 +246,52 @@ const PHONE_CUES: &[&str] = &[
     "phone", "tel", "call", "mobile", "cell", "fax", "sms", "text me", "whatsapp", "contact",
     "number", "reach", "dial",
 ];
+
+/// Cue-group bits of [`cues_before`].
+const CUE_PHONE: u8 = 1;
+const CUE_DL: u8 = 2;
+const CUE_SSN: u8 = 4;
+const SSN_CUES: &[&str] = &["ssn", "social security"];
+/// Each cue list with its bit.
+const CUE_GROUPS: [(&[&str], u8); 3] = [
+    (PHONE_CUES, CUE_PHONE),
+    (DL_CUES, CUE_DL),
+    (SSN_CUES, CUE_SSN),
+];
+
+/// Which cue groups (phone, driver's licence, SSN) occur in a lower-cased context window: one
+/// automaton pass instead of a substring search per cue.
+fn cues_before(ctx: &Window) -> u8 {
+    static AC: std::sync::OnceLock<Option<(aho_corasick::AhoCorasick, Vec<u8>)>> =
+        std::sync::OnceLock::new();
+    let Some((ac, bits)) = AC.get_or_init(|| {
+        let mut pats = Vec::new();
+        let mut bits = Vec::new();
+        for (list, bit) in CUE_GROUPS {
+            for p in list {
+                pats.push(*p);
+                bits.push(bit);
+            }
+        }
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(&pats)
+            .ok()
+            .map(|ac| (ac, bits))
+    }) else {
+        // no automaton (cannot happen with these patterns): search each cue
+        let mut m = 0;
+        for (list, bit) in CUE_GROUPS {
+            if list.iter().any(|k| ctx.contains(k)) {
+                m |= bit;
+            }
+        }
+        return m;
+    };
+    ac.find_overlapping_iter(ctx.bytes())
+        .filter_map(|m| bits.get(m.pattern().as_usize()))
+        .fold(0, |a, &b| a | b)
+}
 
 const REGIONS: &[Id] = &[
     Id::US,
@@ -276,7 +378,7 @@ fn extension_end(bytes: &[u8], e: usize) -> usize {
     }
 }
 
-fn is_phone(text: &str, c: &Cluster, ctx: &Window) -> bool {
+fn is_phone(text: &str, c: &Cluster, cues: u8) -> bool {
     let n = c.digits.len();
     let bytes = text.as_bytes();
     if bytes.get(c.end) == Some(&b':') && bytes.get(c.end + 1).is_some_and(u8::is_ascii_digit) {
@@ -300,28 +402,120 @@ fn is_phone(text: &str, c: &Cluster, ctx: &Window) -> bool {
     if !(c.plus || c.paren) && c.seps.windows(2).any(|w| w[0] != w[1]) {
         return false; // mixed separators: timestamps and versions, not phones
     }
+    if !c.plus && !national_shape(c) {
+        return false;
+    }
     let formatted = c.plus || c.paren || c.groups.len() >= 2;
-    if !formatted && !PHONE_CUES.iter().any(|k| ctx.contains(k)) {
+    if !formatted && cues & CUE_PHONE == 0 {
         return false;
     }
     nanp_shaped(c)
+        || international_shaped(c)
         || text
             .get(c.start..c.end)
             .is_some_and(|s| phone_valid(s, c.plus))
 }
 
-/// North-American layout (`(415) 555-0132`, `415.555.0132`, `001-415-555-0132`): accepted
-/// without metadata validation, because invented or unassigned numbers in this layout are
-/// still somebody's contact data as far as anonymization is concerned.
+/// Whether a number written without a country code is laid out like a phone number: a
+/// parenthesised part is an area code followed by the rest (`(4909169)` and `(10.100.0.250`
+/// are not), no part after the first is a single digit (`3 4 5 6 7 10` is a list), and two
+/// four-digit years joined by a hyphen are a range (`2000-2002`).
+fn national_shape(c: &Cluster) -> bool {
+    if c.paren
+        && c.seps
+            .iter()
+            .position(|&s| s == b')')
+            .is_none_or(|k| c.groups.len() <= k + 1)
+    {
+        return false;
+    }
+    if c.groups.iter().skip(1).any(|&g| g < 2) {
+        return false;
+    }
+    // an international prefix puts at most two zeros (`00`, `0011`) before a country code,
+    // which never starts with 0: three leading zeros are padding. Without a leading 0 (trunk
+    // or international prefix), a national number with its bare country code stays within 12
+    // digits except for long German and Austrian numbers (`49 1512 3456789`), which people
+    // write with a `+`; longer runs are ids and lists of readings (`11637 3515 3479`)
+    if c.digits.starts_with(b"000") || (c.digits.first() != Some(&b'0') && c.digits.len() > 12) {
+        return false;
+    }
+    if reading_list(c) {
+        return false;
+    }
+    let year = |d: &[u8]| (1900..=2099).contains(&num(d));
+    !(c.groups == [4, 4]
+        && c.seps == [b'-']
+        && c.digits.get(..4).is_some_and(year)
+        && c.digits.get(4..8).is_some_and(year))
+}
+
+/// Three or more space-separated groups of four digits without a leading 0: no national plan
+/// is written so (4-4-4 mobiles such as `0151 2345 6789` start with their trunk 0); a list of
+/// readings (`3552 3534 3375`), none of whose parts is then tried as a phone on its own.
+fn reading_list(c: &Cluster) -> bool {
+    !c.plus
+        && !c.paren
+        && c.groups.len() >= 3
+        && c.groups.iter().all(|&g| g == 4)
+        && c.seps.iter().all(|&s| s == b' ')
+        && c.digits.first() != Some(&b'0')
+}
+
+/// International layout: `+`, a country calling code that exists, then at least two parts
+/// of one to four digits (the last, a subscriber number, up to eight) with one kind of
+/// separator and 7 to 12 digits in all (`+44 20 7946 0958`, `+33 6 12 34 56 78`,
+/// `+49 30 12345678`): accepted without metadata validation, like the North-American layout,
+/// because a number written so is contact data even when its range is unassigned.
+fn international_shaped(c: &Cluster) -> bool {
+    let g = c.groups.as_slice();
+    let (Some(&cc), Some(rest)) = (g.first(), g.get(1..)) else {
+        return false;
+    };
+    let national: usize = rest.iter().sum();
+    let mut seps = c.seps.iter().skip(1);
+    c.plus
+        && !c.paren
+        && (1..=3).contains(&cc)
+        && rest.len() >= 2
+        && rest
+            .split_last()
+            .is_some_and(|(&last, parts)| last <= 8 && parts.iter().all(|&n| (1..=4).contains(&n)))
+        && (7..=12).contains(&national)
+        && seps.next().is_none_or(|f| seps.all(|s| s == f))
+        && c.digits
+            .get(..cc)
+            .is_some_and(|d| calling_code_exists(num(d)))
+}
+
+/// Whether `code` is a country calling code of libphonenumber's metadata (a table built once).
+fn calling_code_exists(code: u32) -> bool {
+    static CODES: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    let codes = CODES.get_or_init(|| {
+        let mut t = vec![false; 1000];
+        for m in phonenumber::metadata::DATABASE.iter() {
+            if let Some(slot) = t.get_mut(usize::from(m.country_code())) {
+                *slot = true;
+            }
+        }
+        t
+    });
+    usize::try_from(code)
+        .ok()
+        .and_then(|k| codes.get(k))
+        .copied()
+        .unwrap_or(false)
+}
+
+/// North-American layout (`(415) 555-0132`, `415.555.0132`, `001-415-555-0132`,
+/// `+1 415-555-0132`): accepted without metadata validation, because invented or unassigned
+/// numbers in this layout are still somebody's contact data as far as anonymization is
+/// concerned. After a `+` country code the first separator may differ from the others.
 fn nanp_shaped(c: &Cluster) -> bool {
     let g = c.groups.as_slice();
-    let same = c
-        .seps
-        .iter()
-        .filter(|&&s| s != b')')
-        .collect::<Vec<_>>()
-        .windows(2)
-        .all(|w| w[0] == w[1]);
+    let skip = usize::from(c.plus && g.len() == 4);
+    let mut seps = c.seps.iter().skip(skip).filter(|&&s| s != b')');
+    let same = seps.next().is_none_or(|f| seps.all(|s| s == f));
     same && (g == [3, 3, 4] || (g.len() == 4 && g[1..] == [3, 3, 4] && matches!(g[0], 1..=3)))
 }
 
@@ -336,12 +530,21 @@ const DL_CUES: &[&str] = &[
 ];
 
 /// Payment cards, SSNs and phone numbers around digit clusters; driver's licences after cues.
-pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
+/// Digit runs starting inside one of the `ibans` found (sorted) are not tried: the IBAN covers
+/// them, and grouped IBAN digits would otherwise each reach phone validation.
+pub(crate) fn find(text: &str, kw: &Keywords, ibans: &[Span], out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     // candidates start a word (a digit) or sit right before one (`+`, `(`)
     let mut next_free = 0usize;
+    let mut ib = ibans.iter().peekable();
     for &s in kw.word_starts() {
         if s < next_free || !bytes[s].is_ascii_digit() {
+            continue;
+        }
+        while ib.peek().is_some_and(|x| x.end <= s) {
+            ib.next();
+        }
+        if ib.peek().is_some_and(|x| x.start <= s) {
             continue;
         }
         if s > next_free && matches!(bytes[s - 1], b'+' | b'(') && clean_left(bytes, s - 1) {
@@ -384,7 +587,7 @@ fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
     }
     let full = cluster_at(bytes, i);
     // if nothing matches, resume after the first space-separated part
-    let mut next = full
+    let next = full
         .seps
         .iter()
         .position(|&s| s == b' ')
@@ -401,13 +604,16 @@ fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
         };
         let c = c.as_ref().unwrap_or(&full);
         if let Some(e) = classify(text, c, k < full.groups.len(), out) {
-            next = e.max(i + 1);
-            break;
+            return e.max(i + 1);
         }
         k -= 1;
         while k > 0 && full.seps.get(k - 1) != Some(&b' ') {
             k -= 1;
         }
+    }
+    if reading_list(&full) {
+        // nothing in a list of readings is a phone: skip all of it
+        return full.end.max(next);
     }
     next
 }
@@ -421,12 +627,12 @@ fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Optio
     {
         return None;
     }
-    let ctx = window_before(bytes, c.start, 40);
+    let cues = cues_before(&window_before(bytes, c.start, 40));
     if prefix && !(c.plus || c.paren) {
         // a cut cluster may only be a card or an SSN: phones inside longer numbers are noise
         let t = if is_card(c) {
             EntityType::CreditCard
-        } else if is_ssn(c, &ctx) && right_ok {
+        } else if is_ssn(c, cues) && right_ok {
             EntityType::UsSsn
         } else {
             return None;
@@ -435,14 +641,14 @@ fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Optio
         return Some(c.end);
     }
     let t = if !right_ok && extension_end(bytes, c.end) == c.end {
-        is_phone(text, c, &ctx).then_some(EntityType::PhoneNumber)?
+        is_phone(text, c, cues).then_some(EntityType::PhoneNumber)?
     } else if is_card(c) {
         EntityType::CreditCard
-    } else if is_ssn(c, &ctx) {
+    } else if is_ssn(c, cues) {
         EntityType::UsSsn
-    } else if DL_CUES.iter().any(|k| ctx.contains(k)) && c.groups.len() == 1 {
+    } else if c.groups.len() == 1 && cues & CUE_DL != 0 {
         EntityType::UsDriverLicense
-    } else if is_phone(text, c, &ctx) {
+    } else if is_phone(text, c, cues) {
         let e = extension_end(bytes, c.end);
         out.push(Span::new(c.start, e, EntityType::PhoneNumber));
         return Some(e);
@@ -591,8 +797,9 @@ mod tests {
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
         let kw = Keywords::scan(t);
-        find(t, &kw, &mut v);
         ibans(t, &kw, &mut v);
+        let ib = v.clone();
+        find(t, &kw, &ib, &mut v);
         let v = crate::span::resolve(v);
         v.iter()
             .map(|s| (t[s.start..s.end].to_string(), s.entity_type))
@@ -634,6 +841,39 @@ mod tests {
                 &[("DE89 3704 0044 0532 0130 00", IbanCode)],
             ),
             ("DE89370400440532013001", &[]),
+            // number layouts of log lines, not phones
+            ("alignment exceptions (35591533) iar", &[]),
+            ("Interrupt Link (IRQs 3 4 5 6 7 10 11 12) *14", &[]),
+            ("ip_tables (C) 2000-2002 Netfilter core team", &[]),
+            ("serial number 00000004", &[]),
+            ("fan speeds ( 3552 3534 3375 ) rpm", &[]),
+            (
+                "escalate to +33 6 93 34 39 93 or +44 20 7946 0958",
+                &[
+                    ("+33 6 93 34 39 93", PhoneNumber),
+                    ("+44 20 7946 0958", PhoneNumber),
+                ],
+            ),
+            ("queue grew +1234567 bytes, +12 34 56", &[]),
+            (
+                "Berlin desk +49 30 12345678.",
+                &[("+49 30 12345678", PhoneNumber)],
+            ),
+            (
+                "mobile 0151 2345 6789 or 3312 3456",
+                &[("0151 2345 6789", PhoneNumber), ("3312 3456", PhoneNumber)],
+            ),
+            (
+                "on-call +1 212-555-0132, backup +1 (212) 555-0199",
+                &[
+                    ("+1 212-555-0132", PhoneNumber),
+                    ("+1 (212) 555-0199", PhoneNumber),
+                ],
+            ),
+            (
+                "call 1 (415) 555-0132 today",
+                &[("1 (415) 555-0132", PhoneNumber)],
+            ),
         ];
         for (t, want) in cases {
             let want: Vec<(String, EntityType)> =

@@ -11,176 +11,13 @@
 //!   words (`Brandon Ottarsdóttir`).
 
 use super::lexicon::{self, Lexicon};
+use super::words::{words_into, Word};
 use crate::span::{EntityType, Span};
-
-#[derive(Clone, Copy)]
-struct Word {
-    start: usize,
-    end: usize,
-    /// End without a possessive `'s`.
-    name_end: usize,
-    cap: bool,
-    lower: bool,
-    clean: bool,
-    /// Not glued to a preceding identifier.
-    clean_start: bool,
-}
-
-fn char_at(text: &str, i: usize) -> Option<char> {
-    text.get(i..).and_then(|s| s.chars().next())
-}
-
-fn is_letter_at(text: &str, i: usize) -> Option<(char, usize)> {
-    let b = *text.as_bytes().get(i)?;
-    if b.is_ascii_alphabetic() {
-        return Some((char::from(b), 1));
-    }
-    if b < 0x80 {
-        return None;
-    }
-    let c = char_at(text, i)?;
-    c.is_alphabetic().then(|| (c, c.len_utf8()))
-}
-
-fn clean_before(bytes: &[u8], s: usize) -> bool {
-    match s.checked_sub(1).and_then(|k| bytes.get(k)) {
-        None => true,
-        Some(&b) => {
-            b.is_ascii_whitespace()
-                || matches!(
-                    b,
-                    b'(' | b'['
-                        | b'"'
-                        | b'\''
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'>'
-                        | b'*'
-                        | b'|'
-                        | b'!'
-                        | b'?'
-                        | b'{'
-                )
-        }
-    }
-}
-
-fn clean_after(bytes: &[u8], e: usize) -> bool {
-    match bytes.get(e) {
-        None => true,
-        Some(b'.' | b'-') => !bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
-        // an escaped quote (`\"`, `\'`) in JSON or log text
-        Some(b'\\') => matches!(bytes.get(e + 1), Some(b'"' | b'\'')),
-        Some(&b) => {
-            b.is_ascii_whitespace()
-                || matches!(
-                    b,
-                    b')' | b']'
-                        | b'"'
-                        | b'\''
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'!'
-                        | b'?'
-                        | b'*'
-                        | b'<'
-                        | b'|'
-                        | b'}'
-                )
-        }
-    }
-}
 
 /// Whether `text[a..b]` is exactly one space.
 #[inline]
 fn space_gap(text: &str, a: usize, b: usize) -> bool {
     b == a + 1 && text.as_bytes().get(a) == Some(&b' ')
-}
-
-fn words(text: &str) -> Vec<Word> {
-    let bytes = text.as_bytes();
-    // one allocation for a typical line (about one word per six bytes), not a series of
-    // reallocations
-    let mut out = Vec::with_capacity(text.len() / 6 + 1);
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 && !b.is_ascii_alphabetic() {
-            i += 1;
-            continue;
-        }
-        let Some((c0, w0)) = is_letter_at(text, i) else {
-            i += 1;
-            continue;
-        };
-        let s = i;
-        let mut e = i + w0;
-        let mut all_upper = c0.is_uppercase();
-        let mut all_lower = c0.is_lowercase();
-        let mut n = 1;
-        loop {
-            // ASCII letters: the common case, without decoding
-            if let Some(&b) = bytes.get(e) {
-                if b.is_ascii_lowercase() {
-                    all_upper = false;
-                    e += 1;
-                    n += 1;
-                    continue;
-                }
-                if b.is_ascii_uppercase() {
-                    all_lower = false;
-                    e += 1;
-                    n += 1;
-                    continue;
-                }
-            }
-            if let Some((c, w)) = is_letter_at(text, e) {
-                all_upper &= c.is_uppercase();
-                all_lower &= c.is_lowercase();
-                e += w;
-                n += 1;
-                continue;
-            }
-            // internal apostrophe or hyphen: O'Brien, Jean-Luc, Fiammetta's
-            let sep = match bytes.get(e) {
-                Some(b'\'' | b'-') => 1,
-                Some(0xE2) if text.get(e..).is_some_and(|r| r.starts_with('\u{2019}')) => 3,
-                _ => 0,
-            };
-            if sep > 0 && is_letter_at(text, e + sep).is_some() {
-                e += sep;
-                continue;
-            }
-            break;
-        }
-        let mut name_end = e;
-        if e - s > 2 && bytes[e - 1] == b's' {
-            if bytes[e - 2] == b'\'' {
-                name_end = e - 2;
-            } else if e - s > 4 && bytes[e - 4..e - 1] == [0xE2, 0x80, 0x99] {
-                name_end = e - 4; // U+2019 RIGHT SINGLE QUOTATION MARK
-            }
-        }
-        let digit_glued = bytes
-            .get(e)
-            .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
-            || s.checked_sub(1)
-                .and_then(|k| bytes.get(k))
-                .is_some_and(|b| b.is_ascii_digit() || *b == b'_');
-        out.push(Word {
-            start: s,
-            end: e,
-            name_end,
-            cap: c0.is_uppercase() && (n == 1 || !all_upper),
-            lower: all_lower,
-            clean: !digit_glued && clean_before(bytes, s) && clean_after(bytes, e),
-            clean_start: !digit_glued && clean_before(bytes, s),
-        });
-        i = e;
-    }
-    out
 }
 
 /// The cue word `w` (any ASCII case) as its lower-case spelling, if it is one.
@@ -323,13 +160,86 @@ fn lower_into<'a>(text: &str, s: usize, e: usize, buf: &'a mut String) -> &'a st
     buf
 }
 
+/// Word lists kept above this many entries after a line are released (a 10 MiB line must not
+/// pin its word list for the life of the thread).
+const WORDS_KEEP: usize = 1 << 14;
+
+std::thread_local! {
+    /// The word list of the previous line, reused (no allocation per line).
+    static WORDS: std::cell::RefCell<Vec<Word>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// PERSON spans from the lexicon and cues.
-pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
+/// `word_starts`: where the runs of word bytes of `text` start (`Keywords::word_starts`).
+pub(crate) fn find(text: &str, word_starts: &[usize], out: &mut Vec<Span>) {
+    let mut ws = WORDS.with(std::cell::RefCell::take);
+    words_into(text, word_starts, true, &mut ws);
+    find_in(text, &ws, out);
+    ws.clear();
+    ws.shrink_to(WORDS_KEEP);
+    WORDS.with(|c| c.replace(ws));
+}
+
+/// Lexicon flags of the words of one line, looked up at most once per word.
+struct WordFlags<'a> {
+    lex: &'a Lexicon,
+    /// Flags per word; `UNKNOWN` until looked up (allocated at the first lookup: the Bloom
+    /// filters answer for every word of most lines).
+    flags: Vec<u8>,
+    words: usize,
+    buf: String,
+}
+
+/// Not a combination of lexicon flags: the word was not looked up yet.
+const UNKNOWN: u8 = 0xFF;
+
+impl<'a> WordFlags<'a> {
+    fn new(lex: &'a Lexicon, n: usize) -> Self {
+        Self {
+            lex,
+            flags: Vec::new(),
+            words: n,
+            buf: String::new(),
+        }
+    }
+
+    /// [`Lexicon::flags`] of word `k` (`text[start..name_end]`, lower-cased).
+    fn get(&mut self, text: &str, ws: &[Word], k: usize) -> u8 {
+        match self.flags.get(k) {
+            Some(&f) if f != UNKNOWN => f,
+            _ => {
+                if self.flags.is_empty() {
+                    self.flags.resize(self.words, UNKNOWN);
+                }
+                let w = ws[k];
+                let f = self
+                    .lex
+                    .flags(lower_into(text, w.start, w.name_end, &mut self.buf));
+                if let Some(slot) = self.flags.get_mut(k) {
+                    *slot = f;
+                }
+                f
+            }
+        }
+    }
+
+    /// Whether word `k` is a surname that is no common word or operational term (asks the
+    /// Bloom filter first: most words are no name).
+    fn plain_surname(&mut self, text: &str, ws: &[Word], k: usize) -> bool {
+        let w = ws[k];
+        let bytes = text.as_bytes().get(w.start..w.name_end).unwrap_or_default();
+        self.lex.maybe_name(bytes)
+            && self.get(text, ws, k) & (lexicon::LAST | lexicon::WORD | lexicon::TECH)
+                == lexicon::LAST
+    }
+}
+
+/// PERSON spans of `text`, whose words are `ws`.
+fn find_in(text: &str, ws: &[Word], out: &mut Vec<Span>) {
     let lex = Lexicon::get();
-    let ws = words(text);
     let mut found: Vec<(usize, usize)> = Vec::new();
-    let mut lw_buf = String::new();
-    let mut nl_buf = String::new();
+    let mut fl = WordFlags::new(lex, ws.len());
+    let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < ws.len() {
         let w = ws[i];
@@ -337,7 +247,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let cue = i > 0 && has_cue(text, &ws, i);
+        let cue = i > 0 && has_cue(text, ws, i);
         if w.lower
             && !cue
             && !(w.name_end - w.start >= 4
@@ -348,7 +258,31 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let lw: &str = lower_into(text, w.start, w.name_end, &mut lw_buf);
+        // without a cue (so without a title), a lower-case word starts a name only as a given
+        // name, a capitalised one only as a given name, a surname or a chat speaker: the Bloom
+        // filters reject most other words before any lookup
+        if !cue {
+            let wb = bytes.get(w.start..w.name_end).unwrap_or_default();
+            let possible = if w.lower {
+                lex.maybe_first(wb)
+            } else {
+                lex.maybe_name(wb) || speaker_shape(text, w)
+            };
+            if !possible {
+                i += 1;
+                continue;
+            }
+        }
+        // the byte length of the lower-cased word (the same as the word's unless a letter
+        // changes length when lower-cased)
+        let lw_len = || {
+            let t = text.get(w.start..w.name_end).unwrap_or("");
+            if t.is_ascii() {
+                t.len()
+            } else {
+                t.to_lowercase().len()
+            }
+        };
         let title = cue && {
             let p = ws[i - 1];
             p.clean
@@ -358,7 +292,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                         .any(|c| c.eq_ignore_ascii_case(t))
                 })
         };
-        let lwf = lex.flags(lw);
+        let lwf = fl.get(text, ws, i);
         let first = lwf & (lexicon::FIRST | lexicon::INTL) != 0;
         let common = lwf & lexicon::WORD != 0;
         let lw_last = lwf & lexicon::LAST != 0;
@@ -371,10 +305,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             continue;
         }
         let next_is_surname = ws.get(i + 1).is_some_and(|n| {
-            n.clean && n.cap && space_gap(text, w.end, n.start) && {
-                let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
-                lex.is_last(nl) && !lex.is_word(nl) && !lex.is_tech(nl)
-            }
+            n.clean && n.cap && space_gap(text, w.end, n.start) && fl.plain_surname(text, ws, i + 1)
         });
         let sentence_start = text
             .get(..w.start)
@@ -385,17 +316,12 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             && !common
             && ws.get(i + 1).is_some_and(|n| {
                 n.lower && n.clean && space_gap(text, w.end, n.start) && {
-                    let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
-                    lex.is_last(nl) && !lex.is_word(nl)
+                    let f = fl.get(text, ws, i + 1);
+                    f & (lexicon::LAST | lexicon::WORD) == lexicon::LAST
                 }
             });
         // chat speaker at the start of a line: "Sven: rolled back"
-        let speaker = w.cap
-            && !common
-            && text
-                .get(..w.start)
-                .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
-            && text.get(w.end..).is_some_and(|t| t.starts_with(": "));
+        let speaker = w.cap && !common && speaker_shape(text, w);
         let start = if title {
             lwf & lexicon::TECH == 0
         } else if w.cap {
@@ -403,7 +329,7 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
                 || (first && !common)
                 || (first && next_is_surname)
                 || (cue && (!common || first || lw_last))
-                || (!sentence_start && lw_last && !common && lw.len() >= 4)
+                || (!sentence_start && lw_last && !common && lw_len() >= 4)
         } else {
             (cue && first && !common) || lower_pair
         };
@@ -469,25 +395,32 @@ pub(crate) fn find(text: &str, out: &mut Vec<Span>) {
             if !(w.cap && n.cap || w.lower && n.lower) {
                 break;
             }
-            let nl = lower_into(text, n.start, n.name_end, &mut nl_buf);
-            if lex.is_tech(nl) || (lex.is_word(nl) && !lex.is_last(nl) && !lex.is_first(nl)) {
+            // one lexicon lookup for every question about the next word
+            let nf = fl.get(text, ws, j);
+            let n_word = nf & lexicon::WORD != 0;
+            let n_last = nf & lexicon::LAST != 0;
+            let n_first = nf & (lexicon::FIRST | lexicon::INTL) != 0;
+            if nf & lexicon::TECH != 0 || (n_word && !n_last && !n_first) {
                 break;
             }
-            if lex.is_word(nl) && !(lex.is_last(nl) && j == i + 1 && !common) {
+            if n_word && !(n_last && j == i + 1 && !common) {
                 break;
             }
             end = n.name_end;
             j += 1;
         }
-        out.push(Span::new(
-            title_start(text, &ws, i),
-            end,
-            EntityType::Person,
-        ));
+        out.push(Span::new(title_start(text, ws, i), end, EntityType::Person));
         found.push((i, j));
         i = j;
     }
-    lists(text, &ws, &found, out);
+    lists(text, ws, &found, out);
+}
+
+/// A chat speaker's shape: the word starts the line and `: ` follows (`Sven: rolled back`).
+fn speaker_shape(text: &str, w: Word) -> bool {
+    text.get(..w.start)
+        .is_none_or(|t| t.is_empty() || t.ends_with('\n'))
+        && text.get(w.end..).is_some_and(|t| t.starts_with(": "))
 }
 
 /// Where the name starting at word `i` starts, with a preceding title (`Mr. `, `Dr `,
@@ -544,10 +477,11 @@ fn lists(text: &str, ws: &[Word], found: &[(usize, usize)], out: &mut Vec<Span>)
     };
     let is_name = |w: &Word| {
         let l = lower(text, w.start, w.name_end);
+        let f = lex.flags(&l);
         w.clean
             && w.cap
-            && !lex.is_tech(&l)
-            && (lex.is_first(&l) || lex.is_last(&l) || !lex.is_word(&l))
+            && f & lexicon::TECH == 0
+            && (f & (lexicon::FIRST | lexicon::INTL | lexicon::LAST) != 0 || f & lexicon::WORD == 0)
     };
     for &(s, e) in found {
         let mut k = e - 1;
@@ -575,8 +509,62 @@ mod tests {
 
     fn found(t: &str) -> Vec<String> {
         let mut v = Vec::new();
-        find(t, &mut v);
+        let kw = super::super::keywords::Keywords::scan(t);
+        find(t, kw.word_starts(), &mut v);
         v.iter().map(|s| t[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn jumping_between_word_runs_finds_the_words_a_byte_by_byte_scan_finds() {
+        let texts = [
+            "Paging Jean-Luc O'Brien, cc: @sam_9 (María José) -- Fiammetta's x9Kevin_ab",
+            "2026-11-24T03:09:37Z blk_-1608999687919862906 O\u{2019}Neil — Søren\t'quoted'",
+            "ÆØÅ æøå Ärger, 東京 Ωmega x-y-z a' b- 'c -d \"e\" don’t",
+            "",
+            "   ...   ",
+        ];
+        for t in texts {
+            // a start at every byte makes the scan step byte by byte
+            let every: Vec<usize> = (0..t.len()).collect();
+            let kw = super::super::keywords::Keywords::scan(t);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            words_into(t, &every, false, &mut a);
+            words_into(t, kw.word_starts(), false, &mut b);
+            assert_eq!(a, b, "{t}");
+            assert!(!t.chars().any(char::is_alphabetic) || !b.is_empty(), "{t}");
+        }
+    }
+
+    #[test]
+    fn leaving_out_words_glued_to_a_following_digit_changes_no_finding() {
+        let vocab = [
+            "thanks", "Thanks", "hi", "cc", "call", "me", "name", "is", "this", "Mr.", "Dr",
+            "Kevin", "Will", "Grant", "Smith", "jennifer", "van", "de", "and", "or", "Costa",
+            "Okafor", "error", "pod", "x", "ab", "_", "9", "12", "bea5e", "f0", "-", "'", ", ",
+            " ", " ", " ", "  ", ": ", "/", " & ", ".", "\n", "Sven", "Lee", "O'Brien", "s",
+        ];
+        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut differs = 0usize;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..10 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push_str(vocab[(x % vocab.len() as u64) as usize]);
+            }
+            let kw = super::super::keywords::Keywords::scan(&t);
+            let (mut all, mut kept) = (Vec::new(), Vec::new());
+            words_into(&t, kw.word_starts(), false, &mut all);
+            words_into(&t, kw.word_starts(), true, &mut kept);
+            differs += usize::from(all.len() != kept.len());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            find_in(&t, &all, &mut a);
+            find_in(&t, &kept, &mut b);
+            assert_eq!(a, b, "{t:?}");
+        }
+        assert!(differs > 1000, "{differs}");
     }
 
     #[test]

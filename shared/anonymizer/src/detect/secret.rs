@@ -4,7 +4,7 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::keywords::{Group, Keywords};
+use super::keywords::{present, Group, Keywords};
 use super::{before, entropy, is_word_byte};
 use crate::span::{EntityType, Span};
 
@@ -174,8 +174,12 @@ impl SecretFinder {
                 out.push(Span::new(m.start(), e, EntityType::Secret));
             }
         }
-        pem_blocks(text, out);
-        url_passwords(bytes, out);
+        if kw.has(present::DASH) {
+            pem_blocks(text, out);
+        }
+        if kw.has(present::COLON) && kw.has(present::SLASH) {
+            url_passwords(bytes, out);
+        }
         bearer(text, out);
         for m in kw.of(Group::SecretKey) {
             key_value(bytes, m.start(), m.end(), out);
@@ -259,7 +263,8 @@ fn bearer(text: &str, out: &mut Vec<Span>) {
     }
 }
 
-fn is_key_byte(b: u8) -> bool {
+/// Bytes of a credential key (also what the keyword windows walk back over).
+pub(crate) fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
