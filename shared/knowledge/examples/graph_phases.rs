@@ -4,6 +4,11 @@
 //! hashes) and of the store transaction, on SQLite (and PostgreSQL when
 //! `BACCA_TEST_POSTGRES_URL` is set, in a fresh schema dropped at the end).
 //!
+//! `BACCA_PHASES_SIGNATURES=N` first stores N more signatures and gives every measured batch one
+//! new signature, as log batches have: each upsert then reads and decrypts all stored
+//! signatures (to generalise the new one), and the "graph reads" phase shows how that cost
+//! grows with the graph (unset: the bench's 200 signatures, batches without signatures).
+//!
 //! `cargo run --release -p bacca-knowledge --example graph_phases`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -11,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use bacca_knowledge::model::TenantId;
+use bacca_knowledge::model::{Batch, Node, NodeKind, TenantId};
 use bacca_knowledge::store::sqlite::SqliteStore;
 use bacca_knowledge::store::{GraphStore, StoreOptions};
 
@@ -21,18 +26,25 @@ mod workload;
 use workload::*;
 
 const BATCH: u64 = 1000;
-const BATCHES: u64 = 30;
 
 async fn run(name: &str, store: Arc<dyn GraphStore>) {
+    let batches = batches();
     let tenant = TenantId::new(format!("phases-{}", std::process::id())).unwrap();
     let g = graph(Arc::clone(&store), tenant.as_str());
     g.create().await.unwrap();
     g.upsert(&base()).await.unwrap();
+    let extra = extra_signatures();
+    if let Some(n) = extra {
+        g.upsert(&signatures(n)).await.unwrap();
+    }
     let (mut full, mut enc, mut write) = (StdDuration::ZERO, StdDuration::ZERO, StdDuration::ZERO);
     let (mut nodes, mut edges, mut terms) = (0, 0, 0);
-    for i in 0..BATCHES {
+    for i in 0..batches {
         // Whole graph-layer upsert of one batch...
-        let b = records(2 * i * BATCH, BATCH);
+        let mut b = records(2 * i * BATCH, BATCH);
+        if extra.is_some() {
+            b.nodes.push(signature(&format!("new-{i}")));
+        }
         let t = Instant::now();
         g.upsert(&b).await.unwrap();
         full += t.elapsed();
@@ -48,8 +60,8 @@ async fn run(name: &str, store: Arc<dyn GraphStore>) {
         store.upsert(&tenant, &rows).await.unwrap();
         write += t.elapsed();
     }
-    let per = |d: StdDuration| d.as_secs_f64() * 1e6 / (BATCH * BATCHES) as f64;
-    let recs = (BATCH * BATCHES) as f64;
+    let per = |d: StdDuration| d.as_secs_f64() * 1e6 / (BATCH * batches) as f64;
+    let recs = (BATCH * batches) as f64;
     println!(
         "{name}: per record {:.2} nodes, {:.2} edges, {:.2} term rows; \
          full upsert {:.1} us = graph reads {:.1} us + encryption {:.1} us + store {:.1} us",
@@ -61,6 +73,39 @@ async fn run(name: &str, store: Arc<dyn GraphStore>) {
         per(enc),
         per(write),
     );
+}
+
+/// Extra stored signatures: `BACCA_PHASES_SIGNATURES` (unset: none, and no signature per batch).
+fn extra_signatures() -> Option<usize> {
+    std::env::var("BACCA_PHASES_SIGNATURES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+/// A signature node with its own template (no stored template covers another's).
+fn signature(tag: &str) -> Node {
+    node(
+        NodeKind::Signature,
+        format!("sig-{tag}"),
+        Some(format!("job {tag} stalled on <*> queue")),
+        t0(),
+    )
+}
+
+/// `n` signatures to store before the measured batches.
+fn signatures(n: usize) -> Batch {
+    Batch {
+        nodes: (0..n).map(|k| signature(&format!("extra-{k}"))).collect(),
+        ..Batch::default()
+    }
+}
+
+/// Batches per backend: `BACCA_PHASES_BATCHES` (default 30; each writes 2 x 1000 records).
+fn batches() -> u64 {
+    std::env::var("BACCA_PHASES_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

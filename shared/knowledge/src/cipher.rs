@@ -12,8 +12,9 @@
 
 use std::fmt;
 
-use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 
 use crate::model::TenantId;
 use crate::{Error, Result};
@@ -55,6 +56,17 @@ pub trait RowCipher: Send + Sync {
     /// [`Error::Crypto`] when the key cannot be used.
     fn encrypt(&self, aad: &RowAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>>;
 
+    /// Encrypts several values, each bound to its own [`RowAad`], as [`Self::encrypt`] would
+    /// one by one (implementations may share work between them, such as one random draw for
+    /// all nonces).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Crypto`] when the key cannot be used.
+    fn encrypt_many(&self, rows: &[(RowAad<'_>, &[u8])]) -> Result<Vec<Vec<u8>>> {
+        rows.iter().map(|(aad, p)| self.encrypt(aad, p)).collect()
+    }
+
     /// Decrypts a value produced by [`Self::encrypt`] with the same `aad`.
     ///
     /// # Errors
@@ -68,10 +80,13 @@ pub trait RowCipher: Send + Sync {
 }
 
 /// AES-256-GCM (random 96-bit nonce, stored as `nonce || ciphertext || tag`) and
-/// HMAC-SHA256 blind indexes over two raw 32-byte keys.
+/// HMAC-SHA256 blind indexes over two raw 32-byte keys. The AES key schedule and the HMAC key
+/// are built once per cipher (one per tenant); nonces come from aws-lc's CSPRNG, drawn in one
+/// call for all the values of an [`RowCipher::encrypt_many`].
 pub struct AesGcmRowCipher {
-    aead: RandomizedNonceKey,
+    aead: LessSafeKey,
     index: hmac::Key,
+    rng: SystemRandom,
 }
 
 impl fmt::Debug for AesGcmRowCipher {
@@ -87,11 +102,12 @@ impl AesGcmRowCipher {
     ///
     /// [`Error::Crypto`] when the library rejects the key.
     pub fn new(encryption_key: &[u8; 32], index_key: &[u8; 32]) -> Result<Self> {
-        let aead = RandomizedNonceKey::new(&AES_256_GCM, encryption_key)
+        let aead = UnboundKey::new(&AES_256_GCM, encryption_key)
             .map_err(|_| Error::Crypto("invalid row encryption key"))?;
         Ok(Self {
-            aead,
+            aead: LessSafeKey::new(aead),
             index: hmac::Key::new(hmac::HMAC_SHA256, index_key),
+            rng: SystemRandom::new(),
         })
     }
 
@@ -105,17 +121,48 @@ impl AesGcmRowCipher {
     }
 }
 
+impl AesGcmRowCipher {
+    /// `nonce || ciphertext || tag` of `plaintext` under a nonce never used before (drawn from
+    /// the CSPRNG: random 96-bit nonces).
+    fn seal(&self, nonce: [u8; NONCE_LEN], aad: &RowAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .aead
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad.encode()),
+                &mut out[NONCE_LEN..],
+            )
+            .map_err(|_| Error::Crypto("row encryption failed"))?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(out)
+    }
+}
+
 impl RowCipher for AesGcmRowCipher {
     fn encrypt(&self, aad: &RowAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut data = plaintext.to_vec();
-        let nonce = self
-            .aead
-            .seal_in_place_append_tag(Aad::from(aad.encode()), &mut data)
-            .map_err(|_| Error::Crypto("row encryption failed"))?;
-        let mut out = Vec::with_capacity(NONCE_LEN + data.len());
-        out.extend_from_slice(nonce.as_ref());
-        out.extend_from_slice(&data);
-        Ok(out)
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| Error::Crypto("no randomness for a row nonce"))?;
+        self.seal(nonce, aad, plaintext)
+    }
+
+    fn encrypt_many(&self, rows: &[(RowAad<'_>, &[u8])]) -> Result<Vec<Vec<u8>>> {
+        let mut nonces = vec![0u8; NONCE_LEN * rows.len()];
+        self.rng
+            .fill(&mut nonces)
+            .map_err(|_| Error::Crypto("no randomness for a row nonce"))?;
+        rows.iter()
+            .zip(nonces.chunks_exact(NONCE_LEN))
+            .map(|((aad, plaintext), nonce)| {
+                let mut n = [0u8; NONCE_LEN];
+                n.copy_from_slice(nonce);
+                self.seal(n, aad, plaintext)
+            })
+            .collect()
     }
 
     fn decrypt(&self, aad: &RowAad<'_>, ciphertext: &[u8]) -> Result<Vec<u8>> {
@@ -181,6 +228,25 @@ mod tests {
             ct,
             c.encrypt(&aad(&a, "r1", "label"), b"db latency").unwrap()
         );
+        // encrypt_many: each value bound to its own row, nonces all different
+        let many = c
+            .encrypt_many(&[
+                (aad(&a, "r1", "label"), b"db latency".as_slice()),
+                (aad(&a, "r2", "key"), b"checkout".as_slice()),
+                (aad(&a, "r1", "label"), b"db latency".as_slice()),
+            ])
+            .unwrap();
+        assert_eq!(
+            c.decrypt(&aad(&a, "r1", "label"), &many[0]).unwrap(),
+            b"db latency"
+        );
+        assert_eq!(
+            c.decrypt(&aad(&a, "r2", "key"), &many[1]).unwrap(),
+            b"checkout"
+        );
+        assert!(c.decrypt(&aad(&a, "r1", "key"), &many[1]).is_err());
+        assert_ne!(many[0][..NONCE_LEN], many[2][..NONCE_LEN]);
+        assert_ne!(many[0], many[2]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use crate::signature::mask::{template_matches, WILDCARD};
 use crate::store::{
     EdgeFilter, EdgeRow, Erasure, GraphStore, NodeFilter, NodeRewrite, NodeRow, RowBatch,
-    SimilarQuery, Stats, TermRow, WriteLock,
+    SimilarQuery, Stats, TermRow,
 };
 
 pub use crate::store::ErasureCounts;
@@ -42,7 +42,16 @@ pub struct KnowledgeGraph {
     /// other processes are kept out by the store's write lock ([`GraphStore::lock_writes`]),
     /// taken under this mutex so that waiting tasks hold no store connection.
     writes: Arc<tokio::sync::Mutex<()>>,
+    /// Term blind indexes already computed (shared by clones): titles of one tenant reuse a
+    /// limited vocabulary, and each hash is an HMAC. Emptied when it reaches
+    /// [`TERM_CACHE_MAX`] entries.
+    term_cache: Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
+
+/// Most term hashes kept by one graph's cache (a few MiB at most).
+const TERM_CACHE_MAX: usize = 1 << 16;
+/// Batches with at least this many distinct nodes are encrypted on two threads.
+const PARALLEL_NODES: usize = 512;
 
 impl std::fmt::Debug for KnowledgeGraph {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,6 +174,7 @@ impl KnowledgeGraph {
             tenant,
             audit: AuditSink::Tracing,
             writes: Arc::default(),
+            term_cache: Arc::default(),
         }
     }
 
@@ -204,10 +214,42 @@ impl KnowledgeGraph {
         let (NodeKind::Incident, Some(l)) = (kind, label) else {
             return Vec::new();
         };
-        let mut hs: Vec<i64> = terms(l).iter().map(|t| self.term_hash(t)).collect();
+        let mut hs = self.term_hashes(&terms(l));
         hs.sort_unstable();
         hs.dedup();
         hs
+    }
+
+    /// Hashes of `terms`, through the graph's cache.
+    fn term_hashes(&self, terms: &[String]) -> Vec<i64> {
+        let mut cache = self
+            .term_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        terms
+            .iter()
+            .map(|t| {
+                if let Some(h) = cache.get(t.as_str()) {
+                    return *h;
+                }
+                let h = self.term_hash(t);
+                if cache.len() >= TERM_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(t.clone(), h);
+                h
+            })
+            .collect()
+    }
+
+    /// [`Self::node_id`] through `ids`, the ids computed so far for one write.
+    fn memo_id(&self, ids: &mut HashMap<NodeRef, String>, node: &NodeRef) -> String {
+        if let Some(id) = ids.get(node) {
+            return id.clone();
+        }
+        let id = self.node_id(node);
+        ids.insert(node.clone(), id.clone());
+        id
     }
 
     fn term_hash(&self, term: &str) -> i64 {
@@ -235,19 +277,20 @@ impl KnowledgeGraph {
     /// [`Error::InvalidRecord`] for a bad batch (nothing written), store errors (rolled back).
     pub async fn upsert(&self, batch: &Batch) -> Result<()> {
         batch.validate()?;
-        let _writing = self.writes.lock().await;
-        let lock = self.store.lock_writes(&self.tenant).await?;
-        let result = self.upsert_locked(batch).await;
-        self.unlock(lock).await;
-        result
+        self.locked(self.upsert_locked(batch)).await
     }
 
-    /// Releases the store's write lock; a failed release closes the lock's connection, which
-    /// releases it too, so the failure is only logged (the write itself stands).
-    async fn unlock(&self, lock: WriteLock) {
+    /// Runs `write` (not started yet) under the in-process mutex and the store's write lock.
+    /// A failed release of the store's lock closes the lock's connection, which releases it
+    /// too, so that failure is only logged (the write itself stands).
+    async fn locked<T>(&self, write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let _writing = self.writes.lock().await;
+        let lock = self.store.lock_writes(&self.tenant).await?;
+        let result = write.await;
         if let Err(e) = lock.unlock().await {
             tracing::warn!(tenant = %self.tenant, error = %e, "graph write lock release failed");
         }
+        result
     }
 
     /// [`Self::upsert`] under the in-process mutex and the store's write lock.
@@ -263,7 +306,8 @@ impl KnowledgeGraph {
             with_mentions = b;
             &with_mentions
         };
-        let linked = self.link_across_batches(batch).await?;
+        let mut ids = HashMap::with_capacity(batch.nodes.len());
+        let linked = self.link_across_batches(batch, &mut ids).await?;
         let extended;
         let batch = if linked.is_empty() {
             batch
@@ -273,7 +317,7 @@ impl KnowledgeGraph {
             extended = b;
             &extended
         };
-        let rows = self.encrypt_batch(batch)?;
+        let rows = self.encrypt_batch_with(batch, &mut ids)?;
         let result = self.store.upsert(&self.tenant, &rows).await;
         tracing::debug!(
             tenant = %self.tenant,
@@ -309,12 +353,7 @@ impl KnowledgeGraph {
         {
             return Ok(Cow::Borrowed(batch));
         }
-        let stored: Vec<NodeRef> = self
-            .stored_of_kind(Some(NodeKind::Signature))
-            .await?
-            .into_iter()
-            .map(|(_, n)| n.node)
-            .collect();
+        let stored = self.stored_refs(NodeKind::Signature).await?;
         let known: HashSet<&NodeRef> = stored.iter().collect();
         let mut remap: HashMap<NodeRef, NodeRef> = HashMap::new();
         for n in batch
@@ -374,12 +413,7 @@ impl KnowledgeGraph {
         if incidents.is_empty() && batch_services.is_empty() {
             return Ok(Vec::new());
         }
-        let stored: Vec<NodeRef> = self
-            .stored_of_kind(Some(NodeKind::Service))
-            .await?
-            .into_iter()
-            .map(|(_, n)| n.node)
-            .collect();
+        let stored = self.stored_refs(NodeKind::Service).await?;
         let affected = |inc: &Node, svc: &NodeRef| Edge {
             kind: EdgeKind::Affected,
             from: inc.node.clone(),
@@ -440,11 +474,14 @@ impl KnowledgeGraph {
     /// signatures the same way. Pairs with both ends in the batch are left to extraction, so
     /// a replayed batch adds nothing. Which pairs are linked does not depend on the order the
     /// batches arrive in.
-    async fn link_across_batches(&self, batch: &Batch) -> Result<Vec<Edge>> {
-        type Seen<'a> = (&'a Node, &'a BTreeSet<String>);
+    async fn link_across_batches(
+        &self,
+        batch: &Batch,
+        ids: &mut HashMap<NodeRef, String>,
+    ) -> Result<Vec<Edge>> {
         let by_ref: HashMap<&NodeRef, &Node> = batch.nodes.iter().map(|n| (&n.node, n)).collect();
-        let mut sigs: HashMap<String, Vec<Seen<'_>>> = HashMap::new();
-        let mut incs: HashMap<String, Vec<Seen<'_>>> = HashMap::new();
+        let mut sigs: HashMap<String, Vec<&Node>> = HashMap::new();
+        let mut incs: HashMap<String, Vec<&Node>> = HashMap::new();
         for e in &batch.edges {
             let (into, kind) = match e.kind {
                 EdgeKind::EmittedBy => (&mut sigs, NodeKind::Signature),
@@ -452,9 +489,7 @@ impl KnowledgeGraph {
                 _ => continue,
             };
             if let Some(n) = by_ref.get(&e.from).filter(|n| n.node.kind == kind) {
-                into.entry(self.node_id(&e.to))
-                    .or_default()
-                    .push((n, &n.sources));
+                into.entry(self.memo_id(ids, &e.to)).or_default().push(n);
             }
         }
         if sigs.is_empty() && incs.is_empty() {
@@ -488,16 +523,24 @@ impl KnowledgeGraph {
             if e.kind == EdgeKind::Affected && !batch_ids.contains(&e.from) {
                 stored.push(EdgeRow {
                     kind: e.kind,
-                    src: self.node_id(&e.from),
-                    dst: self.node_id(&e.to),
+                    src: self.memo_id(ids, &e.from),
+                    dst: self.memo_id(ids, &e.to),
                     sources: Vec::new(),
                     first_seen: e.first_seen,
                     last_seen: e.last_seen,
                 });
             }
         }
+        // Pairs inside the batch were decided by extraction (with each log's own time).
+        let in_batch: HashSet<String> = batch
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.node.kind, NodeKind::Incident | NodeKind::Signature))
+            .map(|n| self.memo_id(ids, &n.node))
+            .collect();
         let wanted: Vec<(String, String, NodeKind)> = stored
             .iter()
+            .filter(|e| !in_batch.contains(&e.src))
             .filter_map(|e| match e.kind {
                 EdgeKind::Affected if sigs.contains_key(&e.dst) => {
                     Some((e.src.clone(), e.dst.clone(), NodeKind::Incident))
@@ -511,17 +554,6 @@ impl KnowledgeGraph {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        // Pairs inside the batch were decided by extraction (with each log's own time).
-        let in_batch: HashSet<String> = batch
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.node.kind, NodeKind::Incident | NodeKind::Signature))
-            .map(|n| self.node_id(&n.node))
-            .collect();
-        let wanted: Vec<(String, String, NodeKind)> = wanted
-            .into_iter()
-            .filter(|w| !in_batch.contains(&w.0))
-            .collect();
         let nodes = self
             .nodes_by_id(
                 wanted
@@ -537,13 +569,13 @@ impl KnowledgeGraph {
             sig.last_seen >= inc.first_seen - lead && sig.first_seen <= inc.last_seen
         };
         let mut out = Vec::new();
-        let mut link = |inc: &Node, sig: &Node, sources: &BTreeSet<String>| {
+        let mut link = |inc: &Node, sig: &Node| {
             if overlaps(inc, sig) {
                 out.push(Edge {
                     kind: EdgeKind::Exhibited,
                     from: inc.node.clone(),
                     to: sig.node.clone(),
-                    sources: sources.clone(),
+                    sources: sig.sources.clone(),
                     first_seen: sig.first_seen,
                     last_seen: sig.last_seen,
                 });
@@ -554,12 +586,12 @@ impl KnowledgeGraph {
                 continue;
             };
             if *kind == NodeKind::Incident {
-                for (sig, sources) in sigs.get(svc).into_iter().flatten() {
-                    link(stored, sig, sources);
+                for sig in sigs.get(svc).into_iter().flatten() {
+                    link(stored, sig);
                 }
             } else {
-                for (inc, _) in incs.get(svc).into_iter().flatten() {
-                    link(inc, stored, &stored.sources);
+                for inc in incs.get(svc).into_iter().flatten() {
+                    link(inc, stored);
                 }
             }
         }
@@ -572,18 +604,24 @@ impl KnowledgeGraph {
     ///
     /// [`Error::Crypto`].
     pub fn encrypt_batch(&self, batch: &Batch) -> Result<RowBatch> {
-        let mut merged: Vec<Node> = Vec::with_capacity(batch.nodes.len());
+        self.encrypt_batch_with(batch, &mut HashMap::new())
+    }
+
+    /// [`Self::encrypt_batch`] with the ids already computed for this write (`ids`, extended).
+    /// Large batches encrypt their nodes on two threads.
+    fn encrypt_batch_with(
+        &self,
+        batch: &Batch,
+        ids: &mut HashMap<NodeRef, String>,
+    ) -> Result<RowBatch> {
+        // A node is copied only when a duplicate is merged into it.
+        let mut merged: Vec<(std::borrow::Cow<'_, Node>, String)> =
+            Vec::with_capacity(batch.nodes.len());
         let mut index: HashMap<String, usize> = HashMap::with_capacity(batch.nodes.len());
-        let mut ids: Vec<String> = Vec::with_capacity(batch.nodes.len());
-        // Blind ids computed once per node of the batch (edges mostly join its own nodes).
-        let mut known: HashMap<&NodeRef, String> = HashMap::with_capacity(batch.nodes.len());
         for n in &batch.nodes {
-            let id = known
-                .entry(&n.node)
-                .or_insert_with(|| self.node_id(&n.node))
-                .clone();
+            let id = self.memo_id(ids, &n.node);
             if let Some(&i) = index.get(&id) {
-                let m = &mut merged[i];
+                let m = merged[i].0.to_mut();
                 m.first_seen = m.first_seen.min(n.first_seen);
                 m.last_seen = m.last_seen.max(n.last_seen);
                 m.sources.extend(n.sources.iter().cloned());
@@ -593,62 +631,97 @@ impl KnowledgeGraph {
                 }
             } else {
                 index.insert(id.clone(), merged.len());
-                merged.push(n.clone());
-                ids.push(id);
+                merged.push((std::borrow::Cow::Borrowed(n), id));
             }
         }
+        let encrypted = if merged.len() >= PARALLEL_NODES {
+            let (a, b) = merged.split_at(merged.len() / 2);
+            std::thread::scope(|scope| {
+                let second = scope.spawn(|| self.encrypt_nodes(b));
+                let mut first = self.encrypt_nodes(a)?;
+                let second = second
+                    .join()
+                    .map_err(|_| Error::Crypto("row encryption thread failed"))??;
+                first.extend(second);
+                Ok::<_, Error>(first)
+            })?
+        } else {
+            self.encrypt_nodes(&merged)?
+        };
         let mut rows = RowBatch::default();
-        for (i, (n, id)) in merged.iter().zip(ids).enumerate() {
-            let key_ct = self
-                .cipher
-                .encrypt(&self.aad(&id, "key"), n.node.key.as_bytes())?;
-            let label_ct = match &n.label {
-                Some(l) => Some(self.cipher.encrypt(&self.aad(&id, "label"), l.as_bytes())?),
-                None => None,
-            };
-            rows.terms.extend(
-                self.label_terms(n.node.kind, n.label.as_deref())
-                    .into_iter()
-                    .map(|term| TermRow { node: i, term }),
-            );
-            rows.nodes.push(NodeRow {
-                id,
-                kind: n.node.kind,
-                key_ct,
-                label_ct,
-                attrs: serde_json::Value::Object(n.attrs.clone()),
-                sources: n.sources.iter().cloned().collect(),
-                first_seen: n.first_seen,
-                last_seen: n.last_seen,
-            });
+        rows.nodes.reserve(encrypted.len());
+        for (i, (row, terms)) in encrypted.into_iter().enumerate() {
+            rows.terms
+                .extend(terms.into_iter().map(|term| TermRow { node: i, term }));
+            rows.nodes.push(row);
         }
         let mut edges: BTreeMap<(EdgeKind, String, String), EdgeRow> = BTreeMap::new();
         for e in &batch.edges {
-            let id_of = |r: &NodeRef| match known.get(r) {
-                Some(id) => id.clone(),
-                None => self.node_id(r),
-            };
-            let src = id_of(&e.from);
-            let dst = id_of(&e.to);
-            let entry = edges
-                .entry((e.kind, src.clone(), dst.clone()))
-                .or_insert_with(|| EdgeRow {
-                    kind: e.kind,
-                    src,
-                    dst,
-                    sources: Vec::new(),
-                    first_seen: e.first_seen,
-                    last_seen: e.last_seen,
-                });
-            entry.first_seen = entry.first_seen.min(e.first_seen);
-            entry.last_seen = entry.last_seen.max(e.last_seen);
-            entry.sources = crate::store::merge_sources(
-                &entry.sources,
-                &e.sources.iter().cloned().collect::<Vec<_>>(),
-            );
+            let src = self.memo_id(ids, &e.from);
+            let dst = self.memo_id(ids, &e.to);
+            match edges.entry((e.kind, src, dst)) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    let (kind, src, dst) = v.key().clone();
+                    v.insert(EdgeRow {
+                        kind,
+                        src,
+                        dst,
+                        sources: e.sources.iter().cloned().collect(),
+                        first_seen: e.first_seen,
+                        last_seen: e.last_seen,
+                    });
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let entry = o.get_mut();
+                    entry.first_seen = entry.first_seen.min(e.first_seen);
+                    entry.last_seen = entry.last_seen.max(e.last_seen);
+                    entry.sources = crate::store::merge_sources(
+                        &entry.sources,
+                        &e.sources.iter().cloned().collect::<Vec<_>>(),
+                    );
+                }
+            }
         }
         rows.edges = edges.into_values().collect();
         Ok(rows)
+    }
+
+    /// Rows (ciphertexts bound to their ids) and term hashes of merged nodes: every key and
+    /// label of the slice in one [`RowCipher::encrypt_many`].
+    fn encrypt_nodes(
+        &self,
+        nodes: &[(std::borrow::Cow<'_, Node>, String)],
+    ) -> Result<Vec<(NodeRow, Vec<i64>)>> {
+        let mut plain: Vec<(RowAad<'_>, &[u8])> = Vec::with_capacity(2 * nodes.len());
+        for (n, id) in nodes {
+            plain.push((self.aad(id, "key"), n.node.key.as_bytes()));
+            if let Some(l) = &n.label {
+                plain.push((self.aad(id, "label"), l.as_bytes()));
+            }
+        }
+        let mut sealed = self.cipher.encrypt_many(&plain)?.into_iter();
+        let mut next = || sealed.next().ok_or(Error::Crypto("row encryption failed"));
+        nodes
+            .iter()
+            .map(|(n, id)| {
+                let key_ct = next()?;
+                let label_ct = match &n.label {
+                    Some(_) => Some(next()?),
+                    None => None,
+                };
+                let row = NodeRow {
+                    id: id.clone(),
+                    kind: n.node.kind,
+                    key_ct,
+                    label_ct,
+                    attrs: serde_json::Value::Object(n.attrs.clone()),
+                    sources: n.sources.iter().cloned().collect(),
+                    first_seen: n.first_seen,
+                    last_seen: n.last_seen,
+                };
+                Ok((row, self.label_terms(n.node.kind, n.label.as_deref())))
+            })
+            .collect()
     }
 
     /// Stored nodes of the tenant, optionally of one kind, each as (row id, decrypted node).
@@ -662,6 +735,16 @@ impl KnowledgeGraph {
                 Ok((r.id, n))
             })
             .collect()
+    }
+
+    /// References of the tenant's stored nodes of one kind.
+    async fn stored_refs(&self, kind: NodeKind) -> Result<Vec<NodeRef>> {
+        Ok(self
+            .stored_of_kind(Some(kind))
+            .await?
+            .into_iter()
+            .map(|(_, n)| n.node)
+            .collect())
     }
 
     fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
@@ -710,11 +793,7 @@ impl KnowledgeGraph {
         if tenant != &self.tenant {
             return Err(Error::UnknownTenant(tenant.to_string()));
         }
-        let _writing = self.writes.lock().await;
-        let lock = self.store.lock_writes(&self.tenant).await?;
-        let result = self.erase_locked(tokens).await;
-        self.unlock(lock).await;
-        result
+        self.locked(self.erase_locked(tokens)).await
     }
 
     /// [`Self::erase_subject`] under the in-process mutex and the store's write lock.
@@ -905,7 +984,7 @@ impl KnowledgeGraph {
             }
         }
         let qterms = terms(text);
-        query.terms = qterms.iter().map(|t| self.term_hash(t)).collect();
+        query.terms = self.term_hashes(&qterms);
         let cands = self.store.similar(&self.tenant, &query).await?;
         self.audit.emit(
             AuditEvent::new("kg.similar", self.tenant.as_str())

@@ -1,5 +1,5 @@
 //! One behavioural suite run against every `GraphStore` backend: SQLite always, PostgreSQL
-//! when `BACCA_TEST_POSTGRES_URL` is set (for example
+//! when `BACCA_TEST_POSTGRES_URL` is set (required when `CI` is set; for example
 //! `postgres://root@127.0.0.1:5432/test`; the role must be able to create schemas and roles).
 
 // Helpers outside #[test] functions are test code too.
@@ -17,7 +17,7 @@ use bacca_knowledge::store::sqlite::SqliteStore;
 use bacca_knowledge::store::{GraphStore, NodeFilter, StoreOptions};
 use bacca_knowledge::Error;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
 
 fn t0() -> DateTime<Utc> {
@@ -51,6 +51,22 @@ fn edge(kind: EdgeKind, from: (NodeKind, &str), to: (NodeKind, &str), source: &s
 }
 
 const TEMPLATE: &str = "connection pool exhausted for db <*> after <*> ms";
+
+/// One incident titled `title` affecting `service`, both seen by `source` from [`t0`].
+fn incident_on(incident: &str, title: &str, service: &str, source: &str) -> Batch {
+    Batch {
+        nodes: vec![
+            node(NodeKind::Incident, incident, Some(title), source, 0),
+            node(NodeKind::Service, service, None, source, 0),
+        ],
+        edges: vec![edge(
+            EdgeKind::Affected,
+            (NodeKind::Incident, incident),
+            (NodeKind::Service, service),
+            source,
+        )],
+    }
+}
 
 fn fixture() -> Batch {
     use EdgeKind as E;
@@ -450,6 +466,139 @@ async fn erasure(g: &KnowledgeGraph, store: &Arc<dyn GraphStore>, tenant: &Tenan
     assert_eq!(g.export().await.unwrap(), after);
 }
 
+/// A batch mixing new nodes with stored ones: the rows of new nodes are inserted outright, those
+/// of stored nodes merge; rows repeated in a batch handed straight to the store are written
+/// once; a replay changes nothing.
+async fn new_and_stored_rows(store: Arc<dyn GraphStore>) {
+    use EdgeKind as E;
+    use NodeKind as K;
+    let tenant = TenantId::new(unique("mix-")).unwrap();
+    let g = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+    g.create().await.unwrap();
+    g.upsert(&incident_on(
+        "inc:1",
+        "disk full on primary",
+        "billing",
+        "jira",
+    ))
+    .await
+    .unwrap();
+    // The stored incident gets a new title (new terms), its stored edge a new source and a new
+    // edge to a new action; a new incident joins the stored service.
+    let second = Batch {
+        nodes: vec![
+            node(
+                K::Incident,
+                "inc:1",
+                Some("disk full on primary, replica lag"),
+                "slack",
+                5,
+            ),
+            node(
+                K::Incident,
+                "inc:2",
+                Some("replica lag after failover"),
+                "slack",
+                20,
+            ),
+            node(K::Action, "inc:1#failover", Some("failover"), "slack", 5),
+        ],
+        edges: vec![
+            edge(
+                E::Affected,
+                (K::Incident, "inc:1"),
+                (K::Service, "billing"),
+                "slack",
+            ),
+            edge(
+                E::ResolvedBy,
+                (K::Incident, "inc:1"),
+                (K::Action, "inc:1#failover"),
+                "slack",
+            ),
+            edge(
+                E::Affected,
+                (K::Incident, "inc:2"),
+                (K::Service, "billing"),
+                "slack",
+            ),
+        ],
+    };
+    g.upsert(&second).await.unwrap();
+    let after = g.export().await.unwrap();
+    assert_eq!(after.nodes.len(), 4);
+    assert_eq!(after.edges.len(), 3);
+    let stored_edge = after
+        .edges
+        .iter()
+        .find(|e| e.kind == E::Affected && e.from.key == "inc:1")
+        .unwrap();
+    assert_eq!(
+        stored_edge
+            .sources
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["jira", "slack"]
+    );
+    // Both titles' new words are indexed: the stored incident's too.
+    let hits = g.similar("replica lag", 5).await.unwrap();
+    let keys: BTreeSet<&str> = hits.iter().map(|h| h.incident.node.key.as_str()).collect();
+    assert_eq!(keys, ["inc:1", "inc:2"].into_iter().collect());
+    assert!(hits.iter().all(|h| h.text_similarity > 0.0));
+    g.upsert(&second).await.unwrap();
+    assert_eq!(g.export().await.unwrap(), after);
+
+    // Straight to the store, a new node's term row and edge given twice: written once.
+    let third = Batch {
+        nodes: vec![node(
+            K::Incident,
+            "inc:3",
+            Some("primary disk full again"),
+            "jira",
+            30,
+        )],
+        edges: vec![edge(
+            E::Affected,
+            (K::Incident, "inc:3"),
+            (K::Service, "billing"),
+            "jira",
+        )],
+    };
+    let mut rows = g.encrypt_batch(&third).unwrap();
+    rows.terms.push(rows.terms[0]);
+    rows.edges.push(rows.edges[0].clone());
+    store.upsert(&tenant, &rows).await.unwrap();
+    store.upsert(&tenant, &rows).await.unwrap();
+    let last = g.export().await.unwrap();
+    assert_eq!(last.nodes.len(), 5);
+    assert_eq!(last.edges.len(), 4);
+    let hit = g.similar("primary disk full again", 1).await.unwrap();
+    assert_eq!(hit[0].incident.node.key, "inc:3");
+    assert!(
+        (hit[0].text_similarity - 1.0).abs() < 1e-9,
+        "{}",
+        hit[0].text_similarity
+    );
+}
+
+#[tokio::test]
+async fn sqlite_mixes_new_and_stored_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    new_and_stored_rows(Arc::new(
+        SqliteStore::open(dir.path(), StoreOptions::default()).unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_mixes_new_and_stored_rows() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 4).await;
+    new_and_stored_rows(Arc::new(store)).await;
+}
+
 #[tokio::test]
 async fn sqlite_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -637,14 +786,13 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
     assert_eq!(migrated.export().await.unwrap(), expected);
 }
 
+/// `BACCA_TEST_POSTGRES_URL`, through [`bacca_testenv::service_env`]: a missing value fails the
+/// test in CI and skips it, saying so, elsewhere.
 fn postgres_url() -> Option<String> {
-    let url = std::env::var("BACCA_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        println!("skipped: BACCA_TEST_POSTGRES_URL not set");
-    }
-    url
+    bacca_testenv::service_env(
+        "BACCA_TEST_POSTGRES_URL",
+        "scripts/test.sh starts PostgreSQL",
+    )
 }
 
 /// Drops a test schema when dropped (also when the test panics).
@@ -678,6 +826,27 @@ impl Drop for DropSchema {
         })
         .join();
     }
+}
+
+/// A store on the application role's connection (`app` from [`postgres_setup`]: no DDL, row
+/// level security applies) with `connections` connections (and as many for write locks), with
+/// the pool it uses.
+async fn app_store(app: PgConnectOptions, connections: u32) -> (PgPool, PostgresStore) {
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(app)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(
+        pool.clone(),
+        StoreOptions {
+            migrate: false,
+            max_connections: connections,
+        },
+    )
+    .await
+    .unwrap();
+    (pool, store)
 }
 
 /// A fresh schema with the graph migrated by the admin, and an unprivileged application role
@@ -864,24 +1033,188 @@ async fn postgres_migrates_a_version_1_graph_with_its_data() {
     assert_eq!(forced, [true, true, true, true]);
 }
 
+/// Foreign keys from `nodes` to `tenants` in `schema` (schema 4 has none).
+async fn node_tenant_fks(pool: &PgPool, schema: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid \
+         JOIN pg_class f ON f.oid = c.confrelid JOIN pg_namespace n ON n.oid = r.relnamespace \
+         WHERE n.nspname = $1 AND r.relname = 'nodes' AND f.relname = 'tenants' AND c.contype = 'f'",
+    )
+    .bind(schema)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A PostgreSQL graph at schema 3 (rows as the version-3 store wrote them) is migrated to the
+/// current schema with every row kept, the nodes' foreign key to tenants dropped (4), node
+/// pages with room for updates in place (6), and row-level security still in force; upserts
+/// on the migrated graph stay idempotent.
 #[tokio::test]
-async fn postgres_passes_the_suite_as_unprivileged_role() {
+async fn postgres_migrates_a_version_3_graph_with_its_data() {
     let Some(url) = postgres_url() else { return };
-    let (_admin, app, _schema) = postgres_setup(&url).await;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(app)
+    let schema = unique("bacca_kg_");
+    let _guard = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let admin = PgConnectOptions::from_str(&url).unwrap();
+    let boot = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone())
         .await
         .unwrap();
-    let store = PostgresStore::from_pool(
-        pool,
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&boot)
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(admin.options([("search_path", schema.as_str())]))
+        .await
+        .unwrap();
+    // Versions 1 to 3 under the descriptions the binary records.
+    let v3 = tempfile::tempdir().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for (file, as_name) in [
+        ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
+        ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
+        (
+            "0003_edge_row_locks.sql",
+            "0003_edge_row_locks_instead_of_foreign_keys.sql",
+        ),
+    ] {
+        std::fs::copy(dir.join(file), v3.path().join(as_name)).unwrap();
+    }
+    sqlx::migrate::Migrator::new(v3.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    assert_eq!(node_tenant_fks(&pool, &schema).await, 1);
+
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
+    let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
+    g.create().await.unwrap();
+    g.upsert(&fixture()).await.unwrap();
+    let expected = g.export().await.unwrap();
+    let rows = g.encrypt_batch(&fixture()).unwrap();
+    let t = tenant.as_str();
+    sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
+        .bind(t)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut nids = std::collections::HashMap::new();
+    for n in &rows.nodes {
+        let nid: i64 = sqlx::query_scalar(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING nid",
+        )
+        .bind(t)
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(&n.attrs)
+        .bind(&n.sources)
+        .bind(n.first_seen)
+        .bind(n.last_seen)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        nids.insert(n.id.clone(), nid);
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(nids[&e.src])
+        .bind(e.kind.as_str())
+        .bind(nids[&e.dst])
+        .bind(t)
+        .bind(&e.sources)
+        .bind(e.first_seen)
+        .bind(e.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for term in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, nid) VALUES ($1, $2, $3)")
+            .bind(t)
+            .bind(term.term)
+            .bind(nids[&rows.nodes[term.node].id])
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let err = PostgresStore::from_pool(
+        pool.clone(),
         StoreOptions {
             migrate: false,
             ..StoreOptions::default()
         },
     )
     .await
+    .unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { found: 3, .. }), "{err}");
+    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(node_tenant_fks(&pool, &schema).await, 0);
+    // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen.
+    let options: Option<Vec<String>> = sqlx::query_scalar(
+        "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = 'nodes'",
+    )
+    .bind(&schema)
+    .fetch_one(&pool)
+    .await
     .unwrap();
+    assert_eq!(options, Some(vec!["fillfactor=90".to_owned()]));
+    let by_kind: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'nodes_by_kind'",
+    )
+    .bind(&schema)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(by_kind.ends_with("(tenant_id, kind)"), "{by_kind}");
+    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let forced: Vec<bool> = sqlx::query_scalar(
+        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(forced, [true, true, true, true]);
+}
+
+#[tokio::test]
+async fn postgres_passes_the_suite_as_unprivileged_role() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 4).await;
     suite(Arc::new(store)).await;
 }
 
@@ -889,22 +1222,8 @@ async fn postgres_passes_the_suite_as_unprivileged_role() {
 async fn postgres_row_level_security_isolates_tenants() {
     let Some(url) = postgres_url() else { return };
     let (_admin, app, _schema) = postgres_setup(&url).await;
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(app)
-        .await
-        .unwrap();
-    let store = Arc::new(
-        PostgresStore::from_pool(
-            pool.clone(),
-            StoreOptions {
-                migrate: false,
-                ..StoreOptions::default()
-            },
-        )
-        .await
-        .unwrap(),
-    );
+    let (pool, store) = app_store(app, 2).await;
+    let store = Arc::new(store);
     let a = TenantId::new(unique("a-")).unwrap();
     let b = TenantId::new(unique("b-")).unwrap();
     let ga = KnowledgeGraph::new(store.clone(), cipher(), a.clone());
@@ -1008,24 +1327,9 @@ async fn postgres_edges_have_no_foreign_keys_and_none_dangles_after_the_suite() 
 /// server can tell.
 async fn two_postgres_processes(url: &str) -> (Arc<PostgresStore>, Arc<PostgresStore>, DropSchema) {
     let (_admin, app, schema) = postgres_setup(url).await;
-    let mut stores = Vec::new();
-    for _ in 0..2 {
-        let pool = PgPoolOptions::new()
-            .max_connections(2)
-            .connect_with(app.clone())
-            .await
-            .unwrap();
-        let options = StoreOptions {
-            migrate: false,
-            max_connections: 2,
-        };
-        stores.push(Arc::new(
-            PostgresStore::from_pool(pool, options).await.unwrap(),
-        ));
-    }
-    let second = stores.pop().unwrap();
-    let first = stores.pop().unwrap();
-    (first, second, schema)
+    let (_pool, first) = app_store(app.clone(), 2).await;
+    let (_pool, second) = app_store(app, 2).await;
+    (Arc::new(first), Arc::new(second), schema)
 }
 
 /// Not ready within a moment: only ever used as "still blocked", never as a success.
@@ -1097,24 +1401,7 @@ async fn postgres_write_lock_holds_across_processes() {
 fn split_batches() -> (Batch, Batch) {
     use EdgeKind as E;
     use NodeKind as K;
-    let incident = Batch {
-        nodes: vec![
-            node(
-                K::Incident,
-                "pd:incident:9",
-                Some("Checkout errors"),
-                "pagerduty",
-                0,
-            ),
-            node(K::Service, "checkout", None, "pagerduty", 0),
-        ],
-        edges: vec![edge(
-            E::Affected,
-            (K::Incident, "pd:incident:9"),
-            (K::Service, "checkout"),
-            "pagerduty",
-        )],
-    };
+    let incident = incident_on("pd:incident:9", "Checkout errors", "checkout", "pagerduty");
     let logs = Batch {
         nodes: vec![
             node(K::Signature, "sig-9", Some(TEMPLATE), "gcp-logging", 1),

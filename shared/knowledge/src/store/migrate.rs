@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -29,6 +29,21 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         3,
         "edge row locks (no change)",
         include_str!("../../migrations/sqlite/0003_edge_row_locks.sql"),
+    ),
+    (
+        4,
+        "tenant row lock (no change)",
+        include_str!("../../migrations/sqlite/0004_tenant_row_lock.sql"),
+    ),
+    (
+        5,
+        "node ids as 16-byte blobs",
+        include_str!("../../migrations/sqlite/0005_blob_ids.sql"),
+    ),
+    (
+        6,
+        "node updates in place (no change)",
+        include_str!("../../migrations/sqlite/0006_node_updates_in_place.sql"),
     ),
 ];
 
@@ -48,6 +63,21 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "edge row locks instead of foreign keys",
         include_str!("../../migrations/postgres/0003_edge_row_locks.sql"),
+    ),
+    (
+        4,
+        "tenant row lock instead of the nodes' foreign key",
+        include_str!("../../migrations/postgres/0004_tenant_row_lock.sql"),
+    ),
+    (
+        5,
+        "SQLite node ids as blobs (no change)",
+        include_str!("../../migrations/postgres/0005_sqlite_blob_ids.sql"),
+    ),
+    (
+        6,
+        "node updates in place: fillfactor, nodes_by_kind without last_seen",
+        include_str!("../../migrations/postgres/0006_node_updates_in_place.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -321,6 +322,46 @@ pub async fn open_store(uri: &str, options: StoreOptions) -> Result<Arc<dyn Grap
         ))
     } else {
         Err(Error::InvalidStoreUri)
+    }
+}
+
+impl RowBatch {
+    /// Ids of edge ends that are not among the batch's own nodes (`nids` holds those after the
+    /// node upsert): sorted and de-duplicated, for one lookup of their surrogate keys.
+    pub(crate) fn edge_ends_outside(&self, nids: &HashMap<String, i64>) -> Vec<String> {
+        let mut outside: Vec<String> = self
+            .edges
+            .iter()
+            .flat_map(|e| [&e.src, &e.dst])
+            .filter(|id| !nids.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        outside.sort_unstable();
+        outside.dedup();
+        outside
+    }
+
+    /// The term rows as `(nid, term)` pairs through the surrogate keys in `nids`, sorted and
+    /// de-duplicated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRecord`] when a term refers to no node of the batch.
+    pub(crate) fn term_pairs(&self, nids: &HashMap<String, i64>) -> Result<Vec<(i64, i64)>> {
+        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(self.terms.len());
+        for term in &self.terms {
+            let nid = self
+                .nodes
+                .get(term.node)
+                .and_then(|n| nids.get(&n.id))
+                .ok_or_else(|| {
+                    Error::InvalidRecord("term refers to no node of the batch".into())
+                })?;
+            terms.push((*nid, term.term));
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        Ok(terms)
     }
 }
 

@@ -6,6 +6,8 @@
 //! Edges reference nodes by integer key without foreign keys (schema 3): an upsert locks the
 //! stored nodes its edges point to `FOR KEY SHARE`, an erasure locks the nodes it deletes or
 //! moves `FOR UPDATE` before touching their edges and terms, so no edge outlives its nodes.
+//! Nodes have no foreign key to `tenants` either (schema 4): a write transaction locks its
+//! tenant's row `FOR KEY SHARE` once instead of a key check per inserted node.
 //!
 //! Writers of one tenant serialise across processes on a session advisory lock
 //! ([`GraphStore::lock_writes`]), taken on a connection of a second pool (`locks`, as large
@@ -14,10 +16,10 @@
 //!
 //! Grants the application role needs (migrations run as the owner):
 //! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, node_terms TO <app>;`
-//! (DELETE for data-subject erasure)
+//! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -174,30 +176,47 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Begins a transaction scoped to `tenant` by row-level security; when `must_exist`, an
-    /// unregistered tenant is [`Error::UnknownTenant`].
+    /// Begins a transaction scoped to `tenant` by row-level security. Unless `access` is
+    /// [`Access::Create`], an unregistered tenant is [`Error::UnknownTenant`].
     async fn begin(
         &self,
         tenant: &TenantId,
-        must_exist: bool,
+        access: Access,
     ) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT set_config('bacca.tenant_id', $1, true)")
             .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
-        if must_exist {
-            let found: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM tenants WHERE tenant_id = $1")
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+        let check = match access {
+            Access::Create => None,
+            Access::Read => Some("SELECT 1 FROM tenants WHERE tenant_id = $1"),
+            Access::Write => Some("SELECT 1 FROM tenants WHERE tenant_id = $1 FOR KEY SHARE"),
+        };
+        if let Some(check) = check {
+            let found: Option<i32> = sqlx::query_scalar(check)
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
             if found.is_none() {
                 return Err(Error::UnknownTenant(tenant.to_string()));
             }
         }
         Ok(tx)
     }
+}
+
+/// What a transaction does with its tenant's row.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Registers the tenant: no check.
+    Create,
+    /// Reads: the tenant must exist.
+    Read,
+    /// Writes nodes, edges or terms: the tenant must exist, and its row is locked
+    /// `FOR KEY SHARE` until commit. Nodes have no foreign key to `tenants` (migration 0004):
+    /// this one lock per transaction replaces the key check per inserted node.
+    Write,
 }
 
 fn node_from_row(r: &PgRow) -> Result<NodeRow> {
@@ -240,12 +259,20 @@ fn joined(v: &[String]) -> Result<String> {
 }
 
 /// Upserts node rows (merge: label replaced when given, attributes merged, sources union,
-/// times widen); records each blind id's integer key in `nids`.
+/// times widen); records each blind id's integer key in `nids`, and in `fresh` the keys of
+/// the rows this statement inserted (rather than merged into a stored row).
+///
+/// A row is fresh when its `xmax` is 0: the merge path first locks the stored row and the
+/// new row version carries that lock, an inserted row has none. A fresh node has no edges
+/// and no term rows yet (its `nid` was never used), so theirs are written without conflict
+/// handling; were a merged row ever taken for fresh, that plain insert would fail with a
+/// unique violation and the batch roll back, never write a duplicate.
 async fn upsert_nodes(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
     nodes: &[NodeRow],
     nids: &mut HashMap<String, i64>,
+    fresh: &mut HashSet<i64>,
 ) -> Result<()> {
     if nodes.is_empty() {
         return Ok(());
@@ -276,7 +303,7 @@ async fn upsert_nodes(
                      ARRAY(SELECT DISTINCT s FROM unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s) END, \
            first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
            last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen) \
-         RETURNING id, nid",
+         RETURNING id, nid, xmax = 0 AS fresh",
     )
     .bind(t)
     .bind(&ids)
@@ -290,7 +317,11 @@ async fn upsert_nodes(
     .fetch_all(&mut **tx)
     .await?;
     for r in rows {
-        nids.insert(r.try_get("id")?, r.try_get("nid")?);
+        let nid: i64 = r.try_get("nid")?;
+        if r.try_get::<bool, _>("fresh")? {
+            fresh.insert(nid);
+        }
+        nids.insert(r.try_get("id")?, nid);
     }
     Ok(())
 }
@@ -376,7 +407,7 @@ async fn replace_terms(
 #[async_trait]
 impl GraphStore for PostgresStore {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()> {
-        let mut tx = self.begin(tenant, false).await?;
+        let mut tx = self.begin(tenant, Access::Create).await?;
         sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(tenant.as_str())
             .execute(&mut *tx)
@@ -392,70 +423,68 @@ impl GraphStore for PostgresStore {
     }
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Write).await?;
         let t = tenant.as_str();
         let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
-        upsert_nodes(&mut tx, t, &batch.nodes, &mut nids).await?;
-        let mut outside: Vec<String> = batch
-            .edges
-            .iter()
-            .flat_map(|e| [&e.src, &e.dst])
-            .filter(|id| !nids.contains_key(id.as_str()))
-            .cloned()
-            .collect();
-        outside.sort_unstable();
-        outside.dedup();
+        let mut fresh: HashSet<i64> = HashSet::with_capacity(batch.nodes.len());
+        upsert_nodes(&mut tx, t, &batch.nodes, &mut nids, &mut fresh).await?;
+        let outside = batch.edge_ends_outside(&nids);
         lookup_nids(&mut tx, t, &outside, Lock::KeyShare, &mut nids).await?;
-        if !batch.terms.is_empty() {
-            let mut terms = Vec::with_capacity(batch.terms.len());
-            let mut owners = Vec::with_capacity(batch.terms.len());
-            for term in &batch.terms {
-                let nid = batch
-                    .nodes
-                    .get(term.node)
-                    .and_then(|n| nids.get(&n.id))
-                    .ok_or_else(|| {
-                        Error::InvalidRecord("term refers to no node of the batch".into())
-                    })?;
-                terms.push(term.term);
-                owners.push(*nid);
+        let terms = batch.term_pairs(&nids)?;
+        // Term rows of fresh nodes cannot exist yet: a plain insert, no conflict arbiter.
+        let (new_terms, old_terms): (Vec<(i64, i64)>, Vec<(i64, i64)>) =
+            terms.into_iter().partition(|(nid, _)| fresh.contains(nid));
+        for (rows, on_conflict) in [(new_terms, ""), (old_terms, " ON CONFLICT DO NOTHING")] {
+            if rows.is_empty() {
+                continue;
             }
-            sqlx::query(
+            let (owners, terms): (Vec<i64>, Vec<i64>) = rows.into_iter().unzip();
+            sqlx::query(&format!(
                 "INSERT INTO node_terms (tenant_id, term, nid) \
-                 SELECT $1, u.term, u.nid FROM UNNEST($2::bigint[], $3::bigint[]) AS u(term, nid) \
-                 ON CONFLICT DO NOTHING",
-            )
+                 SELECT $1, u.term, u.nid FROM UNNEST($2::bigint[], $3::bigint[]) AS u(term, nid)\
+                 {on_conflict}"
+            ))
             .bind(t)
             .bind(&terms)
             .bind(&owners)
             .execute(&mut *tx)
             .await?;
         }
-        if !batch.edges.is_empty() {
-            let e = &batch.edges;
-            let mut src = Vec::with_capacity(e.len());
-            let mut dst = Vec::with_capacity(e.len());
-            for x in e {
-                let (Some(s), Some(d)) = (nids.get(&x.src), nids.get(&x.dst)) else {
-                    return Err(missing_node());
-                };
-                src.push(*s);
-                dst.push(*d);
+        // Edges touching a fresh node cannot exist yet either (each edge once: a repeated one
+        // goes through the merge).
+        let mut new_edges: Vec<(i64, &EdgeRow, i64)> = Vec::with_capacity(batch.edges.len());
+        let mut old_edges: Vec<(i64, &EdgeRow, i64)> = Vec::new();
+        let mut seen: HashSet<(i64, EdgeKind, i64)> = HashSet::with_capacity(batch.edges.len());
+        for e in &batch.edges {
+            let (Some(&s), Some(&d)) = (nids.get(&e.src), nids.get(&e.dst)) else {
+                return Err(missing_node());
+            };
+            if (fresh.contains(&s) || fresh.contains(&d)) && seen.insert((s, e.kind, d)) {
+                new_edges.push((s, e, d));
+            } else {
+                old_edges.push((s, e, d));
             }
-            let kinds: Vec<&str> = e.iter().map(|x| x.kind.as_str()).collect();
-            let sources: Vec<String> = e
+        }
+        for (rows, on_conflict) in [(new_edges, ""), (old_edges, EDGE_CONFLICT)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let src: Vec<i64> = rows.iter().map(|x| x.0).collect();
+            let dst: Vec<i64> = rows.iter().map(|x| x.2).collect();
+            let kinds: Vec<&str> = rows.iter().map(|x| x.1.kind.as_str()).collect();
+            let sources: Vec<String> = rows
                 .iter()
-                .map(|x| joined(&x.sources))
+                .map(|x| joined(&x.1.sources))
                 .collect::<Result<_>>()?;
-            let first: Vec<DateTime<Utc>> = e.iter().map(|x| x.first_seen).collect();
-            let last: Vec<DateTime<Utc>> = e.iter().map(|x| x.last_seen).collect();
+            let first: Vec<DateTime<Utc>> = rows.iter().map(|x| x.1.first_seen).collect();
+            let last: Vec<DateTime<Utc>> = rows.iter().map(|x| x.1.last_seen).collect();
             sqlx::query(&format!(
                 "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
                  SELECT u.src, u.kind, u.dst, $1, string_to_array(u.sources, chr(31)), \
                         u.first_seen, u.last_seen \
                  FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], \
                              $7::timestamptz[]) AS u(src, kind, dst, sources, first_seen, last_seen)\
-                 {EDGE_CONFLICT}"
+                 {on_conflict}"
             ))
             .bind(t)
             .bind(&src)
@@ -475,7 +504,7 @@ impl GraphStore for PostgresStore {
         if filter.ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Read).await?;
         // One statement per filter shape (not `$2 IS NULL OR kind = $2`): a generic plan for
         // the catch-all form cannot use the indexes and scans every node.
         let mut qb = QueryBuilder::<Postgres>::new(
@@ -501,7 +530,7 @@ impl GraphStore for PostgresStore {
         {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Read).await?;
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT e.kind, s.id AS src, d.id AS dst, e.sources, e.first_seen, e.last_seen \
              FROM edges e JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst \
@@ -511,19 +540,14 @@ impl GraphStore for PostgresStore {
         if let Some(k) = filter.kind {
             qb.push(" AND e.kind = ").push_bind(k.as_str());
         }
-        if let Some(ids) = &filter.src_ids {
-            qb.push(" AND s.tenant_id = ")
-                .push_bind(tenant.as_str())
-                .push(" AND s.id = ANY(")
-                .push_bind(ids)
-                .push(")");
-        }
-        if let Some(ids) = &filter.dst_ids {
-            qb.push(" AND d.tenant_id = ")
-                .push_bind(tenant.as_str())
-                .push(" AND d.id = ANY(")
-                .push_bind(ids)
-                .push(")");
+        for (end, ids) in [("s", &filter.src_ids), ("d", &filter.dst_ids)] {
+            if let Some(ids) = ids {
+                qb.push(format_args!(" AND {end}.tenant_id = "))
+                    .push_bind(tenant.as_str())
+                    .push(format_args!(" AND {end}.id = ANY("))
+                    .push_bind(ids)
+                    .push(")");
+            }
         }
         qb.push(" ORDER BY s.id, e.kind, d.id");
         let rows = qb.build().fetch_all(&mut *tx).await?;
@@ -532,7 +556,7 @@ impl GraphStore for PostgresStore {
     }
 
     async fn stats(&self, tenant: &TenantId) -> Result<Stats> {
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Read).await?;
         let version: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&mut *tx)
@@ -564,7 +588,7 @@ impl GraphStore for PostgresStore {
     }
 
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Read).await?;
         let rows = sqlx::query(
             "WITH q AS (SELECT nid, id FROM nodes WHERE tenant_id = $1 AND id = ANY($2 || $3)), \
                   hits AS (SELECT e.src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges e \
@@ -604,7 +628,7 @@ impl GraphStore for PostgresStore {
     }
 
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts> {
-        let mut tx = self.begin(tenant, true).await?;
+        let mut tx = self.begin(tenant, Access::Write).await?;
         let t = tenant.as_str();
         let mut counts = ErasureCounts::default();
         if !erasure.delete.is_empty() {
@@ -647,7 +671,15 @@ impl GraphStore for PostgresStore {
                 old
             } else {
                 let mut nids = HashMap::new();
-                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row), &mut nids).await?;
+                let mut fresh = HashSet::new();
+                upsert_nodes(
+                    &mut tx,
+                    t,
+                    std::slice::from_ref(&rw.row),
+                    &mut nids,
+                    &mut fresh,
+                )
+                .await?;
                 let new = *nids.get(&rw.row.id).ok_or_else(missing_node)?;
                 sqlx::query(&format!(
                     "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \

@@ -1,9 +1,10 @@
 //! SQLite backend: the embedded default, one database file per tenant
 //! (`<directory>/<tenant>.sqlite`, WAL journal, foreign keys on).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,10 +25,12 @@ use super::{
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
 
-// Rows per multi-row INSERT (bound parameters per statement stay well under SQLite's 32766).
-const NODE_CHUNK: usize = 500;
-const EDGE_CHUNK: usize = 1000;
-const TERM_CHUNK: usize = 2000;
+// Rows per multi-row INSERT: bound parameters per statement stay under SQLite's 32766. Few,
+// large statements: each statement after the first in a transaction copies the pages it
+// touches that earlier ones dirtied to its statement journal (random blind-id index pages
+// are touched by every node chunk).
+const NODE_CHUNK: usize = 3000;
+const TERM_CHUNK: usize = 16000;
 const IN_CHUNK: usize = 500;
 
 /// The SQLite graph store: a directory holding one file per tenant.
@@ -41,10 +44,15 @@ pub struct SqliteStore {
 /// A tenant file's connections: one writer (SQLite writes one transaction at a time anyway,
 /// and one connection keeps its page cache valid from batch to batch: a cache is dropped
 /// whenever another connection changed the file) and readers.
+///
+/// Upserts go through `writer`, a plain SQLite connection with cached prepared statements
+/// (one row per statement execution: no SQL text to build and parse per batch, no channel
+/// hop per statement), run on a blocking thread; migrations, erasure and reads stay on sqlx.
 #[derive(Debug, Clone)]
 struct Pools {
     write: SqlitePool,
     read: SqlitePool,
+    writer: Arc<std::sync::Mutex<rusqlite::Connection>>,
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -65,6 +73,38 @@ fn json_list(v: &[String]) -> String {
 
 fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// A node id as stored since schema 5: the bytes of a lowercase hex id (every id the graph
+/// writes is the hex of a 16-byte blind index), or `None` for any other id, stored as text.
+/// Half as wide keys in the random id index: a batch dirties fewer of its pages.
+fn id_bytes(id: &str) -> Option<Vec<u8>> {
+    let hex = !id.is_empty()
+        && id.len().is_multiple_of(2)
+        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    hex.then(|| hex::decode(id).ok()).flatten()
+}
+
+/// SQL reading a stored id column back as the id string (inverse of [`id_bytes`]).
+fn id_text(col: &str) -> String {
+    format!("(CASE WHEN typeof({col}) = 'blob' THEN lower(hex({col})) ELSE {col} END)")
+}
+
+/// A node id as a parameter of the writer connection.
+fn id_param(id: &str) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+    match id_bytes(id) {
+        Some(b) => ToSqlOutput::Owned(Value::Blob(b)),
+        None => ToSqlOutput::Borrowed(ValueRef::Text(id.as_bytes())),
+    }
+}
+
+/// Binds a node id (see [`id_bytes`]) to a sqlx query.
+fn push_id<'a>(qb: &mut sqlx::query_builder::Separated<'_, 'a, Sqlite, &str>, id: &'a str) {
+    match id_bytes(id) {
+        Some(b) => qb.push_bind(b),
+        None => qb.push_bind(id),
+    };
 }
 
 impl SqliteStore {
@@ -110,10 +150,11 @@ impl SqliteStore {
             // after a power loss the last commits may be lost, never half-applied.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            // Reads map the file instead of copying pages; checkpoints every ~32 MiB of WAL
-            // (fewer, larger checkpoints write each hot page once).
+            // Reads map the file instead of copying pages; checkpoints every ~64 MiB of WAL
+            // (fewer, larger checkpoints write each hot page once: every batch dirties pages
+            // all over the blind-id index, and the WAL holds each of them once per batch).
             .pragma("mmap_size", "268435456")
-            .pragma("wal_autocheckpoint", "8192");
+            .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
@@ -156,10 +197,217 @@ impl SqliteStore {
             .max_connections(self.options.max_connections.max(1))
             .connect_with(opts.create_if_missing(false))
             .await?;
-        let p = Pools { write: pool, read };
+        let writer = open_writer(&path)?;
+        let p = Pools {
+            write: pool,
+            read,
+            writer: Arc::new(std::sync::Mutex::new(writer)),
+        };
         pools.insert(tenant.clone(), p.clone());
         Ok(p)
     }
+}
+
+/// A SQLite error of the direct writer connection as [`Error::Database`] (class and code
+/// only: SQLite messages can quote values).
+fn write_err(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            let (class, retryable) = match (f.code, f.extended_code) {
+                (_, 2067 | 1555) => ("unique violation", false),
+                (_, 787) => ("foreign key violation (edge to an unknown node?)", false),
+                (_, 1299) => ("not-null violation", false),
+                (_, 275) => ("check violation", false),
+                (ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked, _) => {
+                    ("statement failed", true)
+                }
+                (ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory | ErrorCode::DiskFull, _) => {
+                    ("i/o", true)
+                }
+                _ => ("statement failed", false),
+            };
+            Error::Database {
+                class,
+                code: Some(f.extended_code.to_string()),
+                retryable,
+            }
+        }
+        _ => Error::Database {
+            class: "statement failed",
+            code: None,
+            retryable: false,
+        },
+    }
+}
+
+/// Opens the tenant file's writer connection (the schema is already migrated), with the
+/// pragmas of the sqlx connections except foreign keys: [`upsert_rows`] writes only edges
+/// and term rows whose node keys it has just upserted or read in the same transaction (an
+/// edge to a node neither in the batch nor stored fails and rolls back the batch), so the
+/// checks (a lookup in `nodes` per edge end and term row) would only repeat them. Erasure,
+/// on the sqlx writer, keeps them on.
+fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(write_err)?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(write_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = memory; \
+         PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 16384;",
+    )
+    .map_err(write_err)?;
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
+}
+
+/// Insert of a node unless its id is stored.
+const NODE_INSERT: &str =
+    "INSERT OR IGNORE INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
+     sources, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// Merge of a node into its stored row (the rule of [`NODE_CONFLICT`]).
+const NODE_MERGE: &str = "UPDATE nodes SET \
+     label_ct = COALESCE(?2, label_ct), \
+     attrs = json_patch(attrs, ?3), \
+     sources = CASE WHEN ?4 = sources THEN sources ELSE \
+               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(sources) \
+                UNION SELECT value FROM json_each(?4) ORDER BY 1)) END, \
+     first_seen = MIN(first_seen, ?5), \
+     last_seen = MAX(last_seen, ?6) \
+     WHERE nid = ?1";
+
+/// The integer key of a stored node id, through a prepared `SELECT nid ... WHERE id = ?1`.
+fn find_nid(find: &mut rusqlite::CachedStatement<'_>, id: &str) -> Result<Option<i64>> {
+    let mut rows = find.query([id_param(id)]).map_err(write_err)?;
+    match rows.next().map_err(write_err)? {
+        Some(r) => r.get(0).map(Some).map_err(write_err),
+        None => Ok(None),
+    }
+}
+const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
+     last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// [`GraphStore::upsert`] on the writer connection: one immediate transaction, one cached
+/// statement per row kind.
+fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Result<()> {
+    use rusqlite::params;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(write_err)?;
+    // Rowids past the largest one are fresh: the upsert below inserted them. A fresh node
+    // has no edges and no term rows yet (those of a deleted node went before it), so
+    // theirs are written without conflict handling. The file has one writer at a time and
+    // the transaction keeps one snapshot from this read to the commit.
+    let last: i64 = tx
+        .query_row("SELECT COALESCE(MAX(nid), 0) FROM nodes", [], |r| r.get(0))
+        .map_err(write_err)?;
+    let fresh = |nid: i64| nid > last;
+    let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
+    // Each node is inserted unless its id is stored (`OR IGNORE`: one index probe per new
+    // node, and a single-row insert needs no statement journal); a stored one is merged in
+    // place. In id order, so that consecutive inserts land on the same pages of the id index.
+    let mut order: Vec<&NodeRow> = batch.nodes.iter().collect();
+    order.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    {
+        let mut insert = tx.prepare_cached(NODE_INSERT).map_err(write_err)?;
+        let mut find = tx
+            .prepare_cached("SELECT nid FROM nodes WHERE id = ?1")
+            .map_err(write_err)?;
+        let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
+        for n in order {
+            let attrs = n.attrs.to_string();
+            let sources = json_list(&n.sources);
+            let inserted = insert
+                .execute(params![
+                    id_param(&n.id),
+                    t,
+                    n.kind.as_str(),
+                    n.key_ct,
+                    n.label_ct,
+                    attrs,
+                    sources,
+                    micros(n.first_seen),
+                    micros(n.last_seen),
+                ])
+                .map_err(write_err)?;
+            if inserted == 1 {
+                nids.insert(n.id.clone(), tx.last_insert_rowid());
+                continue;
+            }
+            // Not inserted: the id is stored (or the row broke a NOT NULL or CHECK rule,
+            // which OR IGNORE skips too).
+            let nid = find_nid(&mut find, &n.id)?.ok_or_else(|| decode_err("check violation"))?;
+            merge
+                .execute(params![
+                    nid,
+                    n.label_ct,
+                    attrs,
+                    sources,
+                    micros(n.first_seen),
+                    micros(n.last_seen),
+                ])
+                .map_err(write_err)?;
+            nids.insert(n.id.clone(), nid);
+        }
+    }
+    let outside = batch.edge_ends_outside(&nids);
+    if !outside.is_empty() {
+        let mut find = tx
+            .prepare_cached("SELECT nid FROM nodes WHERE id = ?1")
+            .map_err(write_err)?;
+        for id in outside {
+            if let Some(nid) = find_nid(&mut find, &id)? {
+                nids.insert(id, nid);
+            }
+        }
+    }
+    {
+        let mut plain = tx
+            .prepare_cached("INSERT INTO node_terms (term, nid) VALUES (?1, ?2)")
+            .map_err(write_err)?;
+        let mut merge = tx
+            .prepare_cached(
+                "INSERT INTO node_terms (term, nid) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .map_err(write_err)?;
+        for (nid, term) in batch.term_pairs(&nids)? {
+            let st = if fresh(nid) { &mut plain } else { &mut merge };
+            st.execute(params![term, nid]).map_err(write_err)?;
+        }
+    }
+    {
+        let mut plain = tx.prepare_cached(EDGE_INSERT).map_err(write_err)?;
+        let mut merge = tx
+            .prepare_cached(&format!("{EDGE_INSERT}{EDGE_CONFLICT}"))
+            .map_err(write_err)?;
+        // Each edge once through the plain insert: a repeated one goes through the merge.
+        let mut seen: HashSet<(i64, EdgeKind, i64)> = HashSet::with_capacity(batch.edges.len());
+        for e in &batch.edges {
+            let (Some(&src), Some(&dst)) = (nids.get(&e.src), nids.get(&e.dst)) else {
+                return Err(missing_node());
+            };
+            let st = if (fresh(src) || fresh(dst)) && seen.insert((src, e.kind, dst)) {
+                &mut plain
+            } else {
+                &mut merge
+            };
+            st.execute(params![
+                src,
+                e.kind.as_str(),
+                dst,
+                t,
+                json_list(&e.sources),
+                micros(e.first_seen),
+                micros(e.last_seen),
+            ])
+            .map_err(write_err)?;
+        }
+    }
+    tx.commit().map_err(write_err)
 }
 
 fn node_from_row(r: &SqliteRow) -> Result<NodeRow> {
@@ -198,7 +446,7 @@ fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
     }
     let mut sep = qb.separated(", ");
     for i in items {
-        sep.push_bind(i.as_str());
+        push_id(&mut sep, i);
     }
     qb.push(")");
 }
@@ -237,8 +485,8 @@ async fn upsert_nodes(
             "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
         );
         qb.push_values(chunk, |mut b, n| {
-            b.push_bind(n.id.as_str())
-                .push_bind(t)
+            push_id(&mut b, &n.id);
+            b.push_bind(t)
                 .push_bind(n.kind.as_str())
                 .push_bind(n.key_ct.as_slice())
                 .push_bind(n.label_ct.as_deref())
@@ -248,7 +496,7 @@ async fn upsert_nodes(
                 .push_bind(micros(n.last_seen));
         });
         qb.push(NODE_CONFLICT);
-        qb.push(" RETURNING id, nid");
+        qb.push(format!(" RETURNING {} AS id, nid", id_text("id")));
         for r in qb.build().fetch_all(&mut **tx).await? {
             nids.insert(r.try_get("id")?, r.try_get("nid")?);
         }
@@ -263,7 +511,10 @@ async fn lookup_nids(
     nids: &mut HashMap<String, i64>,
 ) -> Result<()> {
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, nid FROM nodes WHERE id IN ");
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} AS id, nid FROM nodes WHERE id IN ",
+            id_text("id")
+        ));
         push_in_list(&mut qb, chunk);
         for r in qb.build().fetch_all(&mut **tx).await? {
             nids.insert(r.try_get("id")?, r.try_get("nid")?);
@@ -311,64 +562,21 @@ impl GraphStore for SqliteStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let pools = self.pool(tenant, false).await?;
-        let mut tx = pools.write.begin().await?;
-        let t = tenant.as_str();
-        let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
-        upsert_nodes(&mut tx, t, &batch.nodes, &mut nids).await?;
-        let mut outside: Vec<String> = batch
-            .edges
-            .iter()
-            .flat_map(|e| [&e.src, &e.dst])
-            .filter(|id| !nids.contains_key(id.as_str()))
-            .cloned()
-            .collect();
-        outside.sort_unstable();
-        outside.dedup();
-        lookup_nids(&mut tx, &outside, &mut nids).await?;
-        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
-        for term in &batch.terms {
-            let nid = batch
-                .nodes
-                .get(term.node)
-                .and_then(|n| nids.get(&n.id))
-                .ok_or_else(|| {
-                    Error::InvalidRecord("term refers to no node of the batch".into())
-                })?;
-            terms.push((term.term, *nid));
-        }
-        for chunk in terms.chunks(TERM_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (term, nid) ");
-            qb.push_values(chunk, |mut b, (term, nid)| {
-                b.push_bind(*term).push_bind(*nid);
-            });
-            qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
-        }
-        let mut edges: Vec<(i64, &str, i64, &EdgeRow)> = Vec::with_capacity(batch.edges.len());
-        for e in &batch.edges {
-            let (Some(src), Some(dst)) = (nids.get(&e.src), nids.get(&e.dst)) else {
-                return Err(missing_node());
-            };
-            edges.push((*src, e.kind.as_str(), *dst, e));
-        }
-        for chunk in edges.chunks(EDGE_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) ",
-            );
-            qb.push_values(chunk, |mut b, (src, kind, dst, e)| {
-                b.push_bind(*src)
-                    .push_bind(*kind)
-                    .push_bind(*dst)
-                    .push_bind(t)
-                    .push_bind(json_list(&e.sources))
-                    .push_bind(micros(e.first_seen))
-                    .push_bind(micros(e.last_seen));
-            });
-            qb.push(EDGE_CONFLICT);
-            qb.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let t = tenant.as_str().to_owned();
+        let batch = batch.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pools
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            upsert_rows(&mut conn, &t, &batch)
+        })
+        .await
+        .map_err(|_| Error::Database {
+            class: "writer thread failed",
+            code: None,
+            retryable: true,
+        })?
     }
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
@@ -382,9 +590,11 @@ impl GraphStore for SqliteStore {
         };
         let mut out = Vec::new();
         for chunk in chunks {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen FROM nodes WHERE 1 = 1",
-            );
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {} AS id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen \
+                 FROM nodes WHERE 1 = 1",
+                id_text("id")
+            ));
             if let Some(k) = filter.kind {
                 qb.push(" AND kind = ").push_bind(k.as_str());
             }
@@ -423,11 +633,13 @@ impl GraphStore for SqliteStore {
         };
         let mut out = Vec::new();
         for chunk in chunks {
-            let mut qb = QueryBuilder::<Sqlite>::new(
-                "SELECT e.kind AS kind, s.id AS src, d.id AS dst, e.sources AS sources, \
+            let mut qb = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT e.kind AS kind, {} AS src, {} AS dst, e.sources AS sources, \
                  e.first_seen AS first_seen, e.last_seen AS last_seen \
                  FROM edges e JOIN nodes s ON s.nid = e.src JOIN nodes d ON d.nid = e.dst WHERE 1 = 1",
-            );
+                id_text("s.id"),
+                id_text("d.id")
+            ));
             if let Some(k) = filter.kind {
                 qb.push(" AND e.kind = ").push_bind(k.as_str());
             }
@@ -513,11 +725,12 @@ impl GraphStore for SqliteStore {
              GROUP BY nid ORDER BY w DESC, nid LIMIT ",
         );
         qb.push_bind(limit);
-        qb.push(
-            ") SELECT n.id AS id, s, v, m, \
+        qb.push(format!(
+            ") SELECT {} AS id, s, v, m, \
              (SELECT COUNT(*) FROM node_terms x WHERE x.nid = top.nid) AS total \
              FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
-        );
+            id_text("n.id")
+        ));
         let rows = qb.build().fetch_all(&pool).await?;
         rows.iter()
             .map(|r| {
@@ -556,10 +769,13 @@ impl GraphStore for SqliteStore {
             }
         }
         for rw in &erasure.rewrite {
-            let old: Option<i64> = sqlx::query_scalar("SELECT nid FROM nodes WHERE id = ?")
-                .bind(rw.old_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let find = sqlx::query_scalar("SELECT nid FROM nodes WHERE id = ?");
+            let old: Option<i64> = match id_bytes(&rw.old_id) {
+                Some(b) => find.bind(b),
+                None => find.bind(rw.old_id.as_str()),
+            }
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some(old) = old else { continue };
             let new = if rw.row.id == rw.old_id {
                 sqlx::query("UPDATE nodes SET key_ct = ?, label_ct = ? WHERE nid = ?")

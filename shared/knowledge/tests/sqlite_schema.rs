@@ -1,0 +1,329 @@
+//! SQLite schema 5 (node ids stored as 16-byte BLOBs): a graph written with schema 4 (hex
+//! TEXT ids, as the previous binaries wrote it) migrates with its data, and ids that are not
+//! lowercase hex still round-trip as text.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bacca_knowledge::cipher::AesGcmRowCipher;
+use bacca_knowledge::graph::KnowledgeGraph;
+use bacca_knowledge::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
+use bacca_knowledge::store::sqlite::SqliteStore;
+use bacca_knowledge::store::{
+    EdgeFilter, EdgeRow, GraphStore, NodeFilter, NodeRow, RowBatch, StoreOptions, TermRow,
+};
+use bacca_knowledge::Error;
+use chrono::{DateTime, Duration, Utc};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000, 0).unwrap()
+}
+
+fn node(kind: NodeKind, key: &str, label: Option<&str>, dt: i64) -> Node {
+    Node {
+        node: NodeRef::new(kind, key),
+        label: label.map(str::to_owned),
+        attrs: serde_json::Map::new(),
+        sources: ["datadog".to_owned()].into_iter().collect::<BTreeSet<_>>(),
+        first_seen: t0() + Duration::minutes(dt),
+        last_seen: t0() + Duration::minutes(dt + 10),
+    }
+}
+
+fn edge(kind: EdgeKind, from: (NodeKind, &str), to: (NodeKind, &str)) -> Edge {
+    Edge {
+        kind,
+        from: NodeRef::new(from.0, from.1),
+        to: NodeRef::new(to.0, to.1),
+        sources: ["datadog".to_owned()].into_iter().collect(),
+        first_seen: t0(),
+        last_seen: t0() + Duration::minutes(5),
+    }
+}
+
+fn fixture() -> Batch {
+    use EdgeKind as E;
+    use NodeKind as K;
+    Batch {
+        nodes: vec![
+            node(
+                K::Incident,
+                "datadog:incident:101",
+                Some("Checkout latency spike: connection pool exhausted on payments database"),
+                0,
+            ),
+            node(K::Service, "checkout", None, 0),
+            node(
+                K::Signature,
+                "sig-1",
+                Some("connection pool exhausted for db <*> after <*> ms"),
+                0,
+            ),
+            node(K::Action, "act-1", Some("rollback checkout to v41"), 5),
+        ],
+        edges: vec![
+            edge(
+                E::Affected,
+                (K::Incident, "datadog:incident:101"),
+                (K::Service, "checkout"),
+            ),
+            edge(
+                E::Exhibited,
+                (K::Incident, "datadog:incident:101"),
+                (K::Signature, "sig-1"),
+            ),
+            edge(
+                E::ResolvedBy,
+                (K::Incident, "datadog:incident:101"),
+                (K::Action, "act-1"),
+            ),
+            edge(
+                E::EmittedBy,
+                (K::Signature, "sig-1"),
+                (K::Service, "checkout"),
+            ),
+        ],
+    }
+}
+
+fn graph(store: Arc<dyn GraphStore>, tenant: &TenantId) -> KnowledgeGraph {
+    KnowledgeGraph::new(
+        store,
+        Arc::new(AesGcmRowCipher::for_tests().unwrap()),
+        tenant.clone(),
+    )
+    .with_audit(bacca_audit::AuditSink::Discard)
+}
+
+#[tokio::test]
+async fn sqlite_migrates_a_version_4_graph_with_hex_ids() {
+    let tenant = TenantId::new("alpha").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
+    let g = graph(reference, &tenant);
+    g.create().await.unwrap();
+    g.upsert(&fixture()).await.unwrap();
+    let expected = g.export().await.unwrap();
+    let rows = g.encrypt_batch(&fixture()).unwrap();
+
+    // A schema 4 file, written as the binaries before schema 5 did: hex TEXT ids.
+    let v4 = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for f in [
+        "0001_graph.sql",
+        "0002_integer_keys.sql",
+        "0003_edge_row_locks.sql",
+        "0004_tenant_row_lock.sql",
+    ] {
+        std::fs::copy(migrations.join(f), v4.path().join(f)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("alpha.sqlite"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    sqlx::migrate::Migrator::new(v4.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let us = |t: DateTime<Utc>| t.timestamp_micros();
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES (?, 'alpha', ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(us(n.first_seen))
+        .bind(us(n.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let nid = |id: &str| {
+        let pool = pool.clone();
+        let id = id.to_owned();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT nid FROM nodes WHERE id = ?")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+             VALUES (?, ?, ?, 'alpha', ?, ?, ?)",
+        )
+        .bind(nid(&e.src).await)
+        .bind(e.kind.as_str())
+        .bind(nid(&e.dst).await)
+        .bind(serde_json::to_string(&e.sources).unwrap())
+        .bind(us(e.first_seen))
+        .bind(us(e.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for t in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (term, nid) VALUES (?, ?)")
+            .bind(t.term)
+            .bind(nid(&rows.nodes[t.node].id).await)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let text_ids: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE typeof(id) = 'text'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(text_ids, i64::try_from(rows.nodes.len()).unwrap());
+    pool.close().await;
+
+    let frozen = SqliteStore::open(
+        dir.path(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let err = frozen.stats(&tenant).await.unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { found: 4, .. }), "{err}");
+
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let migrated = graph(Arc::clone(&store), &tenant);
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    assert_eq!(hits[0].actions.len(), 1);
+    assert_eq!(hits[0].shared_signatures, 1);
+    assert_eq!(hits[0].shared_services, 1);
+    // Stored as blobs now, and a replay through the new write path changes nothing.
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let check = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
+    )
+    .await
+    .unwrap();
+    let blob_ids: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM nodes WHERE typeof(id) = 'blob' AND length(id) = 16",
+    )
+    .fetch_one(&check)
+    .await
+    .unwrap();
+    assert_eq!(blob_ids, i64::try_from(rows.nodes.len()).unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_keeps_ids_that_are_not_lowercase_hex_as_text() {
+    let tenant = TenantId::new("alpha").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let row = |id: &str, kind: NodeKind| NodeRow {
+        id: id.to_owned(),
+        kind,
+        key_ct: vec![1, 2, 3],
+        label_ct: None,
+        attrs: serde_json::json!({}),
+        sources: vec!["jira".to_owned()],
+        first_seen: t0(),
+        last_seen: t0(),
+    };
+    // Upper-case hex, odd length, not hex, lower-case hex: each comes back as written.
+    let ids = ["ABCDEF", "abc", "n-1", "00ff"];
+    let batch = RowBatch {
+        nodes: vec![
+            row(ids[0], NodeKind::Incident),
+            row(ids[1], NodeKind::Service),
+            row(ids[2], NodeKind::Action),
+            row(ids[3], NodeKind::Service),
+        ],
+        edges: vec![
+            EdgeRow {
+                kind: EdgeKind::Affected,
+                src: ids[0].to_owned(),
+                dst: ids[1].to_owned(),
+                sources: vec!["jira".to_owned()],
+                first_seen: t0(),
+                last_seen: t0(),
+            },
+            EdgeRow {
+                kind: EdgeKind::ResolvedBy,
+                src: ids[0].to_owned(),
+                dst: ids[2].to_owned(),
+                sources: vec!["jira".to_owned()],
+                first_seen: t0(),
+                last_seen: t0(),
+            },
+        ],
+        terms: vec![TermRow { node: 0, term: 7 }],
+    };
+    store.upsert(&tenant, &batch).await.unwrap();
+    store.upsert(&tenant, &batch).await.unwrap();
+    let mut got: Vec<String> = store
+        .nodes(&tenant, &NodeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    for id in ids {
+        let one = store
+            .nodes(
+                &tenant,
+                &NodeFilter {
+                    kind: None,
+                    ids: Some(vec![id.to_owned()]),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(one.len(), 1, "{id}");
+        assert_eq!(one[0].id, id);
+    }
+    let edges = store
+        .edges(
+            &tenant,
+            &EdgeFilter {
+                kind: None,
+                src_ids: Some(vec![ids[0].to_owned()]),
+                dst_ids: None,
+            },
+        )
+        .await
+        .unwrap();
+    let ends: Vec<(&str, &str)> = edges
+        .iter()
+        .map(|e| (e.src.as_str(), e.dst.as_str()))
+        .collect();
+    assert_eq!(ends, vec![(ids[0], ids[1]), (ids[0], ids[2])]);
+}
