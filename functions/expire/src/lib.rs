@@ -200,9 +200,9 @@ impl Deps {
     /// When the audit file or the graph cannot be opened.
     pub async fn local_with_erasure(dir: &Path) -> Result<Self, Error> {
         let mut deps = Self::local(dir)?;
-        deps.erasure = Some(ErasureDeps::new(
-            bacca_anonymize::Pipeline::local(dir).await?,
-        ));
+        let mut pipeline = bacca_anonymize::Pipeline::local(dir).await?;
+        pipeline.stores = deps.stores.clone();
+        deps.erasure = Some(ErasureDeps::new(pipeline));
         Ok(deps)
     }
 
@@ -215,11 +215,7 @@ impl Deps {
     /// # Errors
     /// When a variable is malformed.
     pub fn from_env() -> Result<Self, Error> {
-        let local = || {
-            bacca_runtime::local_data_dir()
-                .map(LocalLayout::new)
-                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
-        };
+        let local = || LocalLayout::from_env().map_err(|_| Error::Config("BACCA_DATA_DIR"));
         let tenant = env_var("BACCA_TENANT");
         let store = match env_var("BACCA_STORE") {
             Some(uri) => uri,
@@ -379,9 +375,16 @@ impl Handler for Deps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bacca_runtime::SchedulerEvent;
+    use bacca_runtime::{PubSubEvent, SchedulerEvent};
     use bacca_storage::{BatchId, RawWriter};
     use chrono::Duration;
+
+    /// Local deps under `dir` whose audit events are kept in memory.
+    fn memory_audited(dir: &Path) -> Deps {
+        let mut deps = Deps::local(dir).unwrap();
+        deps.audit = AuditSink::memory();
+        deps
+    }
 
     fn scheduler(body: &str) -> Event {
         Event::Scheduler(SchedulerEvent {
@@ -393,8 +396,7 @@ mod tests {
     #[tokio::test]
     async fn sweeps_expired_batches_and_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
-        let mut deps = Deps::local(dir.path()).unwrap();
-        deps.audit = AuditSink::memory();
+        let mut deps = memory_audited(dir.path());
         let t0: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         // Provisioning (Terraform in production) creates the tenant's bucket.
         deps.stores
@@ -460,12 +462,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.class(), "bucket_not_found");
     }
-}
-
-#[cfg(test)]
-mod erase_delivery_tests {
-    use super::*;
-    use bacca_runtime::PubSubEvent;
 
     fn push(attempt: u32) -> Event {
         Event::PubSub(PubSubEvent {
@@ -478,8 +474,7 @@ mod erase_delivery_tests {
     #[tokio::test]
     async fn a_still_failing_erasure_is_given_up_before_the_dead_letter_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let mut deps = Deps::local(dir.path()).unwrap();
-        deps.audit = AuditSink::memory();
+        let deps = memory_audited(dir.path());
         // Not configured for erasure: retryable.
         let e = handle(push(1), &deps).await.unwrap_err();
         assert!(e.is_retryable());

@@ -12,7 +12,7 @@
 async fn main() -> anyhow::Result<()> {
     bacca_runtime::init_logging()?;
     let mut deps = bacca_expire::Deps::from_env()?;
-    deps.erasure = bacca_expire::ErasureDeps::from_env().await?;
+    deps.erasure = bacca_expire::ErasureDeps::from_env(deps.stores.clone()).await?;
     let config = bacca_runtime::RuntimeConfig::from_function_env()?;
     bacca_runtime::run(deps, config).await?;
     Ok(())
