@@ -311,6 +311,7 @@ pub async fn start_with_env(
 ) -> Result<Running> {
     let dir = std::path::absolute(&config.data_dir)?;
     std::fs::create_dir_all(&dir)?;
+    let layout = bacca_runtime::env::LocalLayout::new(&dir);
     let stores_template = config.store.clone();
 
     // Backends: embedded under data_dir unless a URI says otherwise.
@@ -336,7 +337,7 @@ pub async fn start_with_env(
         .await?;
     }
     if config.kms.is_none() {
-        let keyring = bacca_crypto::Keyring::new(dir.join("keyring.json"), fetch.audit.clone());
+        let keyring = bacca_crypto::Keyring::new(layout.keyring_file(), fetch.audit.clone());
         for t in &config.tenants {
             match keyring.create(t) {
                 Ok(_) | Err(bacca_crypto::Error::TenantExists) => {}
@@ -399,9 +400,7 @@ pub async fn start_with_env(
         fetch_sub,
         bus_handler(Arc::new(fetch.clone()), dead_letter.clone()),
     )?;
-    let dead_file = Arc::new(FilePublisher::new(
-        bacca_runtime::env::LocalLayout::new(dir).topic_file(&dlq_topic),
-    ));
+    let dead_file = Arc::new(FilePublisher::new(layout.topic_file(&dlq_topic)));
     bus.subscribe(
         &dlq_topic,
         "dead-letter-file",

@@ -207,9 +207,7 @@ impl Deps {
 }
 
 fn local_layout() -> Result<LocalLayout, Error> {
-    bacca_runtime::local_data_dir()
-        .map(LocalLayout::new)
-        .map_err(|_| Error::Config("BACCA_DATA_DIR"))
+    LocalLayout::from_env().map_err(|_| Error::Config("BACCA_DATA_DIR"))
 }
 
 impl Pipeline {
@@ -219,11 +217,22 @@ impl Pipeline {
     /// # Errors
     /// [`Error::Config`] naming a malformed variable; graph store connection errors.
     pub async fn from_env() -> Result<Self, Error> {
-        let tenant = env_var("BACCA_TENANT");
         let store = match env_var("BACCA_STORE") {
             Some(uri) => uri,
             None => local_layout()?.store_template(),
         };
+        let tenant = env_var("BACCA_TENANT");
+        let stores = TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?;
+        Self::from_env_with_stores(stores).await
+    }
+
+    /// [`Pipeline::from_env`] over raw `stores` the caller already built from the same
+    /// `BACCA_STORE` and `BACCA_TENANT` (the expire function's), so they are built once.
+    ///
+    /// # Errors
+    /// As [`Pipeline::from_env`].
+    pub async fn from_env_with_stores(stores: TenantStores) -> Result<Self, Error> {
+        let tenant = env_var("BACCA_TENANT");
         let kms = match env_var("BACCA_KMS") {
             Some(uri) => uri,
             None => local_layout()?.kms_uri(),
@@ -242,7 +251,7 @@ impl Pipeline {
                 .map_err(|_| Error::Config("BACCA_DATA_DIR"))?,
         };
         let mut pipeline = Pipeline::new(
-            TenantStores::for_service(&store, tenant.as_deref(), GcsConfig::new())?,
+            stores,
             TenantKeys::new(kms),
             secrets,
             open_store(&graph, StoreOptions::default()).await?,

@@ -190,11 +190,7 @@ impl Deps {
     /// # Errors
     /// [`Error::Config`] naming a malformed variable.
     pub fn from_env() -> Result<Self, Error> {
-        let local = || {
-            bacca_runtime::local_data_dir()
-                .map(LocalLayout::new)
-                .map_err(|_| Error::Config("BACCA_DATA_DIR"))
-        };
+        let local = || LocalLayout::from_env().map_err(|_| Error::Config("BACCA_DATA_DIR"));
         let tenant = env_var("BACCA_TENANT");
         let store = match env_var("BACCA_STORE") {
             Some(uri) => uri,

@@ -11,6 +11,7 @@ use bacca_audit::AuditSink;
 use bacca_bus::MemoryPublisher;
 use bacca_crypto::{associated_data, Keyring};
 use bacca_fetch::{fetch, load_checkpoint, Deps, FetchRequest, RawLanded, RAW_PURPOSE};
+use bacca_runtime::env::LocalLayout;
 use chrono::{DateTime, Duration, Utc};
 
 const T0: &str = "2023-11-14T22:15:00Z";
@@ -51,7 +52,7 @@ async fn deps(dir: &std::path::Path, publisher: Arc<MemoryPublisher>) -> Deps {
     deps.env = Arc::new(env);
     let t0: DateTime<Utc> = T0.parse().unwrap();
     deps.clock = Arc::new(move || t0 + Duration::days(1));
-    Keyring::new(dir.join("keyring.json"), AuditSink::Discard)
+    Keyring::new(LocalLayout::new(dir).keyring_file(), AuditSink::Discard)
         .create("acme")
         .unwrap();
     deps.stores

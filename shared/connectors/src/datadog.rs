@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::check_cursor;
 use crate::record::{attrs, parse_time, Checkpoint, Identity, Page, Record, SourceKind};
 use crate::source::{decode, encode, Source};
 use crate::{Error, Result};
@@ -239,12 +240,12 @@ impl DatadogSource {
                 },
             )
             .await?;
-        if after.is_some() && after == s.cursor {
-            return Err(Error::CursorLoop {
-                source_name: "datadog",
-                endpoint: "/api/v2/logs/events/search".into(),
-            });
-        }
+        check_cursor(
+            "datadog",
+            "/api/v2/logs/events/search",
+            s.cursor.as_deref(),
+            after.as_deref(),
+        )?;
         let finished = after.is_none();
         if finished {
             s.watermark = Some(to);

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
-use crate::pass::PassState;
+use crate::pass::{check_cursor, PassState};
 use crate::record::{attrs, Checkpoint, Identity, Page, Record, SourceKind};
 use crate::source::{decode, Source};
 use crate::{Error, Result};
@@ -299,12 +299,12 @@ impl NotionSource {
                     },
                 )
                 .await?;
-            if blocks.next_cursor.is_some() && blocks.next_cursor == cursor {
-                return Err(Error::CursorLoop {
-                    source_name: "notion",
-                    endpoint: CHILDREN.into(),
-                });
-            }
+            check_cursor(
+                "notion",
+                CHILDREN,
+                cursor.as_deref(),
+                blocks.next_cursor.as_deref(),
+            )?;
             if let Some(n) = blocks.next_cursor {
                 stack.push((id.clone(), depth, Some(n)));
             }

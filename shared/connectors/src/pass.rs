@@ -13,7 +13,8 @@
 //!   ends, the newest time it saw becomes the watermark ([`PassState::saw`]).
 //!
 //! [`PassState::end_page`] closes every page the same way: a cursor repeated by the vendor is a
-//! [`Error::CursorLoop`]; no next cursor ends the pass.
+//! [`Error::CursorLoop`] ([`check_cursor`], which the connectors with cursors of their own
+//! use too); no next cursor ends the pass.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,26 @@ pub(crate) struct PassState<Q> {
     /// state was shared).
     #[serde(default, alias = "token")]
     pub(crate) cursor: Option<String>,
+}
+
+/// [`Error::CursorLoop`] when the vendor answered a page read with cursor `given` with that
+/// same cursor as the next one: following it would never end.
+///
+/// # Errors
+/// [`Error::CursorLoop`] naming `source_name` and `endpoint`.
+pub(crate) fn check_cursor(
+    source_name: &'static str,
+    endpoint: &str,
+    given: Option<&str>,
+    next: Option<&str>,
+) -> Result<()> {
+    match (given, next) {
+        (Some(g), Some(n)) if g == n => Err(Error::CursorLoop {
+            source_name,
+            endpoint: endpoint.to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 const fn none<T>() -> Option<T> {
@@ -95,12 +116,12 @@ impl<Q: Clone + Serialize> PassState<Q> {
         next: Option<String>,
     ) -> Result<Page> {
         let next = next.filter(|c| !c.is_empty());
-        if next.is_some() && next == self.cursor {
-            return Err(Error::CursorLoop {
-                source_name,
-                endpoint: endpoint.to_owned(),
-            });
-        }
+        check_cursor(
+            source_name,
+            endpoint,
+            self.cursor.as_deref(),
+            next.as_deref(),
+        )?;
         let done = next.is_none();
         if done {
             let watermark = self

@@ -63,6 +63,15 @@ impl LocalLayout {
         Self { dir: dir.into() }
     }
 
+    /// The layout under the local-mode data directory ([`local_data_dir`]: `BACCA_DATA_DIR`,
+    /// else `bacca-local` under the temporary directory; created if missing).
+    ///
+    /// # Errors
+    /// [`Error::InvalidEnv`] when the directory cannot be created.
+    pub fn from_env() -> Result<Self> {
+        local_data_dir().map(Self::new)
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
@@ -73,9 +82,14 @@ impl LocalLayout {
         format!("file://{}/objects/{{tenant}}", self.dir.display())
     }
 
-    /// The development keyring: `local-kms://<dir>/keyring.json`.
+    /// The development keyring file: `<dir>/keyring.json`.
+    pub fn keyring_file(&self) -> PathBuf {
+        self.dir.join("keyring.json")
+    }
+
+    /// The development keyring: `local-kms://<dir>/keyring.json` ([`Self::keyring_file`]).
     pub fn kms_uri(&self) -> String {
-        format!("local-kms://{}/keyring.json", self.dir.display())
+        format!("local-kms://{}", self.keyring_file().display())
     }
 
     /// The knowledge graph: `sqlite://<dir>/graph` (a file per tenant).
@@ -110,7 +124,7 @@ impl RuntimeConfig {
                     .map_err(|_| Error::InvalidEnv("GOOGLE_CLOUD_PROJECT"))?,
             ),
             None => Arc::new(FilePublisher::new(
-                LocalLayout::new(local_data_dir()?).topic_file(&topic),
+                LocalLayout::from_env()?.topic_file(&topic),
             )),
         };
         config = config.dead_letter(topic, publisher);

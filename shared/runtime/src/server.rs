@@ -29,7 +29,7 @@ use crate::oidc::{AuthError, OidcVerifier};
 use crate::transport::SecureHeadersIo;
 use crate::{Error, Handler, Result, RuntimeConfig};
 
-const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+const HSTS: HeaderValue = HeaderValue::from_static(crate::transport::HSTS);
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 struct App<H> {

@@ -12,9 +12,25 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// The `Strict-Transport-Security` value (two years, subdomains included), as a literal for
+/// `concat!`.
+macro_rules! hsts {
+    () => {
+        "max-age=63072000; includeSubDomains"
+    };
+}
+
+/// The `Strict-Transport-Security` value of every response: the router's
+/// (`server::security_headers`) and hyper's own ([`EXTRA_HEADERS`]).
+pub(crate) const HSTS: &str = hsts!();
+
 /// The header lines inserted after the status line (lower case, like hyper's own).
-const EXTRA_HEADERS: &[u8] =
-    b"strict-transport-security: max-age=63072000; includeSubDomains\r\ncache-control: no-store\r\n";
+const EXTRA_HEADERS: &[u8] = concat!(
+    "strict-transport-security: ",
+    hsts!(),
+    "\r\ncache-control: no-store\r\n"
+)
+.as_bytes();
 
 /// A server connection that adds the security headers to response heads lacking them.
 ///

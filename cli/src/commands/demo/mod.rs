@@ -91,10 +91,7 @@ pub async fn run(args: Args) -> Result<()> {
     // 1. Tenants: keys, buckets, replay servers.
     let bar = spinner("provisioning two tenants (keys, buckets, replay servers)");
     let layout = bacca_runtime::env::LocalLayout::new(&dir);
-    let keyring = Keyring::new(
-        dir.join("keyring.json"),
-        AuditSink::file(layout.audit_file())?,
-    );
+    let keyring = Keyring::new(layout.keyring_file(), AuditSink::file(layout.audit_file())?);
     let mut fetch_deps = bacca_fetch::Deps::local(&dir)?;
     let pipeline = bacca_anonymize::Pipeline::local(&dir).await?;
     for t in &tenants {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{slack_error, Message, User};
 use crate::error::malformed;
 use crate::http::{Api, ConnectorContext};
+use crate::pass::check_cursor;
 use crate::record::{Checkpoint, Directory, Page, Record, SourceKind};
 use crate::source::{decode, encode, Source};
 use crate::{Error, Result};
@@ -237,16 +238,6 @@ impl SlackSource {
     }
 }
 
-fn check_repeat(endpoint: &str, old: Option<&String>, new: Option<&String>) -> Result<()> {
-    if old.is_some() && old == new {
-        return Err(Error::CursorLoop {
-            source_name: "slack",
-            endpoint: endpoint.to_owned(),
-        });
-    }
-    Ok(())
-}
-
 /// Keeps the threads of the last 7 days, at most 200 per channel.
 fn prune_recent(recent: &mut BTreeMap<String, Vec<String>>, channel: &str) {
     let Some(list) = recent.get_mut(channel) else {
@@ -319,10 +310,11 @@ impl Source for SlackSource {
                     records.push(m.into_record(SourceKind::Slack, &channel)?);
                 }
             }
-            check_repeat(
+            check_cursor(
+                "slack",
                 "conversations.replies",
-                state.thread_cursor.as_ref(),
-                cursor.as_ref(),
+                state.thread_cursor.as_deref(),
+                cursor.as_deref(),
             )?;
             if cursor.is_some() {
                 state.thread_cursor = cursor;
@@ -339,10 +331,11 @@ impl Source for SlackSource {
                 q.push(("cursor", c.clone()));
             }
             let (messages, cursor) = self.get_messages("conversations.history", &q).await?;
-            check_repeat(
+            check_cursor(
+                "slack",
                 "conversations.history",
-                state.cursor.as_ref(),
-                cursor.as_ref(),
+                state.cursor.as_deref(),
+                cursor.as_deref(),
             )?;
             for m in messages {
                 state.max_ts = ts_max(state.max_ts.take(), m.ts());
@@ -430,7 +423,7 @@ impl Source for SlackSource {
             for m in members {
                 dir.add(m.into_person());
             }
-            check_repeat("users.list", cursor.as_ref(), next.as_ref())?;
+            check_cursor("slack", "users.list", cursor.as_deref(), next.as_deref())?;
             match next {
                 Some(n) => cursor = Some(n),
                 None => return Ok(dir),
