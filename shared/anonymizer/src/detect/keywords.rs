@@ -44,6 +44,8 @@ impl KwMatch {
 
 struct Automaton {
     ac: Option<AhoCorasick>,
+    /// ASCII-lowercased last two bytes of every identity key (a 64 Ki-bit set).
+    id_tails: Vec<u64>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
     /// Longest pattern, in bytes.
@@ -75,8 +77,27 @@ fn automaton() -> &'static Automaton {
             .build(&pats)
             .ok();
         let max_len = pats.iter().map(|p| p.len()).max().unwrap_or(0);
-        Automaton { ac, ids, max_len }
+        let mut id_tails = vec![0u64; 1024];
+        for k in super::handle::IDENTITY_KEYS {
+            if let [.., a, b] = k.as_bytes() {
+                let t = tail(*a, *b);
+                if let Some(w) = id_tails.get_mut(t / 64) {
+                    *w |= 1 << (t % 64);
+                }
+            }
+        }
+        Automaton {
+            ac,
+            id_tails,
+            ids,
+            max_len,
+        }
     })
+}
+
+/// Index of two bytes, ASCII-lowercased, in a 64 Ki-bit set.
+fn tail(a: u8, b: u8) -> usize {
+    usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
 }
 
 /// All keyword matches of one text, and where its words start.
@@ -166,7 +187,16 @@ std::thread_local! {
 /// - licence cues (`numbers::licences`): every cue holds `licen` or `dl` (any case).
 ///
 /// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
-fn regions(bytes: &[u8], word_starts: &[usize], max_len: usize, out: &mut Vec<(usize, usize)>) {
+/// A credential key lies within the run of key bytes before its `=` or `:`; the window
+/// reaches further back (an identity key may hold a space: `incident commander:`) only when
+/// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
+fn regions(
+    bytes: &[u8],
+    word_starts: &[usize],
+    max_len: usize,
+    id_tails: &[u64],
+    out: &mut Vec<(usize, usize)>,
+) {
     // `key = `, `"key": `: back over spaces/tabs and one quote to the key's end
     for p in memchr::memchr2_iter(b'=', b':', bytes) {
         let mut q = p;
@@ -184,7 +214,23 @@ fn regions(bytes: &[u8], word_starts: &[usize], max_len: usize, out: &mut Vec<(u
         // byte: a key of digits only (`18:01:47`) can hold neither
         let key = bytes.get(ks..q).unwrap_or_default();
         if key.iter().any(u8::is_ascii_alphabetic) {
-            out.push((ks.min(q.saturating_sub(max_len)), q));
+            let identity = match (
+                q.checked_sub(2).and_then(|k| bytes.get(k)),
+                q.checked_sub(1).and_then(|k| bytes.get(k)),
+            ) {
+                (Some(&a), Some(&b)) => {
+                    let t = tail(a, b);
+                    id_tails
+                        .get(t / 64)
+                        .is_some_and(|w| w & (1 << (t % 64)) != 0)
+                }
+                _ => true,
+            };
+            if identity {
+                out.push((ks.min(q.saturating_sub(max_len)), q));
+            } else {
+                out.push((ks, q));
+            }
         }
     }
     // `Suite 5`, `Hauptstraße 5`: the match ends right before a digit that follows a space
@@ -222,31 +268,65 @@ fn regions(bytes: &[u8], word_starts: &[usize], max_len: usize, out: &mut Vec<(u
     });
 }
 
+/// `0x01` in every byte of a `u64`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte of a `u64`.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `x` (all below `0x80`) that lies in `lo..=hi` (`lo >= 1`,
+/// `hi < 0x7F`): no addition carries into the next byte.
+#[inline]
+const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let ge = x.wrapping_add((0x80 - lo as u64) * ONES);
+    let gt = x.wrapping_add((0x7F - hi as u64) * ONES);
+    ge & !gt & HIGHS
+}
+
+/// The high bit of every word byte (`super::is_word_byte`) of the eight bytes `x`.
+#[inline]
+const fn word_mask(x: u64) -> u64 {
+    let x7 = x & !HIGHS;
+    let ascii = !x & HIGHS;
+    let letters = in_range(x7 | (0x20 * ONES), b'a', b'z');
+    let digits = in_range(x7, b'0', b'9');
+    let under = in_range(x7, b'_', b'_');
+    ((letters | digits | under) & ascii) | (x & HIGHS)
+}
+
 /// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
-/// visits words instead of bytes), and the [`present`] bits of the bytes. Branch-free per
-/// byte, by chunks.
+/// visits words instead of bytes), and the [`present`] bits of the bytes. The word bytes of
+/// eight bytes at a time as a bit mask (SWAR), each start taken from it.
 fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
-    const CHUNK: usize = 64;
     let mut out = WORD_STARTS.with(std::cell::RefCell::take);
     out.clear();
     out.reserve(bytes.len() / 6 + 1);
-    // a chunk has at most CHUNK / 2 + 1 word starts
-    let mut buf = [0usize; CHUNK / 2 + 2];
-    let mut prev = false;
     let mut seen = 0u8;
-    for (ci, chunk) in bytes.chunks(CHUNK).enumerate() {
-        let base = ci * CHUNK;
-        let mut n = 0usize;
-        for (k, &b) in chunk.iter().enumerate() {
-            let w = WORD[usize::from(b)];
-            if let Some(slot) = buf.get_mut(n) {
-                *slot = base + k;
-            }
-            n += usize::from(w & !prev);
-            prev = w;
-            seen |= PRESENT[usize::from(b)];
+    for &b in bytes {
+        seen |= PRESENT[usize::from(b)];
+    }
+    // the high bit of the previous chunk's last byte, moved to below this chunk's first
+    let mut carry = 0u64;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let w = word_mask(u64::from_le_bytes(a));
+        let mut starts = w & !((w << 8) | carry);
+        carry = w >> 56;
+        while starts != 0 {
+            out.push(base + starts.trailing_zeros() as usize / 8);
+            starts &= starts - 1;
         }
-        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+        base += 8;
+    }
+    let mut prev = carry != 0;
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        let w = WORD[usize::from(b)];
+        if w && !prev {
+            out.push(base + k);
+        }
+        prev = w;
     }
     (out, seen)
 }
@@ -272,7 +352,13 @@ impl Keywords {
         REGIONS.with(|cell| {
             let mut wins = cell.take();
             wins.clear();
-            regions(text.as_bytes(), &word_starts, a.max_len, &mut wins);
+            regions(
+                text.as_bytes(),
+                &word_starts,
+                a.max_len,
+                &a.id_tails,
+                &mut wins,
+            );
             for &(s, e) in &wins {
                 let input = aho_corasick::Input::new(text).range(s..e);
                 let mut state = aho_corasick::automaton::OverlappingState::start();

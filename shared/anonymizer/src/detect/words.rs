@@ -85,6 +85,103 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
     }
 }
 
+/// `0x01` in every byte of a `u64`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// `0x80` in every byte of a `u64`.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `x` (all below `0x80`) that lies in `lo..=hi` (`lo >= 1`,
+/// `hi < 0x7F`): no addition carries into the next byte.
+#[inline]
+const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let ge = x.wrapping_add((0x80 - lo as u64) * ONES);
+    let gt = x.wrapping_add((0x7F - hi as u64) * ONES);
+    ge & !gt & HIGHS
+}
+
+/// The run of ASCII letters starting at `i`: its length, whether it holds a lower-case and
+/// whether it holds an upper-case letter. Eight bytes per step (SWAR), then byte by byte.
+#[inline]
+fn ascii_letter_run(bytes: &[u8], i: usize) -> (usize, bool, bool) {
+    let mut k = i;
+    let (mut lower, mut upper) = (false, false);
+    while let Some(chunk) = bytes.get(k..k + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(a);
+        // bytes from 0x80 up are no ASCII letter: clear them, so no addition carries
+        let ascii = !x & HIGHS;
+        let x7 = x & !HIGHS;
+        let lo = in_range(x7, b'a', b'z') & ascii;
+        let up = in_range(x7, b'A', b'Z') & ascii;
+        let letters = lo | up;
+        // the letters before the first byte that is none (little endian: low bytes first)
+        let run = (!letters & HIGHS).trailing_zeros() as usize / 8;
+        let below = if run >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (run * 8)) - 1
+        };
+        lower |= lo & below != 0;
+        upper |= up & below != 0;
+        k += run;
+        if run < 8 {
+            return (k - i, lower, upper);
+        }
+    }
+    while let Some(&b) = bytes.get(k) {
+        if b.is_ascii_lowercase() {
+            lower = true;
+        } else if b.is_ascii_uppercase() {
+            upper = true;
+        } else {
+            break;
+        }
+        k += 1;
+    }
+    (k - i, lower, upper)
+}
+
+/// In the run of ASCII letters, digits and `_` starting at `i` (at a digit or `_`): where the
+/// letters after its last digit or `_` start. Eight bytes per step.
+#[inline]
+fn alnum_run_last_digit(bytes: &[u8], i: usize) -> usize {
+    let mut k = i;
+    let mut after_last = i;
+    while let Some(chunk) = bytes.get(k..k + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(a);
+        let ascii = !x & HIGHS;
+        let x7 = x & !HIGHS;
+        let letters = in_range(x7 | (0x20 * ONES), b'a', b'z') & ascii;
+        let digits = (in_range(x7, b'0', b'9') | in_range(x7, b'_', b'_')) & ascii;
+        let run = (!(letters | digits) & HIGHS).trailing_zeros() as usize / 8;
+        let below = if run >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (run * 8)) - 1
+        };
+        let d = digits & below;
+        if d != 0 {
+            after_last = k + (63 - d.leading_zeros() as usize) / 8 + 1;
+        }
+        k += run;
+        if run < 8 {
+            return after_last;
+        }
+    }
+    while let Some(&b) = bytes.get(k) {
+        if b.is_ascii_digit() || b == b'_' {
+            after_last = k + 1;
+        } else if !b.is_ascii_alphabetic() {
+            break;
+        }
+        k += 1;
+    }
+    after_last
+}
+
 /// The words of `text` into `out` (cleared first).
 /// `starts` are where the runs of word bytes (`super::is_word_byte`) of `text` start,
 /// ascending: every letter is inside such a run, so the bytes between runs (spaces,
@@ -108,6 +205,13 @@ pub(crate) fn words_into(
         let b = bytes[i];
         if b < 0x80 && !b.is_ascii_alphabetic() {
             if super::is_word_byte(b) {
+                if drop_right_glued {
+                    // every word of this run of ASCII letters, digits and `_` that ends before
+                    // its last digit or `_` is glued to a following one (hex ids, `ab_9`) and
+                    // left out: on to the letters after that digit or `_`
+                    i = alnum_run_last_digit(bytes, i);
+                    continue;
+                }
                 // digits and `_` inside a run, in one tight loop
                 i += 1;
                 while bytes
@@ -138,23 +242,20 @@ pub(crate) fn words_into(
         let mut all_lower = c0.is_lowercase();
         let mut n = 1;
         loop {
-            // ASCII letters: the common case, without decoding, a run of one case at a time
-            let rest = bytes.get(e..).unwrap_or_default();
-            let lo = rest.iter().take_while(|b| b.is_ascii_lowercase()).count();
-            if lo > 0 {
-                all_upper = false;
-                e += lo;
-                n += lo;
-                continue;
+            // ASCII letters: the common case, without decoding, eight bytes at a time
+            let (len, has_lower, has_upper) = ascii_letter_run(bytes, e);
+            if len > 0 {
+                all_upper &= !has_lower;
+                all_lower &= !has_upper;
+                e += len;
+                n += len;
             }
-            let up = rest.iter().take_while(|b| b.is_ascii_uppercase()).count();
-            if up > 0 {
-                all_lower = false;
-                e += up;
-                n += up;
-                continue;
-            }
-            if let Some((c, w)) = is_letter_at(text, e) {
+            // past the ASCII run, only a byte from 0x80 up can start another letter
+            if let Some((c, w)) = bytes
+                .get(e)
+                .filter(|&&b| b >= 0x80)
+                .and_then(|_| is_letter_at(text, e))
+            {
                 all_upper &= c.is_uppercase();
                 all_lower &= c.is_lowercase();
                 e += w;
