@@ -36,14 +36,21 @@ impl RowAad<'_> {
     /// Unambiguous encoding: a version byte then each field length-prefixed (u32 big-endian).
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// [`Self::encode`] into `out` (cleared first), so that one buffer serves many rows.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         let fields = [self.tenant.as_str(), self.table, self.row_id, self.column];
-        let mut out = Vec::with_capacity(1 + fields.iter().map(|f| 4 + f.len()).sum::<usize>());
+        out.clear();
+        out.reserve(1 + fields.iter().map(|f| 4 + f.len()).sum::<usize>());
         out.push(1);
         for f in fields {
             out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_be_bytes());
             out.extend_from_slice(f.as_bytes());
         }
-        out
     }
 }
 
@@ -124,7 +131,8 @@ impl AesGcmRowCipher {
 impl AesGcmRowCipher {
     /// `nonce || ciphertext || tag` of `plaintext` under a nonce never used before (drawn from
     /// the CSPRNG: random 96-bit nonces).
-    fn seal(&self, nonce: [u8; NONCE_LEN], aad: &RowAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+    /// `aad` is the encoded [`RowAad`].
+    fn seal(&self, nonce: [u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plaintext);
@@ -132,7 +140,7 @@ impl AesGcmRowCipher {
             .aead
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad.encode()),
+                Aad::from(aad),
                 &mut out[NONCE_LEN..],
             )
             .map_err(|_| Error::Crypto("row encryption failed"))?;
@@ -147,7 +155,7 @@ impl RowCipher for AesGcmRowCipher {
         self.rng
             .fill(&mut nonce)
             .map_err(|_| Error::Crypto("no randomness for a row nonce"))?;
-        self.seal(nonce, aad, plaintext)
+        self.seal(nonce, &aad.encode(), plaintext)
     }
 
     fn encrypt_many(&self, rows: &[(RowAad<'_>, &[u8])]) -> Result<Vec<Vec<u8>>> {
@@ -155,12 +163,14 @@ impl RowCipher for AesGcmRowCipher {
         self.rng
             .fill(&mut nonces)
             .map_err(|_| Error::Crypto("no randomness for a row nonce"))?;
+        let mut encoded = Vec::new();
         rows.iter()
             .zip(nonces.chunks_exact(NONCE_LEN))
             .map(|((aad, plaintext), nonce)| {
                 let mut n = [0u8; NONCE_LEN];
                 n.copy_from_slice(nonce);
-                self.seal(n, aad, plaintext)
+                aad.encode_into(&mut encoded);
+                self.seal(n, &encoded, plaintext)
             })
             .collect()
     }

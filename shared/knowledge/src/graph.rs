@@ -2,7 +2,7 @@
 //! columns, derives blind-index ids, merges duplicates, and answers `similar`, `stats` and
 //! `export`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bacca_audit::{AuditEvent, AuditSink};
@@ -138,6 +138,19 @@ fn generalises(general: &str, specific: &str) -> bool {
     g.len() == s.len() && g.iter().zip(&s).all(|(a, b)| *a == WILDCARD || a == b)
 }
 
+/// Blind-index domain of a node kind's ids: `node:` and the kind's stored name.
+const fn node_domain(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Incident => "node:incident",
+        NodeKind::Service => "node:service",
+        NodeKind::Signature => "node:signature",
+        NodeKind::Monitor => "node:monitor",
+        NodeKind::Action => "node:action",
+        NodeKind::Document => "node:document",
+        NodeKind::Person => "node:person",
+    }
+}
+
 /// Normalised words of a text for similarity: lowercase alphanumeric words of 3+ characters
 /// without digits, minus a few stop words; unique, at most [`MAX_TERMS`].
 #[must_use]
@@ -203,10 +216,9 @@ impl KnowledgeGraph {
     /// The blind-index id of a node.
     #[must_use]
     pub fn node_id(&self, node: &NodeRef) -> String {
-        let domain = format!("node:{}", node.kind);
         let bi = self
             .cipher
-            .blind_index(&self.tenant, &domain, node.key.as_bytes());
+            .blind_index(&self.tenant, node_domain(node.kind), node.key.as_bytes());
         hex::encode(&bi[..16])
     }
 
@@ -655,34 +667,41 @@ impl KnowledgeGraph {
                 .extend(terms.into_iter().map(|term| TermRow { node: i, term }));
             rows.nodes.push(row);
         }
-        let mut edges: BTreeMap<(EdgeKind, String, String), EdgeRow> = BTreeMap::new();
-        for e in &batch.edges {
-            let src = self.memo_id(ids, &e.from);
-            let dst = self.memo_id(ids, &e.to);
-            match edges.entry((e.kind, src, dst)) {
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    let (kind, src, dst) = v.key().clone();
-                    v.insert(EdgeRow {
-                        kind,
-                        src,
-                        dst,
-                        sources: e.sources.iter().cloned().collect(),
-                        first_seen: e.first_seen,
-                        last_seen: e.last_seen,
-                    });
+        // Sorted by (kind, src, dst), duplicates merged: sort, then fold neighbours.
+        let mut keyed: Vec<((EdgeKind, String, String), &Edge)> = batch
+            .edges
+            .iter()
+            .map(|e| {
+                let src = self.memo_id(ids, &e.from);
+                let dst = self.memo_id(ids, &e.to);
+                ((e.kind, src, dst), e)
+            })
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut edges: Vec<EdgeRow> = Vec::with_capacity(keyed.len());
+        for ((kind, src, dst), e) in keyed {
+            match edges.last_mut() {
+                Some(last) if last.kind == kind && last.src == src && last.dst == dst => {
+                    last.first_seen = last.first_seen.min(e.first_seen);
+                    last.last_seen = last.last_seen.max(e.last_seen);
+                    if !e.sources.iter().eq(last.sources.iter()) {
+                        last.sources = crate::store::merge_sources(
+                            &last.sources,
+                            &e.sources.iter().cloned().collect::<Vec<_>>(),
+                        );
+                    }
                 }
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    let entry = o.get_mut();
-                    entry.first_seen = entry.first_seen.min(e.first_seen);
-                    entry.last_seen = entry.last_seen.max(e.last_seen);
-                    entry.sources = crate::store::merge_sources(
-                        &entry.sources,
-                        &e.sources.iter().cloned().collect::<Vec<_>>(),
-                    );
-                }
+                _ => edges.push(EdgeRow {
+                    kind,
+                    src,
+                    dst,
+                    sources: e.sources.iter().cloned().collect(),
+                    first_seen: e.first_seen,
+                    last_seen: e.last_seen,
+                }),
             }
         }
-        rows.edges = edges.into_values().collect();
+        rows.edges = edges;
         Ok(rows)
     }
 
@@ -1064,6 +1083,13 @@ impl KnowledgeGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_domains_are_node_and_the_kind_name() {
+        for kind in NodeKind::ALL {
+            assert_eq!(node_domain(*kind), format!("node:{kind}"));
+        }
+    }
 
     #[test]
     fn erase_tokens_replaces_whole_and_clipped_tokens() {

@@ -1,7 +1,7 @@
 //! SQLite backend: the embedded default, one database file per tenant
 //! (`<directory>/<tenant>.sqlite`, WAL journal, foreign keys on).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -88,15 +88,6 @@ fn id_bytes(id: &str) -> Option<Vec<u8>> {
 /// SQL reading a stored id column back as the id string (inverse of [`id_bytes`]).
 fn id_text(col: &str) -> String {
     format!("(CASE WHEN typeof({col}) = 'blob' THEN lower(hex({col})) ELSE {col} END)")
-}
-
-/// A node id as a parameter of the writer connection.
-fn id_param(id: &str) -> rusqlite::types::ToSqlOutput<'_> {
-    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-    match id_bytes(id) {
-        Some(b) => ToSqlOutput::Owned(Value::Blob(b)),
-        None => ToSqlOutput::Borrowed(ValueRef::Text(id.as_bytes())),
-    }
 }
 
 /// Binds a node id (see [`id_bytes`]) to a sqlx query.
@@ -265,6 +256,70 @@ fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
     Ok(conn)
 }
 
+/// A node id bound to the writer connection without an allocation for the usual 32-character
+/// hex id (see [`id_bytes`]).
+enum IdKey<'a> {
+    /// A 32-character lowercase hex id.
+    Fixed([u8; 16]),
+    /// Another lowercase hex id.
+    Bytes(Vec<u8>),
+    /// Any other id, stored as text.
+    Text(&'a str),
+}
+
+impl<'a> IdKey<'a> {
+    fn new(id: &'a str) -> Self {
+        let mut fixed = [0u8; 16];
+        if id.len() == 32
+            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && hex::decode_to_slice(id, &mut fixed).is_ok()
+        {
+            return Self::Fixed(fixed);
+        }
+        match id_bytes(id) {
+            Some(b) => Self::Bytes(b),
+            None => Self::Text(id),
+        }
+    }
+}
+
+impl rusqlite::ToSql for IdKey<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Fixed(b) => ValueRef::Blob(b),
+            Self::Bytes(b) => ValueRef::Blob(b),
+            Self::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// JSON text of a row's `attrs` (`{}` without serialising for the usual empty object).
+fn attrs_json(v: &serde_json::Value) -> std::borrow::Cow<'static, str> {
+    match v {
+        serde_json::Value::Object(m) if m.is_empty() => std::borrow::Cow::Borrowed("{}"),
+        _ => std::borrow::Cow::Owned(v.to_string()),
+    }
+}
+
+/// JSON text of source lists, re-encoded only when the list differs from the previous one
+/// (the rows of a batch usually share one list).
+#[derive(Default)]
+struct SourcesJson {
+    list: Vec<String>,
+    json: String,
+}
+
+impl SourcesJson {
+    fn get(&mut self, v: &[String]) -> &str {
+        if self.json.is_empty() || self.list != v {
+            self.list = v.to_vec();
+            self.json = json_list(v);
+        }
+        &self.json
+    }
+}
+
 /// Insert of a node unless its id is stored.
 const NODE_INSERT: &str =
     "INSERT OR IGNORE INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
@@ -279,10 +334,12 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
      first_seen = MIN(first_seen, ?5), \
      last_seen = MAX(last_seen, ?6) \
      WHERE nid = ?1";
+/// Term rows per execution of the multi-row term insert (two parameters each).
+const TERM_ROWS: usize = 128;
 
 /// The integer key of a stored node id, through a prepared `SELECT nid ... WHERE id = ?1`.
 fn find_nid(find: &mut rusqlite::CachedStatement<'_>, id: &str) -> Result<Option<i64>> {
-    let mut rows = find.query([id_param(id)]).map_err(write_err)?;
+    let mut rows = find.query([IdKey::new(id)]).map_err(write_err)?;
     match rows.next().map_err(write_err)? {
         Some(r) => r.get(0).map(Some).map_err(write_err),
         None => Ok(None),
@@ -290,6 +347,20 @@ fn find_nid(find: &mut rusqlite::CachedStatement<'_>, id: &str) -> Result<Option
 }
 const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
      last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// `INSERT OR IGNORE INTO node_terms` of `rows` (term, nid) rows. `OR IGNORE` is the merge
+/// rule of term rows (a stored pair stays), and unlike a plain multi-row insert it cannot
+/// abort half-way, so SQLite keeps no statement journal for it.
+fn term_insert_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT OR IGNORE INTO node_terms (term, nid) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?)");
+    }
+    sql
+}
 
 /// [`GraphStore::upsert`] on the writer connection: one immediate transaction, one cached
 /// statement per row kind.
@@ -299,14 +370,15 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(write_err)?;
     // Rowids past the largest one are fresh: the upsert below inserted them. A fresh node
-    // has no edges and no term rows yet (those of a deleted node went before it), so
-    // theirs are written without conflict handling. The file has one writer at a time and
-    // the transaction keeps one snapshot from this read to the commit.
+    // has no edges yet (those of a deleted node went before it), so its edges are written
+    // without conflict handling. The file has one writer at a time and the transaction
+    // keeps one snapshot from this read to the commit.
     let last: i64 = tx
         .query_row("SELECT COALESCE(MAX(nid), 0) FROM nodes", [], |r| r.get(0))
         .map_err(write_err)?;
     let fresh = |nid: i64| nid > last;
-    let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
+    let mut nids: HashMap<&str, i64> = HashMap::with_capacity(batch.nodes.len() + 64);
+    let mut sources = SourcesJson::default();
     // Each node is inserted unless its id is stored (`OR IGNORE`: one index probe per new
     // node, and a single-row insert needs no statement journal); a stored one is merged in
     // place. In id order, so that consecutive inserts land on the same pages of the id index.
@@ -319,23 +391,22 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
             .map_err(write_err)?;
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
         for n in order {
-            let attrs = n.attrs.to_string();
-            let sources = json_list(&n.sources);
+            let attrs = attrs_json(&n.attrs);
             let inserted = insert
                 .execute(params![
-                    id_param(&n.id),
+                    IdKey::new(&n.id),
                     t,
                     n.kind.as_str(),
                     n.key_ct,
                     n.label_ct,
                     attrs,
-                    sources,
+                    sources.get(&n.sources),
                     micros(n.first_seen),
                     micros(n.last_seen),
                 ])
                 .map_err(write_err)?;
             if inserted == 1 {
-                nids.insert(n.id.clone(), tx.last_insert_rowid());
+                nids.insert(&n.id, tx.last_insert_rowid());
                 continue;
             }
             // Not inserted: the id is stored (or the row broke a NOT NULL or CHECK rule,
@@ -346,37 +417,59 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
                     nid,
                     n.label_ct,
                     attrs,
-                    sources,
+                    sources.get(&n.sources),
                     micros(n.first_seen),
                     micros(n.last_seen),
                 ])
                 .map_err(write_err)?;
-            nids.insert(n.id.clone(), nid);
+            nids.insert(&n.id, nid);
         }
     }
-    let outside = batch.edge_ends_outside(&nids);
-    if !outside.is_empty() {
+    {
+        // Edge ends outside the batch (services, signatures): one lookup each.
         let mut find = tx
             .prepare_cached("SELECT nid FROM nodes WHERE id = ?1")
             .map_err(write_err)?;
-        for id in outside {
-            if let Some(nid) = find_nid(&mut find, &id)? {
-                nids.insert(id, nid);
+        for e in &batch.edges {
+            for id in [&e.src, &e.dst] {
+                if !nids.contains_key(id.as_str()) {
+                    if let Some(nid) = find_nid(&mut find, id)? {
+                        nids.insert(id, nid);
+                    }
+                }
             }
         }
     }
     {
-        let mut plain = tx
-            .prepare_cached("INSERT INTO node_terms (term, nid) VALUES (?1, ?2)")
-            .map_err(write_err)?;
-        let mut merge = tx
-            .prepare_cached(
-                "INSERT INTO node_terms (term, nid) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )
-            .map_err(write_err)?;
-        for (nid, term) in batch.term_pairs(&nids)? {
-            let st = if fresh(nid) { &mut plain } else { &mut merge };
-            st.execute(params![term, nid]).map_err(write_err)?;
+        // Term rows sorted by (term, nid), the primary key's order.
+        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
+        for term in &batch.terms {
+            let nid = batch
+                .nodes
+                .get(term.node)
+                .and_then(|n| nids.get(n.id.as_str()))
+                .ok_or_else(|| {
+                    Error::InvalidRecord("term refers to no node of the batch".into())
+                })?;
+            terms.push((term.term, *nid));
+        }
+        terms.sort_unstable();
+        terms.dedup();
+        let mut chunks = terms.chunks_exact(TERM_ROWS);
+        if chunks.len() > 0 {
+            let mut many = tx
+                .prepare_cached(&term_insert_sql(TERM_ROWS))
+                .map_err(write_err)?;
+            for chunk in &mut chunks {
+                many.execute(rusqlite::params_from_iter(
+                    chunk.iter().flat_map(|(term, nid)| [*term, *nid]),
+                ))
+                .map_err(write_err)?;
+            }
+        }
+        let mut one = tx.prepare_cached(&term_insert_sql(1)).map_err(write_err)?;
+        for (term, nid) in chunks.remainder() {
+            one.execute(params![term, nid]).map_err(write_err)?;
         }
     }
     {
@@ -384,23 +477,32 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
         let mut merge = tx
             .prepare_cached(&format!("{EDGE_INSERT}{EDGE_CONFLICT}"))
             .map_err(write_err)?;
-        // Each edge once through the plain insert: a repeated one goes through the merge.
-        let mut seen: HashSet<(i64, EdgeKind, i64)> = HashSet::with_capacity(batch.edges.len());
+        // In primary key order (src, kind, dst).
+        let mut edges: Vec<(i64, &str, i64, &EdgeRow)> = Vec::with_capacity(batch.edges.len());
         for e in &batch.edges {
-            let (Some(&src), Some(&dst)) = (nids.get(&e.src), nids.get(&e.dst)) else {
+            let (Some(&src), Some(&dst)) = (nids.get(e.src.as_str()), nids.get(e.dst.as_str()))
+            else {
                 return Err(missing_node());
             };
-            let st = if (fresh(src) || fresh(dst)) && seen.insert((src, e.kind, dst)) {
+            edges.push((src, e.kind.as_str(), dst, e));
+        }
+        edges.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        // Each edge once through the plain insert: a repeated one goes through the merge.
+        let mut prev: Option<(i64, &str, i64)> = None;
+        for (src, kind, dst, e) in edges {
+            let repeated = prev == Some((src, kind, dst));
+            prev = Some((src, kind, dst));
+            let st = if (fresh(src) || fresh(dst)) && !repeated {
                 &mut plain
             } else {
                 &mut merge
             };
             st.execute(params![
                 src,
-                e.kind.as_str(),
+                kind,
                 dst,
                 t,
-                json_list(&e.sources),
+                sources.get(&e.sources),
                 micros(e.first_seen),
                 micros(e.last_seen),
             ])
@@ -562,21 +664,29 @@ impl GraphStore for SqliteStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let pools = self.pool(tenant, false).await?;
-        let t = tenant.as_str().to_owned();
-        let batch = batch.clone();
-        tokio::task::spawn_blocking(move || {
+        let write = move |batch: &RowBatch, t: &str| {
             let mut conn = pools
                 .writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            upsert_rows(&mut conn, &t, &batch)
-        })
-        .await
-        .map_err(|_| Error::Database {
-            class: "writer thread failed",
-            code: None,
-            retryable: true,
-        })?
+            upsert_rows(&mut conn, t, batch)
+        };
+        // On a multi-threaded runtime the write runs in place (`block_in_place` hands this
+        // worker's other tasks to another worker): no copy of the batch, no hop to a blocking
+        // thread. A current-thread runtime cannot do that, so the batch goes to one.
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(|| write(batch, tenant.as_str()));
+        }
+        let t = tenant.as_str().to_owned();
+        let batch = batch.clone();
+        tokio::task::spawn_blocking(move || write(&batch, &t))
+            .await
+            .map_err(|_| Error::Database {
+                class: "writer thread failed",
+                code: None,
+                retryable: true,
+            })?
     }
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
