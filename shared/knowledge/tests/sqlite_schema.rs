@@ -1,6 +1,7 @@
 //! SQLite schema 5 (node ids stored as 16-byte BLOBs): a graph written with schema 4 (hex
 //! TEXT ids, as the previous binaries wrote it) migrates with its data, and ids that are not
-//! lowercase hex still round-trip as text.
+//! lowercase hex still round-trip as text. And the writer's multi-row statements: large
+//! batches write each row once and roll back whole.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -326,4 +327,95 @@ async fn sqlite_keeps_ids_that_are_not_lowercase_hex_as_text() {
         .map(|e| (e.src.as_str(), e.dst.as_str()))
         .collect();
     assert_eq!(ends, vec![(ids[0], ids[1]), (ids[0], ids[2])]);
+}
+
+/// Batches past the writer's multi-row statement sizes (128 term rows, 64 edges per
+/// statement): every row lands once, a replay changes nothing, a repeated edge merges, and a
+/// row breaking a constraint inside a multi-row statement rolls the whole batch back.
+#[tokio::test]
+async fn sqlite_large_batches_write_each_row_once_and_roll_back_whole() {
+    let tenant = TenantId::new("alpha").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let id = |k: usize| format!("{k:032x}");
+    let row = |k: usize, kind: NodeKind| NodeRow {
+        id: id(k),
+        kind,
+        key_ct: vec![1, 2, 3],
+        label_ct: None,
+        attrs: serde_json::json!({}),
+        sources: vec!["jira".to_owned()],
+        first_seen: t0(),
+        last_seen: t0(),
+    };
+    let edge_row = |src: usize, dst: usize, source: &str| EdgeRow {
+        kind: EdgeKind::Affected,
+        src: id(src),
+        dst: id(dst),
+        sources: vec![source.to_owned()],
+        first_seen: t0(),
+        last_seen: t0() + Duration::minutes(1),
+    };
+    // 10 services, 300 incidents with 3 edges and 2 terms each.
+    let mut batch = RowBatch::default();
+    for s in 0..10 {
+        batch.nodes.push(row(s, NodeKind::Service));
+    }
+    for i in 10..310 {
+        batch.nodes.push(row(i, NodeKind::Incident));
+        for s in [i % 10, (i + 3) % 10, (i + 7) % 10] {
+            batch.edges.push(edge_row(i, s, "jira"));
+        }
+        batch.terms.push(TermRow {
+            node: i,
+            term: i64::try_from(i % 7).unwrap(),
+        });
+        batch.terms.push(TermRow {
+            node: i,
+            term: i64::try_from(i).unwrap(),
+        });
+    }
+    // One edge repeated with another source: merged into the first.
+    batch.edges.push(edge_row(10, 0, "slack"));
+    store.upsert(&tenant, &batch).await.unwrap();
+    store.upsert(&tenant, &batch).await.unwrap();
+    let stats = store.stats(&tenant).await.unwrap();
+    assert_eq!(
+        stats.nodes,
+        vec![(NodeKind::Incident, 300), (NodeKind::Service, 10)]
+    );
+    assert_eq!(stats.edges, vec![(EdgeKind::Affected, 900)]);
+    let merged = store
+        .edges(
+            &tenant,
+            &EdgeFilter {
+                kind: None,
+                src_ids: Some(vec![id(10)]),
+                dst_ids: Some(vec![id(0)]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].sources, ["jira", "slack"]);
+
+    // 100 new incidents whose 31st edge (inside the first 64-row statement) breaks the CHECK
+    // rule (first_seen <= last_seen): nothing of the batch is written.
+    let mut bad = RowBatch::default();
+    for i in 400..500 {
+        bad.nodes.push(row(i, NodeKind::Incident));
+        let mut e = edge_row(i, i % 10, "jira");
+        if i == 430 {
+            e.first_seen = t0() + Duration::minutes(5);
+        }
+        bad.edges.push(e);
+        bad.terms.push(TermRow {
+            node: i - 400,
+            term: 1,
+        });
+    }
+    let err = store.upsert(&tenant, &bad).await.unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err}");
+    assert_eq!(store.stats(&tenant).await.unwrap(), stats);
 }

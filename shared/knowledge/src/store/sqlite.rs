@@ -345,6 +345,7 @@ fn find_nid(find: &mut rusqlite::CachedStatement<'_>, id: &str) -> Result<Option
         None => Ok(None),
     }
 }
+/// Single-row edge insert (with [`EDGE_CONFLICT`]: the merge of one edge).
 const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
      last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
@@ -360,6 +361,50 @@ fn term_insert_sql(rows: usize) -> String {
         sql.push_str("(?, ?)");
     }
     sql
+}
+
+/// Edges per execution of the multi-row edge insert (seven parameters each).
+const EDGE_ROWS: usize = 64;
+
+/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges. A violated constraint fails the whole
+/// transaction either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which
+/// then keeps no statement journal for the multi-row statement.
+fn edge_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR ROLLBACK INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
+         last_seen) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+    }
+    sql
+}
+
+/// The values of one new edge, in [`edge_insert_sql`]'s column order (the tenant aside).
+struct EdgeParams<'a> {
+    src: i64,
+    kind: &'a str,
+    dst: i64,
+    sources: String,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl<'a> EdgeParams<'a> {
+    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, tenant: &'s &'a str) {
+        values.extend_from_slice(&[
+            &self.src as &dyn rusqlite::ToSql,
+            &self.kind,
+            &self.dst,
+            tenant,
+            &self.sources,
+            &self.first_seen,
+            &self.last_seen,
+        ]);
+    }
 }
 
 /// [`GraphStore::upsert`] on the writer connection: one immediate transaction, one cached
@@ -473,10 +518,6 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
         }
     }
     {
-        let mut plain = tx.prepare_cached(EDGE_INSERT).map_err(write_err)?;
-        let mut merge = tx
-            .prepare_cached(&format!("{EDGE_INSERT}{EDGE_CONFLICT}"))
-            .map_err(write_err)?;
         // In primary key order (src, kind, dst).
         let mut edges: Vec<(i64, &str, i64, &EdgeRow)> = Vec::with_capacity(batch.edges.len());
         for e in &batch.edges {
@@ -487,26 +528,62 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
             edges.push((src, e.kind.as_str(), dst, e));
         }
         edges.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-        // Each edge once through the plain insert: a repeated one goes through the merge.
+        // An edge touching a fresh node is new: the first of each key goes through the plain
+        // multi-row insert, every other edge (stored ends, or a key repeated) through the merge.
+        // The merges run after the inserts (a repeated key merges into its inserted first).
+        let mut new: Vec<EdgeParams<'_>> = Vec::with_capacity(edges.len());
+        let mut merged: Vec<(i64, &str, i64, &EdgeRow)> = Vec::new();
         let mut prev: Option<(i64, &str, i64)> = None;
         for (src, kind, dst, e) in edges {
             let repeated = prev == Some((src, kind, dst));
             prev = Some((src, kind, dst));
-            let st = if (fresh(src) || fresh(dst)) && !repeated {
-                &mut plain
+            if (fresh(src) || fresh(dst)) && !repeated {
+                new.push(EdgeParams {
+                    src,
+                    kind,
+                    dst,
+                    sources: sources.get(&e.sources).to_owned(),
+                    first_seen: micros(e.first_seen),
+                    last_seen: micros(e.last_seen),
+                });
             } else {
-                &mut merge
-            };
-            st.execute(params![
-                src,
-                kind,
-                dst,
-                t,
-                sources.get(&e.sources),
-                micros(e.first_seen),
-                micros(e.last_seen),
-            ])
+                merged.push((src, kind, dst, e));
+            }
+        }
+        let mut chunks = new.chunks_exact(EDGE_ROWS);
+        if chunks.len() > 0 {
+            let mut many = tx
+                .prepare_cached(&edge_insert_sql(EDGE_ROWS))
+                .map_err(write_err)?;
+            for chunk in &mut chunks {
+                let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * chunk.len());
+                for p in chunk {
+                    p.push_to(&mut values, &t);
+                }
+                many.execute(&*values).map_err(write_err)?;
+            }
+        }
+        let mut one = tx.prepare_cached(&edge_insert_sql(1)).map_err(write_err)?;
+        for p in chunks.remainder() {
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7);
+            p.push_to(&mut values, &t);
+            one.execute(&*values).map_err(write_err)?;
+        }
+        let mut merge = tx
+            .prepare_cached(&format!("{EDGE_INSERT}{EDGE_CONFLICT}"))
             .map_err(write_err)?;
+        for (src, kind, dst, e) in merged {
+            merge
+                .execute(params![
+                    src,
+                    kind,
+                    dst,
+                    t,
+                    sources.get(&e.sources),
+                    micros(e.first_seen),
+                    micros(e.last_seen),
+                ])
+                .map_err(write_err)?;
         }
     }
     tx.commit().map_err(write_err)
