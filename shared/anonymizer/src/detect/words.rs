@@ -34,54 +34,75 @@ fn is_letter_at(text: &str, i: usize) -> Option<(char, usize)> {
     c.is_alphabetic().then(|| (c, c.len_utf8()))
 }
 
+/// Bytes after which a word is not glued to a preceding identifier.
+const fn clean_before_byte(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'(' | b'['
+                | b'"'
+                | b'\''
+                | b','
+                | b';'
+                | b':'
+                | b'>'
+                | b'*'
+                | b'|'
+                | b'!'
+                | b'?'
+                | b'{'
+        )
+}
+
+/// Bytes before which a word is not glued to a following identifier (besides `.`, `-` and
+/// `\\`, see [`clean_after`]).
+const fn clean_after_byte(b: u8) -> bool {
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b')' | b']'
+                | b'"'
+                | b'\''
+                | b','
+                | b';'
+                | b':'
+                | b'!'
+                | b'?'
+                | b'*'
+                | b'<'
+                | b'|'
+                | b'}'
+        )
+}
+
+/// [`clean_before_byte`] and [`clean_after_byte`] of every byte (bits 1 and 2), as a table.
+const CLEAN: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if clean_before_byte(c) { 1 } else { 0 } | if clean_after_byte(c) { 2 } else { 0 };
+        b += 1;
+    }
+    t
+};
+
+#[inline]
 fn clean_before(bytes: &[u8], s: usize) -> bool {
     match s.checked_sub(1).and_then(|k| bytes.get(k)) {
         None => true,
-        Some(&b) => {
-            b.is_ascii_whitespace()
-                || matches!(
-                    b,
-                    b'(' | b'['
-                        | b'"'
-                        | b'\''
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'>'
-                        | b'*'
-                        | b'|'
-                        | b'!'
-                        | b'?'
-                        | b'{'
-                )
-        }
+        Some(&b) => CLEAN[usize::from(b)] & 1 != 0,
     }
 }
 
+#[inline]
 fn clean_after(bytes: &[u8], e: usize) -> bool {
     match bytes.get(e) {
         None => true,
         Some(b'.' | b'-') => !bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric),
         // an escaped quote (`\"`, `\'`) in JSON or log text
         Some(b'\\') => matches!(bytes.get(e + 1), Some(b'"' | b'\'')),
-        Some(&b) => {
-            b.is_ascii_whitespace()
-                || matches!(
-                    b,
-                    b')' | b']'
-                        | b'"'
-                        | b'\''
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'!'
-                        | b'?'
-                        | b'*'
-                        | b'<'
-                        | b'|'
-                        | b'}'
-                )
-        }
+        Some(&b) => CLEAN[usize::from(b)] & 2 != 0,
     }
 }
 
@@ -296,14 +317,15 @@ pub(crate) fn words_into(
             || s.checked_sub(1)
                 .and_then(|k| bytes.get(k))
                 .is_some_and(|b| b.is_ascii_digit() || *b == b'_');
+        let clean_start = !digit_glued && clean_before(bytes, s);
         out.push(Word {
             start: s,
             end: e,
             name_end,
             cap: c0.is_uppercase() && (n == 1 || !all_upper),
             lower: all_lower,
-            clean: !digit_glued && clean_before(bytes, s) && clean_after(bytes, e),
-            clean_start: !digit_glued && clean_before(bytes, s),
+            clean: clean_start && clean_after(bytes, e),
+            clean_start,
         });
         i = e;
     }
