@@ -171,10 +171,45 @@ pub(crate) const UNITS: &[&str] = &[
     "ste. ",
 ];
 
-/// Words (letters, `.`, `'`) of a line starting at `i`, up to `n` of them: (start, end) pairs.
-fn next_words(text: &str, mut i: usize, n: usize) -> Vec<(usize, usize)> {
+/// Most words [`next_words`] returns.
+const NEXT_WORDS_MAX: usize = 8;
+
+/// Up to [`NEXT_WORDS_MAX`] (start, end) pairs on the stack (no allocation per candidate).
+struct NextWords {
+    buf: [(usize, usize); NEXT_WORDS_MAX],
+    len: usize,
+}
+
+impl NextWords {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, w: (usize, usize)) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = w;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for NextWords {
+    type Target = [(usize, usize)];
+
+    fn deref(&self) -> &Self::Target {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Words (letters, `.`, `'`) of a line starting at `i`, up to `n` (at most
+/// [`NEXT_WORDS_MAX`]) of them: (start, end) pairs.
+fn next_words(text: &str, mut i: usize, n: usize) -> NextWords {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    let n = n.min(NEXT_WORDS_MAX);
+    let mut out = NextWords {
+        buf: [(0, 0); NEXT_WORDS_MAX],
+        len: 0,
+    };
     while out.len() < n && i < bytes.len() {
         while i < bytes.len() && bytes[i] == b' ' {
             i += 1;
