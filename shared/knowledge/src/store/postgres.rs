@@ -540,13 +540,19 @@ impl GraphStore for PostgresStore {
         if let Some(k) = filter.kind {
             qb.push(" AND e.kind = ").push_bind(k.as_str());
         }
-        for (end, ids) in [("s", &filter.src_ids), ("d", &filter.dst_ids)] {
+        // The ends' integer keys first, as an array the planner sees the size of: joined on
+        // `s.id = ANY(..)` instead, a graph whose tables were not analyzed yet (right after a
+        // bulk load, before autovacuum) got a hash join over a scan of every edge of the
+        // tenant: 50 ms instead of 0.4 ms for 10 incidents of a 100k-incident graph.
+        for (col, ids) in [("src", &filter.src_ids), ("dst", &filter.dst_ids)] {
             if let Some(ids) = ids {
-                qb.push(format_args!(" AND {end}.tenant_id = "))
-                    .push_bind(tenant.as_str())
-                    .push(format_args!(" AND {end}.id = ANY("))
-                    .push_bind(ids)
-                    .push(")");
+                qb.push(format_args!(
+                    " AND e.{col} = ANY(ARRAY(SELECT nid FROM nodes WHERE tenant_id = "
+                ))
+                .push_bind(tenant.as_str())
+                .push(" AND id = ANY(")
+                .push_bind(ids)
+                .push(")))");
             }
         }
         qb.push(" ORDER BY s.id, e.kind, d.id");
