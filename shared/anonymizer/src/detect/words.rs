@@ -1,6 +1,8 @@
 //! The words the name rules look at: runs of letters with internal `'`, `-` or `’`, each
 //! with its case and whether it is glued to an identifier.
 
+use super::keywords::{in_range, HIGHS, ONES};
+
 /// A word of letters (with internal `'`, `-` or `’`), as the name rules see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Word {
@@ -104,20 +106,6 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
         Some(b'\\') => matches!(bytes.get(e + 1), Some(b'"' | b'\'')),
         Some(&b) => CLEAN[usize::from(b)] & 2 != 0,
     }
-}
-
-/// `0x01` in every byte of a `u64`.
-const ONES: u64 = 0x0101_0101_0101_0101;
-/// `0x80` in every byte of a `u64`.
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of every byte of `x` (all below `0x80`) that lies in `lo..=hi` (`lo >= 1`,
-/// `hi < 0x7F`): no addition carries into the next byte.
-#[inline]
-const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    let ge = x.wrapping_add((0x80 - lo as u64) * ONES);
-    let gt = x.wrapping_add((0x7F - hi as u64) * ONES);
-    ge & !gt & HIGHS
 }
 
 /// The run of ASCII letters starting at `i`: its length, whether it holds a lower-case and
