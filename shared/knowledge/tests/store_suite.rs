@@ -10,11 +10,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bacca_knowledge::cipher::{AesGcmRowCipher, RowCipher};
-use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph};
+use bacca_knowledge::graph::{ErasureCounts, Export, KnowledgeGraph};
 use bacca_knowledge::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
-use bacca_knowledge::store::{GraphStore, NodeFilter, StoreOptions};
+use bacca_knowledge::store::{GraphStore, NodeFilter, RowBatch, StoreOptions};
 use bacca_knowledge::Error;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -902,17 +902,25 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, DropSche
     (store, app, guard)
 }
 
-/// A PostgreSQL graph written by a version-1 binary is migrated to the current schema with
-/// every row kept and readable, and row-level security still in force afterwards.
-#[tokio::test]
-async fn postgres_migrates_a_version_1_graph_with_its_data() {
-    let Some(url) = postgres_url() else { return };
+/// PostgreSQL migrations under the descriptions the binary records, oldest first.
+const PG_MIGRATIONS: [(&str, &str); 3] = [
+    ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
+    ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
+    (
+        "0003_edge_row_locks.sql",
+        "0003_edge_row_locks_instead_of_foreign_keys.sql",
+    ),
+];
+
+/// A new schema (dropped with the guard) holding the first `version` PostgreSQL migrations,
+/// as a binary of that version left it, and a pool whose `search_path` is that schema.
+async fn pg_schema_at_version(url: &str, version: usize) -> (PgPool, String, DropSchema) {
     let schema = unique("bacca_kg_");
-    let _guard = DropSchema {
-        url: url.clone(),
+    let guard = DropSchema {
+        url: url.to_owned(),
         schema: schema.clone(),
     };
-    let admin = PgConnectOptions::from_str(&url).unwrap();
+    let admin = PgConnectOptions::from_str(url).unwrap();
     let boot = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(admin.clone())
@@ -927,28 +935,91 @@ async fn postgres_migrates_a_version_1_graph_with_its_data() {
         .connect_with(admin.options([("search_path", schema.as_str())]))
         .await
         .unwrap();
-    let v1 = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres/0001_graph.sql"),
-        v1.path().join("0001_graph_with_row-level_security.sql"),
-    )
-    .unwrap();
-    sqlx::migrate::Migrator::new(v1.path())
+    let old = tempfile::tempdir().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for (file, as_name) in &PG_MIGRATIONS[..version] {
+        std::fs::copy(dir.join(file), old.path().join(as_name)).unwrap();
+    }
+    sqlx::migrate::Migrator::new(old.path())
         .await
         .unwrap()
         .run(&pool)
         .await
         .unwrap();
+    (pool, schema, guard)
+}
 
-    let tenant = TenantId::new(unique("m-")).unwrap();
+/// The fixture written by the current binary (into a scratch SQLite store): its export, and
+/// the encrypted rows an older binary would have stored for it.
+async fn fixture_rows(tenant: &TenantId) -> (Export, RowBatch) {
     let scratch = tempfile::tempdir().unwrap();
     let reference: Arc<dyn GraphStore> =
         Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
     let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
     g.create().await.unwrap();
     g.upsert(&fixture()).await.unwrap();
-    let expected = g.export().await.unwrap();
-    let rows = g.encrypt_batch(&fixture()).unwrap();
+    (
+        g.export().await.unwrap(),
+        g.encrypt_batch(&fixture()).unwrap(),
+    )
+}
+
+/// Opening the old schema without migrating is `SchemaTooOld { found }`; migrating keeps
+/// every row (export equals `expected`), `similar` still finds the incident, and row-level
+/// security is still forced on every table. Returns the migrated graph.
+async fn assert_migrates(
+    pool: &PgPool,
+    schema: &str,
+    tenant: TenantId,
+    expected: &Export,
+    found: i64,
+) -> KnowledgeGraph {
+    let err = PostgresStore::from_pool(
+        pool.clone(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaTooOld { found: f, .. } if f == found),
+        "{err}"
+    );
+    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
+        .await
+        .unwrap();
+    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
+    assert_eq!(&migrated.export().await.unwrap(), expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    let forced: Vec<bool> = sqlx::query_scalar(
+        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(forced, [true, true, true, true]);
+    migrated
+}
+
+/// A PostgreSQL graph written by a version-1 binary is migrated to the current schema with
+/// every row kept and readable, and row-level security still in force afterwards.
+#[tokio::test]
+async fn postgres_migrates_a_version_1_graph_with_its_data() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 1).await;
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
     let t = tenant.as_str();
     sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
         .bind(t)
@@ -998,39 +1069,7 @@ async fn postgres_migrates_a_version_1_graph_with_its_data() {
             .await
             .unwrap();
     }
-
-    let err = PostgresStore::from_pool(
-        pool.clone(),
-        StoreOptions {
-            migrate: false,
-            ..StoreOptions::default()
-        },
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { .. }), "{err}");
-    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
-        .await
-        .unwrap();
-    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
-    assert_eq!(migrated.export().await.unwrap(), expected);
-    let hits = migrated
-        .similar(
-            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
-            5,
-        )
-        .await
-        .unwrap();
-    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
-    let forced: Vec<bool> = sqlx::query_scalar(
-        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
-    )
-    .bind(&schema)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(forced, [true, true, true, true]);
+    assert_migrates(&pool, &schema, tenant, &expected, 1).await;
 }
 
 /// Foreign keys from `nodes` to `tenants` in `schema` (schema 4 has none).
@@ -1053,56 +1092,10 @@ async fn node_tenant_fks(pool: &PgPool, schema: &str) -> i64 {
 #[tokio::test]
 async fn postgres_migrates_a_version_3_graph_with_its_data() {
     let Some(url) = postgres_url() else { return };
-    let schema = unique("bacca_kg_");
-    let _guard = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
-    };
-    let admin = PgConnectOptions::from_str(&url).unwrap();
-    let boot = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(admin.clone())
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&boot)
-        .await
-        .unwrap();
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(admin.options([("search_path", schema.as_str())]))
-        .await
-        .unwrap();
-    // Versions 1 to 3 under the descriptions the binary records.
-    let v3 = tempfile::tempdir().unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    for (file, as_name) in [
-        ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
-        ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
-        (
-            "0003_edge_row_locks.sql",
-            "0003_edge_row_locks_instead_of_foreign_keys.sql",
-        ),
-    ] {
-        std::fs::copy(dir.join(file), v3.path().join(as_name)).unwrap();
-    }
-    sqlx::migrate::Migrator::new(v3.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 3).await;
     assert_eq!(node_tenant_fks(&pool, &schema).await, 1);
-
     let tenant = TenantId::new(unique("m-")).unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let reference: Arc<dyn GraphStore> =
-        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
-    let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
-    g.create().await.unwrap();
-    g.upsert(&fixture()).await.unwrap();
-    let expected = g.export().await.unwrap();
-    let rows = g.encrypt_batch(&fixture()).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
     let t = tenant.as_str();
     sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
         .bind(t)
@@ -1155,19 +1148,7 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
             .unwrap();
     }
 
-    let err = PostgresStore::from_pool(
-        pool.clone(),
-        StoreOptions {
-            migrate: false,
-            ..StoreOptions::default()
-        },
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { found: 3, .. }), "{err}");
-    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
-        .await
-        .unwrap();
+    let migrated = assert_migrates(&pool, &schema, tenant, &expected, 3).await;
     assert_eq!(node_tenant_fks(&pool, &schema).await, 0);
     // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen.
     let options: Option<Vec<String>> = sqlx::query_scalar(
@@ -1187,27 +1168,8 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
     .await
     .unwrap();
     assert!(by_kind.ends_with("(tenant_id, kind)"), "{by_kind}");
-    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
-    assert_eq!(migrated.export().await.unwrap(), expected);
-    let hits = migrated
-        .similar(
-            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
-            5,
-        )
-        .await
-        .unwrap();
-    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
-    let forced: Vec<bool> = sqlx::query_scalar(
-        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
-    )
-    .bind(&schema)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(forced, [true, true, true, true]);
 }
 
 #[tokio::test]
