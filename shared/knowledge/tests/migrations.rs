@@ -1,0 +1,387 @@
+//! Migrations of stored graphs: a graph written by an older binary (SQLite schema 1,
+//! PostgreSQL schemas 1 and 3) is refused without migrating (`SchemaTooOld`) and migrated to the
+//! current schema with every row kept, readable and, on PostgreSQL, under row-level security.
+//! PostgreSQL tests need `BACCA_TEST_POSTGRES_URL` (see `store_suite.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bacca_knowledge::graph::{Export, KnowledgeGraph};
+use bacca_knowledge::model::TenantId;
+use bacca_knowledge::store::postgres::PostgresStore;
+use bacca_knowledge::store::sqlite::SqliteStore;
+use bacca_knowledge::store::{GraphStore, StoreOptions};
+use bacca_knowledge::Error;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use support::{cipher, fixture, fixture_rows, postgres_url, unique, DropSchema};
+
+/// A graph written by a version-1 binary (blind-index keys everywhere) is migrated to the
+/// current schema with every row kept and readable.
+#[tokio::test]
+async fn sqlite_migrates_a_version_1_graph_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite/0001_graph.sql"),
+        v1.path().join("0001_graph.sql"),
+    )
+    .unwrap();
+    let tenant = TenantId::new("alpha").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(scratch.path(), StoreOptions::default()).unwrap());
+    let g = KnowledgeGraph::new(reference, cipher(), tenant.clone());
+    g.create().await.unwrap();
+    g.upsert(&fixture()).await.unwrap();
+    let expected = g.export().await.unwrap();
+    let rows = g.encrypt_batch(&fixture()).unwrap();
+
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("alpha.sqlite"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    sqlx::migrate::Migrator::new(v1.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let us = |t: DateTime<Utc>| t.timestamp_micros();
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ('alpha', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(us(n.first_seen))
+        .bind(us(n.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+             VALUES ('alpha', ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.kind.as_str())
+        .bind(&e.src)
+        .bind(&e.dst)
+        .bind(serde_json::to_string(&e.sources).unwrap())
+        .bind(us(e.first_seen))
+        .bind(us(e.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for t in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, node_id) VALUES ('alpha', ?, ?)")
+            .bind(t.term)
+            .bind(&rows.nodes[t.node].id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let frozen = SqliteStore::open(
+        dir.path(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let err = frozen.stats(&tenant).await.unwrap_err();
+    assert!(matches!(err, Error::SchemaTooOld { found: 1, .. }), "{err}");
+
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let migrated = KnowledgeGraph::new(store, cipher(), tenant);
+    let mut got = migrated.export().await.unwrap();
+    assert_eq!(got.schema_version, expected.schema_version);
+    got.schema_version = expected.schema_version;
+    assert_eq!(got, expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    assert_eq!(hits[0].actions.len(), 1);
+    // And it takes new writes.
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+}
+
+/// PostgreSQL migrations under the descriptions the binary records, oldest first.
+const PG_MIGRATIONS: [(&str, &str); 3] = [
+    ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
+    ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
+    (
+        "0003_edge_row_locks.sql",
+        "0003_edge_row_locks_instead_of_foreign_keys.sql",
+    ),
+];
+
+/// A new schema (dropped with the guard) holding the first `version` PostgreSQL migrations,
+/// as a binary of that version left it, and a pool whose `search_path` is that schema.
+async fn pg_schema_at_version(url: &str, version: usize) -> (PgPool, String, DropSchema) {
+    let schema = unique("bacca_kg_");
+    let guard = DropSchema {
+        url: url.to_owned(),
+        schema: schema.clone(),
+    };
+    let admin = PgConnectOptions::from_str(url).unwrap();
+    let boot = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone())
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&boot)
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(admin.options([("search_path", schema.as_str())]))
+        .await
+        .unwrap();
+    let old = tempfile::tempdir().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    for (file, as_name) in &PG_MIGRATIONS[..version] {
+        std::fs::copy(dir.join(file), old.path().join(as_name)).unwrap();
+    }
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    (pool, schema, guard)
+}
+
+/// Opening the old schema without migrating is `SchemaTooOld { found }`; migrating keeps
+/// every row (export equals `expected`), `similar` still finds the incident, and row-level
+/// security is still forced on every table. Returns the migrated graph.
+async fn assert_migrates(
+    pool: &PgPool,
+    schema: &str,
+    tenant: TenantId,
+    expected: &Export,
+    found: i64,
+) -> KnowledgeGraph {
+    let err = PostgresStore::from_pool(
+        pool.clone(),
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaTooOld { found: f, .. } if f == found),
+        "{err}"
+    );
+    let store = PostgresStore::from_pool(pool.clone(), StoreOptions::default())
+        .await
+        .unwrap();
+    let migrated = KnowledgeGraph::new(Arc::new(store), cipher(), tenant);
+    assert_eq!(&migrated.export().await.unwrap(), expected);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    let forced: Vec<bool> = sqlx::query_scalar(
+        "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(forced, [true, true, true, true]);
+    migrated
+}
+
+/// A PostgreSQL graph written by a version-1 binary is migrated to the current schema with
+/// every row kept and readable, and row-level security still in force afterwards.
+#[tokio::test]
+async fn postgres_migrates_a_version_1_graph_with_its_data() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 1).await;
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    let t = tenant.as_str();
+    sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
+        .bind(t)
+        .execute(&pool)
+        .await
+        .unwrap();
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t)
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(&n.attrs)
+        .bind(&n.sources)
+        .bind(n.first_seen)
+        .bind(n.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t)
+        .bind(e.kind.as_str())
+        .bind(&e.src)
+        .bind(&e.dst)
+        .bind(&e.sources)
+        .bind(e.first_seen)
+        .bind(e.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for term in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, node_id) VALUES ($1, $2, $3)")
+            .bind(t)
+            .bind(term.term)
+            .bind(&rows.nodes[term.node].id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    assert_migrates(&pool, &schema, tenant, &expected, 1).await;
+}
+
+/// Foreign keys from `nodes` to `tenants` in `schema` (schema 4 has none).
+async fn node_tenant_fks(pool: &PgPool, schema: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid \
+         JOIN pg_class f ON f.oid = c.confrelid JOIN pg_namespace n ON n.oid = r.relnamespace \
+         WHERE n.nspname = $1 AND r.relname = 'nodes' AND f.relname = 'tenants' AND c.contype = 'f'",
+    )
+    .bind(schema)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A PostgreSQL graph at schema 3 (rows as the version-3 store wrote them) is migrated to the
+/// current schema with every row kept, the nodes' foreign key to tenants dropped (4), node
+/// pages with room for updates in place (6), and row-level security still in force; upserts
+/// on the migrated graph stay idempotent.
+#[tokio::test]
+async fn postgres_migrates_a_version_3_graph_with_its_data() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 3).await;
+    assert_eq!(node_tenant_fks(&pool, &schema).await, 1);
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    let t = tenant.as_str();
+    sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
+        .bind(t)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut nids = std::collections::HashMap::new();
+    for n in &rows.nodes {
+        let nid: i64 = sqlx::query_scalar(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING nid",
+        )
+        .bind(t)
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(&n.attrs)
+        .bind(&n.sources)
+        .bind(n.first_seen)
+        .bind(n.last_seen)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        nids.insert(n.id.clone(), nid);
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(nids[&e.src])
+        .bind(e.kind.as_str())
+        .bind(nids[&e.dst])
+        .bind(t)
+        .bind(&e.sources)
+        .bind(e.first_seen)
+        .bind(e.last_seen)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for term in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (tenant_id, term, nid) VALUES ($1, $2, $3)")
+            .bind(t)
+            .bind(term.term)
+            .bind(nids[&rows.nodes[term.node].id])
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let migrated = assert_migrates(&pool, &schema, tenant, &expected, 3).await;
+    assert_eq!(node_tenant_fks(&pool, &schema).await, 0);
+    // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen.
+    let options: Option<Vec<String>> = sqlx::query_scalar(
+        "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND c.relname = 'nodes'",
+    )
+    .bind(&schema)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(options, Some(vec!["fillfactor=90".to_owned()]));
+    let by_kind: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'nodes_by_kind'",
+    )
+    .bind(&schema)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(by_kind.ends_with("(tenant_id, kind)"), "{by_kind}");
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+}
