@@ -25,12 +25,6 @@ use support::{cipher, fixture, fixture_rows, postgres_url, unique, DropSchema};
 #[tokio::test]
 async fn sqlite_migrates_a_version_1_graph_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite/0001_graph.sql"),
-        v1.path().join("0001_graph.sql"),
-    )
-    .unwrap();
     let tenant = TenantId::new("alpha").unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let reference: Arc<dyn GraphStore> =
@@ -41,21 +35,7 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
     let expected = g.export().await.unwrap();
     let rows = g.encrypt_batch(&fixture()).unwrap();
 
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("alpha.sqlite"))
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
-    sqlx::migrate::Migrator::new(v1.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = support::sqlite_alpha_at_version(dir.path(), 1).await;
     let us = |t: DateTime<Utc>| t.timestamp_micros();
     for n in &rows.nodes {
         sqlx::query(

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -111,32 +113,8 @@ async fn sqlite_migrates_a_version_4_graph_with_hex_ids() {
     let rows = g.encrypt_batch(&fixture()).unwrap();
 
     // A schema 4 file, written as the binaries before schema 5 did: hex TEXT ids.
-    let v4 = tempfile::tempdir().unwrap();
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    for f in [
-        "0001_graph.sql",
-        "0002_integer_keys.sql",
-        "0003_edge_row_locks.sql",
-        "0004_tenant_row_lock.sql",
-    ] {
-        std::fs::copy(migrations.join(f), v4.path().join(f)).unwrap();
-    }
     let dir = tempfile::tempdir().unwrap();
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("alpha.sqlite"))
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
-    sqlx::migrate::Migrator::new(v4.path())
-        .await
-        .unwrap()
-        .run(&pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = support::sqlite_alpha_at_version(dir.path(), 4).await;
     let us = |t: DateTime<Utc>| t.timestamp_micros();
     for n in &rows.nodes {
         sqlx::query(

@@ -228,3 +228,37 @@ pub async fn fixture_rows(tenant: &TenantId) -> (Export, RowBatch) {
         g.encrypt_batch(&fixture()).unwrap(),
     )
 }
+
+/// SQLite migrations, oldest first, under their file names.
+const SQLITE_MIGRATIONS: [&str; 4] = [
+    "0001_graph.sql",
+    "0002_integer_keys.sql",
+    "0003_edge_row_locks.sql",
+    "0004_tenant_row_lock.sql",
+];
+
+/// `<dir>/alpha.sqlite` holding the first `version` SQLite migrations, as a binary of that
+/// version left it, with tenant `alpha` registered; a pool on it.
+pub async fn sqlite_alpha_at_version(dir: &std::path::Path, version: usize) -> sqlx::SqlitePool {
+    let old = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for f in &SQLITE_MIGRATIONS[..version] {
+        std::fs::copy(migrations.join(f), old.path().join(f)).unwrap();
+    }
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("alpha.sqlite"))
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO bacca_tenant (tenant_id) VALUES ('alpha')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool
+}
