@@ -430,15 +430,15 @@ impl GraphStore for PostgresStore {
         upsert_nodes(&mut tx, t, &batch.nodes, &mut nids, &mut fresh).await?;
         let outside = batch.edge_ends_outside(&nids);
         lookup_nids(&mut tx, t, &outside, Lock::KeyShare, &mut nids).await?;
-        let terms = batch.term_pairs(&nids)?;
+        let terms = batch.term_pairs(|id| nids.get(id).copied())?;
         // Term rows of fresh nodes cannot exist yet: a plain insert, no conflict arbiter.
         let (new_terms, old_terms): (Vec<(i64, i64)>, Vec<(i64, i64)>) =
-            terms.into_iter().partition(|(nid, _)| fresh.contains(nid));
+            terms.into_iter().partition(|(_, nid)| fresh.contains(nid));
         for (rows, on_conflict) in [(new_terms, ""), (old_terms, " ON CONFLICT DO NOTHING")] {
             if rows.is_empty() {
                 continue;
             }
-            let (owners, terms): (Vec<i64>, Vec<i64>) = rows.into_iter().unzip();
+            let (terms, owners): (Vec<i64>, Vec<i64>) = rows.into_iter().unzip();
             sqlx::query(&format!(
                 "INSERT INTO node_terms (tenant_id, term, nid) \
                  SELECT $1, u.term, u.nid FROM UNNEST($2::bigint[], $3::bigint[]) AS u(term, nid)\

@@ -353,14 +353,11 @@ const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources
 /// rule of term rows (a stored pair stays), and unlike a plain multi-row insert it cannot
 /// abort half-way, so SQLite keeps no statement journal for it.
 fn term_insert_sql(rows: usize) -> String {
-    let mut sql = String::from("INSERT OR IGNORE INTO node_terms (term, nid) VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?)");
-    }
-    sql
+    multi_row_sql(
+        "INSERT OR IGNORE INTO node_terms (term, nid) VALUES ",
+        "(?, ?)",
+        rows,
+    )
 }
 
 /// Edges per execution of the multi-row edge insert (seven parameters each).
@@ -370,15 +367,23 @@ const EDGE_ROWS: usize = 64;
 /// transaction either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which
 /// then keeps no statement journal for the multi-row statement.
 fn edge_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
+    multi_row_sql(
         "INSERT OR ROLLBACK INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
          last_seen) VALUES ",
-    );
+        "(?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+}
+
+/// `head` followed by `rows` copies of the placeholder tuple `row`, comma-separated.
+fn multi_row_sql(head: &str, row: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 2));
+    sql.push_str(head);
     for i in 0..rows {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?)");
+        sql.push_str(row);
     }
     sql
 }
@@ -487,19 +492,7 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
     }
     {
         // Term rows sorted by (term, nid), the primary key's order.
-        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
-        for term in &batch.terms {
-            let nid = batch
-                .nodes
-                .get(term.node)
-                .and_then(|n| nids.get(n.id.as_str()))
-                .ok_or_else(|| {
-                    Error::InvalidRecord("term refers to no node of the batch".into())
-                })?;
-            terms.push((term.term, *nid));
-        }
-        terms.sort_unstable();
-        terms.dedup();
+        let terms = batch.term_pairs(|id| nids.get(id).copied())?;
         let mut chunks = terms.chunks_exact(TERM_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
