@@ -129,9 +129,8 @@ impl AesGcmRowCipher {
 }
 
 impl AesGcmRowCipher {
-    /// `nonce || ciphertext || tag` of `plaintext` under a nonce never used before (drawn from
-    /// the CSPRNG: random 96-bit nonces).
-    /// `aad` is the encoded [`RowAad`].
+    /// `nonce || ciphertext || tag` of `plaintext` under `nonce`, which the caller draws from
+    /// the CSPRNG (random 96-bit nonces); `aad` is the encoded [`RowAad`].
     fn seal(&self, nonce: [u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
         out.extend_from_slice(&nonce);

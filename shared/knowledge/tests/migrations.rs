@@ -79,16 +79,7 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
     }
     pool.close().await;
 
-    let frozen = SqliteStore::open(
-        dir.path(),
-        StoreOptions {
-            migrate: false,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
-    let err = frozen.stats(&tenant).await.unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { found: 1, .. }), "{err}");
+    support::assert_sqlite_too_old(dir.path(), &tenant, 1).await;
 
     let store: Arc<dyn GraphStore> =
         Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());

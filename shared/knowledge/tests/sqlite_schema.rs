@@ -174,16 +174,7 @@ async fn sqlite_migrates_a_version_4_graph_with_hex_ids() {
     assert_eq!(text_ids, i64::try_from(rows.nodes.len()).unwrap());
     pool.close().await;
 
-    let frozen = SqliteStore::open(
-        dir.path(),
-        StoreOptions {
-            migrate: false,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
-    let err = frozen.stats(&tenant).await.unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { found: 4, .. }), "{err}");
+    support::assert_sqlite_too_old(dir.path(), &tenant, 4).await;
 
     let store: Arc<dyn GraphStore> =
         Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());

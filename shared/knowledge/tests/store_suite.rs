@@ -510,16 +510,7 @@ async fn sqlite_file_per_tenant_and_schema_version_checks() {
         .await
         .unwrap();
     pool.close().await;
-    let store = SqliteStore::open(
-        dir.path(),
-        StoreOptions {
-            migrate: false,
-            ..StoreOptions::default()
-        },
-    )
-    .unwrap();
-    let err = store.stats(&a).await.unwrap_err();
-    assert!(matches!(err, Error::SchemaTooOld { found: 1, .. }), "{err}");
+    support::assert_sqlite_too_old(dir.path(), &a, 1).await;
 }
 
 /// A store on the application role's connection (`app` from [`postgres_setup`]: no DDL, row

@@ -262,3 +262,21 @@ pub async fn sqlite_alpha_at_version(dir: &std::path::Path, version: usize) -> s
         .unwrap();
     pool
 }
+
+/// Opening the SQLite graph in `dir` without migrating fails for `tenant` with
+/// `SchemaTooOld { found }`.
+pub async fn assert_sqlite_too_old(dir: &std::path::Path, tenant: &TenantId, found: i64) {
+    let frozen = SqliteStore::open(
+        dir,
+        StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let err = frozen.stats(tenant).await.unwrap_err();
+    assert!(
+        matches!(err, bacca_knowledge::Error::SchemaTooOld { found: f, .. } if f == found),
+        "{err}"
+    );
+}
