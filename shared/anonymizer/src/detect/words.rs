@@ -108,6 +108,14 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
     }
 }
 
+/// Every bit below the lowest set bit of `stop` (all bits when none is set), without a
+/// branch: with `stop` the high bits of the bytes that end a run, the high bits of the bytes
+/// before the first of them.
+#[inline]
+const fn below_first(stop: u64) -> u64 {
+    (stop & stop.wrapping_neg()).wrapping_sub(1)
+}
+
 /// The run of ASCII letters starting at `i`: its length, whether it holds a lower-case and
 /// whether it holds an upper-case letter. Eight bytes per step (SWAR), then byte by byte.
 #[inline]
@@ -125,12 +133,9 @@ fn ascii_letter_run(bytes: &[u8], i: usize) -> (usize, bool, bool) {
         let up = in_range(x7, b'A', b'Z') & ascii;
         let letters = lo | up;
         // the letters before the first byte that is none (little endian: low bytes first)
-        let run = (!letters & HIGHS).trailing_zeros() as usize / 8;
-        let below = if run >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (run * 8)) - 1
-        };
+        let stop = !letters & HIGHS;
+        let run = stop.trailing_zeros() as usize / 8;
+        let below = below_first(stop);
         lower |= lo & below != 0;
         upper |= up & below != 0;
         k += run;
@@ -165,13 +170,9 @@ fn alnum_run_last_digit(bytes: &[u8], i: usize) -> usize {
         let x7 = x & !HIGHS;
         let letters = in_range(x7 | (0x20 * ONES), b'a', b'z') & ascii;
         let digits = (in_range(x7, b'0', b'9') | in_range(x7, b'_', b'_')) & ascii;
-        let run = (!(letters | digits) & HIGHS).trailing_zeros() as usize / 8;
-        let below = if run >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (run * 8)) - 1
-        };
-        let d = digits & below;
+        let stop = !(letters | digits) & HIGHS;
+        let run = stop.trailing_zeros() as usize / 8;
+        let d = digits & below_first(stop);
         if d != 0 {
             after_last = k + (63 - d.leading_zeros() as usize) / 8 + 1;
         }
@@ -316,5 +317,73 @@ pub(crate) fn words_into(
             clean_start,
         });
         i = e;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_first_keeps_the_bytes_before_the_first_stop() {
+        for run in 0..=8usize {
+            // the first stop byte at `run`, and every combination of later stop bytes
+            for later in 0u32..256 {
+                let mut stop = 0u64;
+                for k in run..8 {
+                    if k == run || later & (1 << k) != 0 {
+                        stop |= 0x80 << (8 * k);
+                    }
+                }
+                let want = if run >= 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (run * 8)) - 1
+                };
+                // the high bits of the bytes before `run` are all the callers read
+                assert_eq!(below_first(stop) & HIGHS, want & HIGHS, "{run} {later}");
+            }
+        }
+    }
+
+    #[test]
+    fn letter_runs_match_a_byte_by_byte_scan() {
+        let alphabet = b"aZq_9 -'\xc3\xa9Mx.";
+        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5000 {
+            let mut t = Vec::new();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            for i in 0..t.len() {
+                let mut k = i;
+                let (mut lo, mut up) = (false, false);
+                while let Some(&b) = t.get(k) {
+                    if !b.is_ascii_alphabetic() {
+                        break;
+                    }
+                    lo |= b.is_ascii_lowercase();
+                    up |= b.is_ascii_uppercase();
+                    k += 1;
+                }
+                assert_eq!(ascii_letter_run(&t, i), (k - i, lo, up), "{t:?} {i}");
+                if t[i].is_ascii_digit() || t[i] == b'_' {
+                    let (mut k, mut after) = (i, i);
+                    while let Some(&b) = t.get(k) {
+                        if b.is_ascii_digit() || b == b'_' {
+                            after = k + 1;
+                        } else if !b.is_ascii_alphabetic() {
+                            break;
+                        }
+                        k += 1;
+                    }
+                    assert_eq!(alnum_run_last_digit(&t, i), after, "{t:?} {i}");
+                }
+            }
+        }
     }
 }
