@@ -461,8 +461,8 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         }
     };
     // house numbers start a word
-    for &i in kw.word_starts() {
-        if i < next_free || !bytes[i].is_ascii_digit() || !clean_left(bytes, i) {
+    for &i in kw.digit_starts() {
+        if i < next_free || !clean_left(bytes, i) {
             continue;
         }
         let mut d = i;

@@ -106,6 +106,8 @@ pub(crate) struct Keywords {
     matches: Vec<KwMatch>,
     /// Offsets of the first byte of every run of word bytes (`super::is_word_byte`).
     word_starts: Vec<usize>,
+    /// The word starts at an ASCII digit (where every digit-run detector starts).
+    digit_starts: Vec<usize>,
     /// The [`present`] bits of the text's bytes.
     present: u8,
 }
@@ -171,6 +173,9 @@ std::thread_local! {
     /// The word-start list of the previous line, reused (see [`Keywords::recycle`]).
     static WORD_STARTS: std::cell::RefCell<Vec<usize>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// The digit word-start list of the previous line, reused.
+    static DIGIT_STARTS: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
     /// The search windows of the previous line, reused.
     static REGIONS: std::cell::RefCell<Vec<(usize, usize)>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -192,7 +197,7 @@ std::thread_local! {
 /// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
 fn regions(
     bytes: &[u8],
-    word_starts: &[usize],
+    digit_starts: &[usize],
     max_len: usize,
     id_tails: &[u64],
     out: &mut Vec<(usize, usize)>,
@@ -234,10 +239,9 @@ fn regions(
         }
     }
     // `Suite 5`, `Hauptstraße 5`: the match ends right before a digit that follows a space
-    for &s in word_starts {
+    for &s in digit_starts {
         // the byte before the space ends a unit word or street ending: a letter or `.`
         if s > 1
-            && bytes.get(s).is_some_and(u8::is_ascii_digit)
             && bytes.get(s - 1) == Some(&b' ')
             && bytes
                 .get(s - 2)
@@ -293,13 +297,16 @@ const fn word_mask(x: u64) -> u64 {
     ((letters | digits | under) & ascii) | (x & HIGHS)
 }
 
-/// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
-/// visits words instead of bytes), and the [`present`] bits of the bytes. The word bytes of
-/// eight bytes at a time as a bit mask (SWAR), each start taken from it.
-fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
+/// Offsets where a run of word bytes starts (shared by the detectors, so each visits words
+/// instead of bytes), those of them at an ASCII digit (the digit-run detectors visit only
+/// these), and the [`present`] bits of the bytes. The word bytes of eight bytes at a time as
+/// a bit mask (SWAR), each start taken from it.
+fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
     let mut out = WORD_STARTS.with(std::cell::RefCell::take);
     out.clear();
     out.reserve(bytes.len() / 6 + 1);
+    let mut digit_out = DIGIT_STARTS.with(std::cell::RefCell::take);
+    digit_out.clear();
     let mut seen = 0u8;
     for &b in bytes {
         seen |= PRESENT[usize::from(b)];
@@ -311,12 +318,18 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
     for chunk in &mut chunks {
         let mut a = [0u8; 8];
         a.copy_from_slice(chunk);
-        let w = word_mask(u64::from_le_bytes(a));
+        let x = u64::from_le_bytes(a);
+        let w = word_mask(x);
         let mut starts = w & !((w << 8) | carry);
         carry = w >> 56;
+        let mut digits = starts & in_range(x & !HIGHS, b'0', b'9') & !x;
         while starts != 0 {
             out.push(base + starts.trailing_zeros() as usize / 8);
             starts &= starts - 1;
+        }
+        while digits != 0 {
+            digit_out.push(base + digits.trailing_zeros() as usize / 8);
+            digits &= digits - 1;
         }
         base += 8;
     }
@@ -325,10 +338,13 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
         let w = WORD[usize::from(b)];
         if w && !prev {
             out.push(base + k);
+            if b.is_ascii_digit() {
+                digit_out.push(base + k);
+            }
         }
         prev = w;
     }
-    (out, seen)
+    (out, digit_out, seen)
 }
 
 impl Keywords {
@@ -337,7 +353,7 @@ impl Keywords {
     /// match can lie (see [`regions`]), not over the whole text; within them it reports
     /// exactly what a whole-text scan reports there.
     pub(crate) fn scan(text: &str) -> Self {
-        let (word_starts, seen) = word_starts(text.as_bytes());
+        let (word_starts, digit_starts, seen) = word_starts(text.as_bytes());
         let a = automaton();
         // every keyword group needs a digit or a `=`/`:` after the keyword
         let trigger = seen & (present::DIGIT | present::EQ | present::COLON) != 0;
@@ -345,6 +361,7 @@ impl Keywords {
             return Self {
                 matches: Vec::new(),
                 word_starts,
+                digit_starts,
                 present: seen,
             };
         };
@@ -354,7 +371,7 @@ impl Keywords {
             wins.clear();
             regions(
                 text.as_bytes(),
-                &word_starts,
+                &digit_starts,
                 a.max_len,
                 &a.id_tails,
                 &mut wins,
@@ -383,6 +400,7 @@ impl Keywords {
         Self {
             matches,
             word_starts,
+            digit_starts,
             present: seen,
         }
     }
@@ -410,17 +428,26 @@ impl Keywords {
             .collect()
     }
 
-    /// Hand the word-start list back for the next line's scan (no allocation per line).
+    /// Hand the word-start lists back for the next line's scan (no allocation per line).
     pub(crate) fn recycle(self) {
-        let mut v = self.word_starts;
-        v.clear();
-        v.shrink_to(WORD_STARTS_KEEP);
-        WORD_STARTS.with(|c| c.replace(v));
+        for (mut v, cell) in [
+            (self.word_starts, &WORD_STARTS),
+            (self.digit_starts, &DIGIT_STARTS),
+        ] {
+            v.clear();
+            v.shrink_to(WORD_STARTS_KEEP);
+            cell.with(|c| c.replace(v));
+        }
     }
 
     /// Offsets where words start, ascending.
     pub(crate) fn word_starts(&self) -> &[usize] {
         &self.word_starts
+    }
+
+    /// The word starts at an ASCII digit, ascending.
+    pub(crate) fn digit_starts(&self) -> &[usize] {
+        &self.digit_starts
     }
 
     /// The matches of one group, in text order.
@@ -446,12 +473,18 @@ mod tests {
                     && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
             })
             .collect();
-        let (got, seen) = word_starts(bytes);
+        let (got, digits, seen) = word_starts(bytes);
         assert_eq!(got, want);
+        let want_digits: Vec<usize> = want
+            .iter()
+            .copied()
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .collect();
+        assert_eq!(digits, want_digits);
         assert_eq!(seen, present::DIGIT | present::DASH);
-        assert_eq!(word_starts(b"no keys here").1, 0);
+        assert_eq!(word_starts(b"no keys here").2, 0);
         assert_eq!(
-            word_starts(b"a=b:c@d<e.f/g").1,
+            word_starts(b"a=b:c@d<e.f/g").2,
             present::EQ
                 | present::COLON
                 | present::AT
@@ -522,7 +555,7 @@ mod tests {
                 text.push_str(&words[(x % words.len() as u64) as usize]);
             }
             // the scan it replaces skipped texts without a digit, `=` or `:`
-            let whole = if word_starts(text.as_bytes()).1
+            let whole = if word_starts(text.as_bytes()).2
                 & (present::DIGIT | present::EQ | present::COLON)
                 != 0
             {

@@ -537,8 +537,8 @@ pub(crate) fn find(text: &str, kw: &Keywords, ibans: &[Span], out: &mut Vec<Span
     // candidates start a word (a digit) or sit right before one (`+`, `(`)
     let mut next_free = 0usize;
     let mut ib = ibans.iter().peekable();
-    for &s in kw.word_starts() {
-        if s < next_free || !bytes[s].is_ascii_digit() {
+    for &s in kw.digit_starts() {
+        if s < next_free {
             continue;
         }
         while ib.peek().is_some_and(|x| x.end <= s) {
