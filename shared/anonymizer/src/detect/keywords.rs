@@ -46,6 +46,9 @@ struct Automaton {
     ac: Option<AhoCorasick>,
     /// ASCII-lowercased last two bytes of every identity key (a 64 Ki-bit set).
     id_tails: Vec<u64>,
+    /// ASCII-lowercased last two bytes before the final space of every unit word and street
+    /// ending (a 64 Ki-bit set).
+    place_tails: Vec<u64>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
     /// Longest pattern, in bytes.
@@ -80,15 +83,22 @@ fn automaton() -> &'static Automaton {
         let mut id_tails = vec![0u64; 1024];
         for k in super::handle::IDENTITY_KEYS {
             if let [.., a, b] = k.as_bytes() {
-                let t = tail(*a, *b);
-                if let Some(w) = id_tails.get_mut(t / 64) {
-                    *w |= 1 << (t % 64);
-                }
+                set_tail(&mut id_tails, *a, *b);
+            }
+        }
+        let mut place_tails = vec![0u64; 1024];
+        for k in super::address::UNITS
+            .iter()
+            .chain(super::address::STREET_ENDINGS)
+        {
+            if let [.., a, b, b' '] = k.as_bytes() {
+                set_tail(&mut place_tails, *a, *b);
             }
         }
         Automaton {
             ac,
             id_tails,
+            place_tails,
             ids,
             max_len,
         }
@@ -98,6 +108,20 @@ fn automaton() -> &'static Automaton {
 /// Index of two bytes, ASCII-lowercased, in a 64 Ki-bit set.
 fn tail(a: u8, b: u8) -> usize {
     usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
+}
+
+/// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
+fn set_tail(set: &mut [u64], a: u8, b: u8) {
+    let t = tail(a, b);
+    if let Some(w) = set.get_mut(t / 64) {
+        *w |= 1 << (t % 64);
+    }
+}
+
+/// Whether the two bytes `a`, `b` (any ASCII case) are in the 64 Ki-bit set `set`.
+fn has_tail(set: &[u64], a: u8, b: u8) -> bool {
+    let t = tail(a, b);
+    set.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0)
 }
 
 /// All keyword matches of one text, and where its words start.
@@ -188,20 +212,16 @@ std::thread_local! {
 /// - identity keys (`handle::KeyFinder`): the keyword, an optional quote, spaces, then `=`
 ///   or `:`;
 /// - unit words and street endings (`address`): every pattern ends with a space and needs a
-///   digit right after it, so the match ends at a word start that is a digit after a space;
+///   digit right after it, so the match ends at a word start that is a digit after a space,
+///   and the two bytes before that space end one of those patterns (`place_tails`);
 /// - licence cues (`numbers::licences`): every cue holds `licen` or `dl` (any case).
 ///
 /// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
 /// A credential key lies within the run of key bytes before its `=` or `:`; the window
 /// reaches further back (an identity key may hold a space: `incident commander:`) only when
 /// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
-fn regions(
-    bytes: &[u8],
-    digit_starts: &[usize],
-    max_len: usize,
-    id_tails: &[u64],
-    out: &mut Vec<(usize, usize)>,
-) {
+fn regions(bytes: &[u8], digit_starts: &[usize], a: &Automaton, out: &mut Vec<(usize, usize)>) {
+    let max_len = a.max_len;
     // `key = `, `"key": `: back over spaces/tabs and one quote to the key's end
     for p in memchr::memchr2_iter(b'=', b':', bytes) {
         let mut q = p;
@@ -223,12 +243,7 @@ fn regions(
                 q.checked_sub(2).and_then(|k| bytes.get(k)),
                 q.checked_sub(1).and_then(|k| bytes.get(k)),
             ) {
-                (Some(&a), Some(&b)) => {
-                    let t = tail(a, b);
-                    id_tails
-                        .get(t / 64)
-                        .is_some_and(|w| w & (1 << (t % 64)) != 0)
-                }
+                (Some(&x), Some(&y)) => has_tail(&a.id_tails, x, y),
                 _ => true,
             };
             if identity {
@@ -240,12 +255,10 @@ fn regions(
     }
     // `Suite 5`, `Hauptstraße 5`: the match ends right before a digit that follows a space
     for &s in digit_starts {
-        // the byte before the space ends a unit word or street ending: a letter or `.`
-        if s > 1
+        // the two bytes before the space end a unit word or street ending (`place_tails`)
+        if s > 2
             && bytes.get(s - 1) == Some(&b' ')
-            && bytes
-                .get(s - 2)
-                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'.')
+            && has_tail(&a.place_tails, bytes[s - 3], bytes[s - 2])
         {
             out.push((s.saturating_sub(max_len), s));
         }
@@ -369,13 +382,7 @@ impl Keywords {
         REGIONS.with(|cell| {
             let mut wins = cell.take();
             wins.clear();
-            regions(
-                text.as_bytes(),
-                &digit_starts,
-                a.max_len,
-                &a.id_tails,
-                &mut wins,
-            );
+            regions(text.as_bytes(), &digit_starts, a, &mut wins);
             for &(s, e) in &wins {
                 let input = aho_corasick::Input::new(text).range(s..e);
                 let mut state = aho_corasick::automaton::OverlappingState::start();
@@ -494,6 +501,44 @@ mod tests {
         );
     }
 
+    #[test]
+    fn word_starts_and_present_bits_match_byte_by_byte_on_any_bytes() {
+        // every byte value, at every position of a chunk and of the remainder
+        let mut x: u64 = 0x0123_4567_89ab_cdef;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|k| {
+                    let b = x.rotate_left((k * 11) as u32) as u8;
+                    // mostly the bytes the classes are about, some of every other value
+                    match b % 4 {
+                        0 => b"-./0:;<=>?@9Az_ "[usize::from(b >> 4)],
+                        _ => b,
+                    }
+                })
+                .collect();
+            let want: Vec<usize> = (0..len)
+                .filter(|&i| {
+                    super::super::is_word_byte(bytes[i])
+                        && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
+                })
+                .collect();
+            let want_digits: Vec<usize> = want
+                .iter()
+                .copied()
+                .filter(|&i| bytes[i].is_ascii_digit())
+                .collect();
+            let want_seen = bytes.iter().fold(0, |s, &b| s | PRESENT[usize::from(b)]);
+            let (got, digits, seen) = word_starts(&bytes);
+            assert_eq!(got, want, "{bytes:?}");
+            assert_eq!(digits, want_digits, "{bytes:?}");
+            assert_eq!(seen, want_seen, "{bytes:?}");
+        }
+    }
+
     /// Whether a detector acts on a whole-text match (what [`regions`] relies on).
     fn acted_on(bytes: &[u8], m: &KwMatch) -> bool {
         let sep_after = |mut j: usize, tabs: bool| {
@@ -598,6 +643,17 @@ mod tests {
             let b = c.as_bytes();
             let last = b[b.len() - 2];
             assert!(last.is_ascii_alphabetic() || last == b'.', "{c}");
+            // the windows look for these two bytes before the space, in any case
+            let (x, y) = (b[b.len() - 3], b[b.len() - 2]);
+            assert!(has_tail(&automaton().place_tails, x, y), "{c}");
+            assert!(
+                has_tail(
+                    &automaton().place_tails,
+                    x.to_ascii_uppercase(),
+                    y.to_ascii_uppercase()
+                ),
+                "{c}"
+            );
         }
         for c in super::super::secret::SECRET_KEYS {
             assert!(c.bytes().all(is_key_byte), "{c}");
