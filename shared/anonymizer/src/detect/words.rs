@@ -156,6 +156,26 @@ fn ascii_letter_run(bytes: &[u8], i: usize) -> (usize, bool, bool) {
     (k - i, lower, upper)
 }
 
+/// The word ending at `e` extended over the ASCII letters from `e` (the common case, without
+/// decoding, eight bytes at a time): `n` counts its letters, `all_upper` and `all_lower`
+/// its case.
+#[inline]
+fn extend_ascii(
+    bytes: &[u8],
+    e: &mut usize,
+    n: &mut usize,
+    all_upper: &mut bool,
+    all_lower: &mut bool,
+) {
+    let (len, has_lower, has_upper) = ascii_letter_run(bytes, *e);
+    if len > 0 {
+        *all_upper &= !has_lower;
+        *all_lower &= !has_upper;
+        *e += len;
+        *n += len;
+    }
+}
+
 /// In the run of ASCII letters, digits and `_` starting at `i` (at a digit or `_`): where the
 /// letters after its last digit or `_` start. Eight bytes per step.
 #[inline]
@@ -242,25 +262,25 @@ pub(crate) fn words_into(
             }
             continue;
         }
-        let Some((c0, w0)) = is_letter_at(text, i) else {
-            i += 1;
-            continue;
-        };
         let s = i;
-        let mut e = i + w0;
-        let mut all_upper = c0.is_uppercase();
-        let mut all_lower = c0.is_lowercase();
-        let mut n = 1;
+        // the first letter's case, then the whole word: `e` its end, `n` its letters
+        let (c0_upper, mut e, mut all_upper, mut all_lower, mut n);
+        if b.is_ascii_alphabetic() {
+            // the first letter with the ASCII letters after it, in one run
+            let (len, has_lower, has_upper) = ascii_letter_run(bytes, i);
+            c0_upper = b.is_ascii_uppercase();
+            (e, all_upper, all_lower, n) = (i + len, !has_lower, !has_upper, len);
+        } else {
+            let Some((c0, w0)) = is_letter_at(text, i) else {
+                i += 1;
+                continue;
+            };
+            c0_upper = c0.is_uppercase();
+            (e, all_upper, all_lower, n) = (i + w0, c0_upper, c0.is_lowercase(), 1);
+            extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
+        }
         loop {
-            // ASCII letters: the common case, without decoding, eight bytes at a time
-            let (len, has_lower, has_upper) = ascii_letter_run(bytes, e);
-            if len > 0 {
-                all_upper &= !has_lower;
-                all_lower &= !has_upper;
-                e += len;
-                n += len;
-            }
-            // past the ASCII run, only a byte from 0x80 up can start another letter
+            // past an ASCII run, only a byte from 0x80 up can start another letter
             if let Some((c, w)) = bytes
                 .get(e)
                 .filter(|&&b| b >= 0x80)
@@ -270,6 +290,7 @@ pub(crate) fn words_into(
                 all_lower &= c.is_lowercase();
                 e += w;
                 n += 1;
+                extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
                 continue;
             }
             // internal apostrophe or hyphen: O'Brien, Jean-Luc, Fiammetta's
@@ -280,6 +301,7 @@ pub(crate) fn words_into(
             };
             if sep > 0 && is_letter_at(text, e + sep).is_some() {
                 e += sep;
+                extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
                 continue;
             }
             break;
@@ -311,7 +333,7 @@ pub(crate) fn words_into(
             start: s,
             end: e,
             name_end,
-            cap: c0.is_uppercase() && (n == 1 || !all_upper),
+            cap: c0_upper && (n == 1 || !all_upper),
             lower: all_lower,
             clean: clean_start && clean_after(bytes, e),
             clean_start,
