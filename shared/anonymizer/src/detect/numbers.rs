@@ -755,9 +755,10 @@ pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let Some(w) = bytes.get(i..i + 4) else {
             break;
         };
+        // a letter first (digit starts fail), then a digit third (most words fail)
         if !(w[0].is_ascii_alphabetic()
-            && w[1].is_ascii_alphabetic()
             && w[2].is_ascii_digit()
+            && w[1].is_ascii_alphabetic()
             && w[3].is_ascii_digit()
             && clean_left(bytes, i))
         {
