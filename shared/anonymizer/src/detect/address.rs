@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::keywords::{Group, Keywords};
-use super::{before, clean_left, window_before};
+use super::{before, clean_left, is_word_byte, window_before};
 use crate::span::{EntityType, Span};
 
 /// Street types written after the street name.
@@ -461,8 +461,8 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         }
     };
     // house numbers start a word
-    for &i in kw.word_starts() {
-        if i < next_free || !bytes[i].is_ascii_digit() || !clean_left(bytes, i) {
+    for &i in kw.digit_starts() {
+        if i < next_free || !clean_left(bytes, i) {
             continue;
         }
         let mut d = i;
@@ -535,12 +535,17 @@ fn is_alnum_at(bytes: &[u8], k: usize) -> bool {
 /// `Unit 2050 Box 4190`, `USNS Comfort`).
 fn military(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for &s in kw.word_starts() {
+    // `XPO XX 12345` starts a word and its ZIP code starts a word at a digit seven bytes
+    // later: visit those digit starts (fewer than the word starts) and step back
+    for &d in kw.digit_starts() {
+        let Some(s) = d.checked_sub(7) else {
+            continue;
+        };
         let Some(w) = bytes.get(s..s + 12) else {
             break;
         };
-        // `XPO XX 12345`: the two spaces first (most words fail there)
-        if w[3] != b' ' || w[6] != b' ' {
+        // the two spaces first (most candidates fail there), then `s` must start a word
+        if w[3] != b' ' || w[6] != b' ' || before(bytes, s).is_some_and(is_word_byte) {
             continue;
         }
         let office = [b"apo ", b"fpo ", b"dpo "]
@@ -719,6 +724,13 @@ mod tests {
                 &["USNS Comfort\nFPO AA 88037"],
             ),
             ("32 2914 184th Street", &["32 2914 184th Street"]),
+            // military addresses at the start of the text, glued to a word, and two in a line
+            ("DPO AA 34012", &["DPO AA 34012"]),
+            ("xAPO AE 09012 and mapo ae 09012", &[]),
+            (
+                "apo ae 09012; FPO AP 96349",
+                &["apo ae 09012", "FPO AP 96349"],
+            ),
             (
                 "lakik: 73 Hegedűs Gyula utca 76, Budapest",
                 &["73 Hegedűs Gyula utca 76, Budapest"],

@@ -2,6 +2,8 @@
 //! answer before a lookup in a lexicon table (150k entries, several MiB: each lookup there
 //! is a few cache misses).
 
+use super::keywords::{in_range, HIGHS};
+
 /// Bit set with two probes per word, both taken from one 64-bit hash.
 #[derive(Debug)]
 pub(crate) struct Bloom {
@@ -16,13 +18,16 @@ pub(crate) struct Bloom {
 pub(crate) fn ascii_lower_hash(w: &[u8]) -> Option<u64> {
     let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ (w.len() as u64);
     for chunk in w.chunks(8) {
-        let mut v = 0u64;
-        for (k, &b) in chunk.iter().enumerate() {
-            if b >= 0x80 {
-                return None;
-            }
-            v |= u64::from(b.to_ascii_lowercase()) << (8 * k);
+        // the chunk as one little-endian word, zero-padded (the bytes of a short last chunk
+        // fill its low end), lower-cased eight bytes at a time (SWAR)
+        let mut a = [0u8; 8];
+        a.get_mut(..chunk.len())?.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(a);
+        if x & HIGHS != 0 {
+            return None;
         }
+        // `A`-`Z` gain 0x20: the high bit of each such byte, moved down two places
+        let v = x | (in_range(x, b'A', b'Z') >> 2);
         h = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         h ^= h >> 29;
     }
@@ -98,6 +103,51 @@ mod tests {
         assert!(false_pos < 100, "{false_pos}");
         // non-ASCII words are never rejected
         assert!(b.may_contain("søren".as_bytes()));
+    }
+
+    #[test]
+    fn hash_matches_a_byte_by_byte_fold() {
+        // the hash as defined: each chunk of up to eight bytes, lower-cased, into the low end
+        // of a zeroed word
+        fn reference(w: &[u8]) -> Option<u64> {
+            let mut h: u64 = 0x243f_6a88_85a3_08d3 ^ (w.len() as u64);
+            for chunk in w.chunks(8) {
+                let mut v = 0u64;
+                for (k, &b) in chunk.iter().enumerate() {
+                    if b >= 0x80 {
+                        return None;
+                    }
+                    v |= u64::from(b.to_ascii_lowercase()) << (8 * k);
+                }
+                h = (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                h ^= h >> 29;
+            }
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+            h ^= h >> 33;
+            h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+            h ^= h >> 33;
+            Some(h)
+        }
+        // every ASCII byte (letters next to `@`, `[`, `` ` ``, `{`), and bytes from 0x80 up
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 20) as usize;
+            let w: Vec<u8> = (0..len)
+                .map(|k| {
+                    let b = (x >> (3 * k % 56)) as u8;
+                    if x.is_multiple_of(7) {
+                        b
+                    } else {
+                        b & 0x7F
+                    }
+                })
+                .collect();
+            assert_eq!(ascii_lower_hash(&w), reference(&w), "{w:?}");
+        }
     }
 
     #[test]

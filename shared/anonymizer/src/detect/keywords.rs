@@ -46,6 +46,9 @@ struct Automaton {
     ac: Option<AhoCorasick>,
     /// ASCII-lowercased last two bytes of every identity key (a 64 Ki-bit set).
     id_tails: Vec<u64>,
+    /// ASCII-lowercased last two bytes before the final space of every unit word and street
+    /// ending (a 64 Ki-bit set).
+    place_tails: Vec<u64>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
     /// Longest pattern, in bytes.
@@ -80,15 +83,22 @@ fn automaton() -> &'static Automaton {
         let mut id_tails = vec![0u64; 1024];
         for k in super::handle::IDENTITY_KEYS {
             if let [.., a, b] = k.as_bytes() {
-                let t = tail(*a, *b);
-                if let Some(w) = id_tails.get_mut(t / 64) {
-                    *w |= 1 << (t % 64);
-                }
+                set_tail(&mut id_tails, *a, *b);
+            }
+        }
+        let mut place_tails = vec![0u64; 1024];
+        for k in super::address::UNITS
+            .iter()
+            .chain(super::address::STREET_ENDINGS)
+        {
+            if let [.., a, b, b' '] = k.as_bytes() {
+                set_tail(&mut place_tails, *a, *b);
             }
         }
         Automaton {
             ac,
             id_tails,
+            place_tails,
             ids,
             max_len,
         }
@@ -100,12 +110,28 @@ fn tail(a: u8, b: u8) -> usize {
     usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
 }
 
+/// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
+fn set_tail(set: &mut [u64], a: u8, b: u8) {
+    let t = tail(a, b);
+    if let Some(w) = set.get_mut(t / 64) {
+        *w |= 1 << (t % 64);
+    }
+}
+
+/// Whether the two bytes `a`, `b` (any ASCII case) are in the 64 Ki-bit set `set`.
+fn has_tail(set: &[u64], a: u8, b: u8) -> bool {
+    let t = tail(a, b);
+    set.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0)
+}
+
 /// All keyword matches of one text, and where its words start.
 #[derive(Debug, Default)]
 pub(crate) struct Keywords {
     matches: Vec<KwMatch>,
     /// Offsets of the first byte of every run of word bytes (`super::is_word_byte`).
     word_starts: Vec<usize>,
+    /// The word starts at an ASCII digit (where every digit-run detector starts).
+    digit_starts: Vec<usize>,
     /// The [`present`] bits of the text's bytes.
     present: u8,
 }
@@ -171,6 +197,9 @@ std::thread_local! {
     /// The word-start list of the previous line, reused (see [`Keywords::recycle`]).
     static WORD_STARTS: std::cell::RefCell<Vec<usize>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// The digit word-start list of the previous line, reused.
+    static DIGIT_STARTS: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
     /// The search windows of the previous line, reused.
     static REGIONS: std::cell::RefCell<Vec<(usize, usize)>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -183,20 +212,16 @@ std::thread_local! {
 /// - identity keys (`handle::KeyFinder`): the keyword, an optional quote, spaces, then `=`
 ///   or `:`;
 /// - unit words and street endings (`address`): every pattern ends with a space and needs a
-///   digit right after it, so the match ends at a word start that is a digit after a space;
+///   digit right after it, so the match ends at a word start that is a digit after a space,
+///   and the two bytes before that space end one of those patterns (`place_tails`);
 /// - licence cues (`numbers::licences`): every cue holds `licen` or `dl` (any case).
 ///
 /// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
 /// A credential key lies within the run of key bytes before its `=` or `:`; the window
 /// reaches further back (an identity key may hold a space: `incident commander:`) only when
 /// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
-fn regions(
-    bytes: &[u8],
-    word_starts: &[usize],
-    max_len: usize,
-    id_tails: &[u64],
-    out: &mut Vec<(usize, usize)>,
-) {
+fn regions(bytes: &[u8], digit_starts: &[usize], a: &Automaton, out: &mut Vec<(usize, usize)>) {
+    let max_len = a.max_len;
     // `key = `, `"key": `: back over spaces/tabs and one quote to the key's end
     for p in memchr::memchr2_iter(b'=', b':', bytes) {
         let mut q = p;
@@ -218,12 +243,7 @@ fn regions(
                 q.checked_sub(2).and_then(|k| bytes.get(k)),
                 q.checked_sub(1).and_then(|k| bytes.get(k)),
             ) {
-                (Some(&a), Some(&b)) => {
-                    let t = tail(a, b);
-                    id_tails
-                        .get(t / 64)
-                        .is_some_and(|w| w & (1 << (t % 64)) != 0)
-                }
+                (Some(&x), Some(&y)) => has_tail(&a.id_tails, x, y),
                 _ => true,
             };
             if identity {
@@ -234,14 +254,11 @@ fn regions(
         }
     }
     // `Suite 5`, `Hauptstraße 5`: the match ends right before a digit that follows a space
-    for &s in word_starts {
-        // the byte before the space ends a unit word or street ending: a letter or `.`
-        if s > 1
-            && bytes.get(s).is_some_and(u8::is_ascii_digit)
+    for &s in digit_starts {
+        // the two bytes before the space end a unit word or street ending (`place_tails`)
+        if s > 2
             && bytes.get(s - 1) == Some(&b' ')
-            && bytes
-                .get(s - 2)
-                .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'.')
+            && has_tail(&a.place_tails, bytes[s - 3], bytes[s - 2])
         {
             out.push((s.saturating_sub(max_len), s));
         }
@@ -293,13 +310,16 @@ const fn word_mask(x: u64) -> u64 {
     ((letters | digits | under) & ascii) | (x & HIGHS)
 }
 
-/// Offsets where a run of word bytes starts (shared by the digit-run detectors, so each
-/// visits words instead of bytes), and the [`present`] bits of the bytes. The word bytes of
-/// eight bytes at a time as a bit mask (SWAR), each start taken from it.
-fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
+/// Offsets where a run of word bytes starts (shared by the detectors, so each visits words
+/// instead of bytes), those of them at an ASCII digit (the digit-run detectors visit only
+/// these), and the [`present`] bits of the bytes. The word bytes of eight bytes at a time as
+/// a bit mask (SWAR), each start taken from it.
+fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
     let mut out = WORD_STARTS.with(std::cell::RefCell::take);
     out.clear();
     out.reserve(bytes.len() / 6 + 1);
+    let mut digit_out = DIGIT_STARTS.with(std::cell::RefCell::take);
+    digit_out.clear();
     let mut seen = 0u8;
     for &b in bytes {
         seen |= PRESENT[usize::from(b)];
@@ -311,12 +331,18 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
     for chunk in &mut chunks {
         let mut a = [0u8; 8];
         a.copy_from_slice(chunk);
-        let w = word_mask(u64::from_le_bytes(a));
+        let x = u64::from_le_bytes(a);
+        let w = word_mask(x);
         let mut starts = w & !((w << 8) | carry);
         carry = w >> 56;
+        let mut digits = starts & in_range(x & !HIGHS, b'0', b'9') & !x;
         while starts != 0 {
             out.push(base + starts.trailing_zeros() as usize / 8);
             starts &= starts - 1;
+        }
+        while digits != 0 {
+            digit_out.push(base + digits.trailing_zeros() as usize / 8);
+            digits &= digits - 1;
         }
         base += 8;
     }
@@ -325,10 +351,13 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, u8) {
         let w = WORD[usize::from(b)];
         if w && !prev {
             out.push(base + k);
+            if b.is_ascii_digit() {
+                digit_out.push(base + k);
+            }
         }
         prev = w;
     }
-    (out, seen)
+    (out, digit_out, seen)
 }
 
 impl Keywords {
@@ -337,7 +366,7 @@ impl Keywords {
     /// match can lie (see [`regions`]), not over the whole text; within them it reports
     /// exactly what a whole-text scan reports there.
     pub(crate) fn scan(text: &str) -> Self {
-        let (word_starts, seen) = word_starts(text.as_bytes());
+        let (word_starts, digit_starts, seen) = word_starts(text.as_bytes());
         let a = automaton();
         // every keyword group needs a digit or a `=`/`:` after the keyword
         let trigger = seen & (present::DIGIT | present::EQ | present::COLON) != 0;
@@ -345,6 +374,7 @@ impl Keywords {
             return Self {
                 matches: Vec::new(),
                 word_starts,
+                digit_starts,
                 present: seen,
             };
         };
@@ -352,13 +382,7 @@ impl Keywords {
         REGIONS.with(|cell| {
             let mut wins = cell.take();
             wins.clear();
-            regions(
-                text.as_bytes(),
-                &word_starts,
-                a.max_len,
-                &a.id_tails,
-                &mut wins,
-            );
+            regions(text.as_bytes(), &digit_starts, a, &mut wins);
             for &(s, e) in &wins {
                 let input = aho_corasick::Input::new(text).range(s..e);
                 let mut state = aho_corasick::automaton::OverlappingState::start();
@@ -383,6 +407,7 @@ impl Keywords {
         Self {
             matches,
             word_starts,
+            digit_starts,
             present: seen,
         }
     }
@@ -410,17 +435,26 @@ impl Keywords {
             .collect()
     }
 
-    /// Hand the word-start list back for the next line's scan (no allocation per line).
+    /// Hand the word-start lists back for the next line's scan (no allocation per line).
     pub(crate) fn recycle(self) {
-        let mut v = self.word_starts;
-        v.clear();
-        v.shrink_to(WORD_STARTS_KEEP);
-        WORD_STARTS.with(|c| c.replace(v));
+        for (mut v, cell) in [
+            (self.word_starts, &WORD_STARTS),
+            (self.digit_starts, &DIGIT_STARTS),
+        ] {
+            v.clear();
+            v.shrink_to(WORD_STARTS_KEEP);
+            cell.with(|c| c.replace(v));
+        }
     }
 
     /// Offsets where words start, ascending.
     pub(crate) fn word_starts(&self) -> &[usize] {
         &self.word_starts
+    }
+
+    /// The word starts at an ASCII digit, ascending.
+    pub(crate) fn digit_starts(&self) -> &[usize] {
+        &self.digit_starts
     }
 
     /// The matches of one group, in text order.
@@ -446,12 +480,18 @@ mod tests {
                     && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
             })
             .collect();
-        let (got, seen) = word_starts(bytes);
+        let (got, digits, seen) = word_starts(bytes);
         assert_eq!(got, want);
+        let want_digits: Vec<usize> = want
+            .iter()
+            .copied()
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .collect();
+        assert_eq!(digits, want_digits);
         assert_eq!(seen, present::DIGIT | present::DASH);
-        assert_eq!(word_starts(b"no keys here").1, 0);
+        assert_eq!(word_starts(b"no keys here").2, 0);
         assert_eq!(
-            word_starts(b"a=b:c@d<e.f/g").1,
+            word_starts(b"a=b:c@d<e.f/g").2,
             present::EQ
                 | present::COLON
                 | present::AT
@@ -459,6 +499,44 @@ mod tests {
                 | present::DOT
                 | present::SLASH
         );
+    }
+
+    #[test]
+    fn word_starts_and_present_bits_match_byte_by_byte_on_any_bytes() {
+        // every byte value, at every position of a chunk and of the remainder
+        let mut x: u64 = 0x0123_4567_89ab_cdef;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|k| {
+                    let b = x.rotate_left((k * 11) as u32) as u8;
+                    // mostly the bytes the classes are about, some of every other value
+                    match b % 4 {
+                        0 => b"-./0:;<=>?@9Az_ "[usize::from(b >> 4)],
+                        _ => b,
+                    }
+                })
+                .collect();
+            let want: Vec<usize> = (0..len)
+                .filter(|&i| {
+                    super::super::is_word_byte(bytes[i])
+                        && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
+                })
+                .collect();
+            let want_digits: Vec<usize> = want
+                .iter()
+                .copied()
+                .filter(|&i| bytes[i].is_ascii_digit())
+                .collect();
+            let want_seen = bytes.iter().fold(0, |s, &b| s | PRESENT[usize::from(b)]);
+            let (got, digits, seen) = word_starts(&bytes);
+            assert_eq!(got, want, "{bytes:?}");
+            assert_eq!(digits, want_digits, "{bytes:?}");
+            assert_eq!(seen, want_seen, "{bytes:?}");
+        }
     }
 
     /// Whether a detector acts on a whole-text match (what [`regions`] relies on).
@@ -522,7 +600,7 @@ mod tests {
                 text.push_str(&words[(x % words.len() as u64) as usize]);
             }
             // the scan it replaces skipped texts without a digit, `=` or `:`
-            let whole = if word_starts(text.as_bytes()).1
+            let whole = if word_starts(text.as_bytes()).2
                 & (present::DIGIT | present::EQ | present::COLON)
                 != 0
             {
@@ -565,6 +643,17 @@ mod tests {
             let b = c.as_bytes();
             let last = b[b.len() - 2];
             assert!(last.is_ascii_alphabetic() || last == b'.', "{c}");
+            // the windows look for these two bytes before the space, in any case
+            let (x, y) = (b[b.len() - 3], b[b.len() - 2]);
+            assert!(has_tail(&automaton().place_tails, x, y), "{c}");
+            assert!(
+                has_tail(
+                    &automaton().place_tails,
+                    x.to_ascii_uppercase(),
+                    y.to_ascii_uppercase()
+                ),
+                "{c}"
+            );
         }
         for c in super::super::secret::SECRET_KEYS {
             assert!(c.bytes().all(is_key_byte), "{c}");

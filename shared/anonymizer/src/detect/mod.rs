@@ -103,7 +103,6 @@ pub(crate) struct Finders {
     pub(crate) mention: memchr::memmem::Finder<'static>,
     pub(crate) pem: memchr::memmem::Finder<'static>,
     pub(crate) scheme: memchr::memmem::Finder<'static>,
-    pub(crate) bearer: [memchr::memmem::Finder<'static>; 3],
 }
 
 pub(crate) fn finders() -> &'static Finders {
@@ -112,11 +111,6 @@ pub(crate) fn finders() -> &'static Finders {
         mention: memchr::memmem::Finder::new(b"<@"),
         pem: memchr::memmem::Finder::new(b"-----BEGIN "),
         scheme: memchr::memmem::Finder::new(b"://"),
-        bearer: [
-            memchr::memmem::Finder::new(b"Bearer "),
-            memchr::memmem::Finder::new(b"bearer "),
-            memchr::memmem::Finder::new(b"Basic "),
-        ],
     })
 }
 

@@ -537,8 +537,8 @@ pub(crate) fn find(text: &str, kw: &Keywords, ibans: &[Span], out: &mut Vec<Span
     // candidates start a word (a digit) or sit right before one (`+`, `(`)
     let mut next_free = 0usize;
     let mut ib = ibans.iter().peekable();
-    for &s in kw.word_starts() {
-        if s < next_free || !bytes[s].is_ascii_digit() {
+    for &s in kw.digit_starts() {
+        if s < next_free {
             continue;
         }
         while ib.peek().is_some_and(|x| x.end <= s) {
@@ -755,9 +755,10 @@ pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let Some(w) = bytes.get(i..i + 4) else {
             break;
         };
+        // a letter first (digit starts fail), then a digit third (most words fail)
         if !(w[0].is_ascii_alphabetic()
-            && w[1].is_ascii_alphabetic()
             && w[2].is_ascii_digit()
+            && w[1].is_ascii_alphabetic()
             && w[3].is_ascii_digit()
             && clean_left(bytes, i))
         {

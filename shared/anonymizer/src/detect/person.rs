@@ -167,17 +167,29 @@ const WORDS_KEEP: usize = 1 << 14;
 std::thread_local! {
     /// The word list of the previous line, reused (no allocation per line).
     static WORDS: std::cell::RefCell<Vec<Word>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The lexicon-flag storage of the previous line, reused (see [`WordFlags`]).
+    static FLAGS: std::cell::RefCell<FlagStore> =
+        const { std::cell::RefCell::new((Vec::new(), String::new())) };
 }
+
+/// [`WordFlags`]' storage: flags per word and the lower-casing buffer.
+type FlagStore = (Vec<u8>, String);
 
 /// PERSON spans from the lexicon and cues.
 /// `word_starts`: where the runs of word bytes of `text` start (`Keywords::word_starts`).
 pub(crate) fn find(text: &str, word_starts: &[usize], out: &mut Vec<Span>) {
     let mut ws = WORDS.with(std::cell::RefCell::take);
+    let store = FLAGS.with(std::cell::RefCell::take);
     words_into(text, word_starts, true, &mut ws);
-    find_in(text, &ws, out);
+    let (mut flags, mut buf) = find_with(text, &ws, store, out);
     ws.clear();
     ws.shrink_to(WORDS_KEEP);
     WORDS.with(|c| c.replace(ws));
+    flags.clear();
+    flags.shrink_to(WORDS_KEEP);
+    buf.clear();
+    buf.shrink_to(WORDS_KEEP);
+    FLAGS.with(|c| c.replace((flags, buf)));
 }
 
 /// Lexicon flags of the words of one line, looked up at most once per word.
@@ -194,12 +206,15 @@ struct WordFlags<'a> {
 const UNKNOWN: u8 = 0xFF;
 
 impl<'a> WordFlags<'a> {
-    fn new(lex: &'a Lexicon, n: usize) -> Self {
+    /// Flags for `n` words, in `store` (emptied first; its capacity is reused).
+    fn new(lex: &'a Lexicon, n: usize, store: FlagStore) -> Self {
+        let (mut flags, buf) = store;
+        flags.clear();
         Self {
             lex,
-            flags: Vec::new(),
+            flags,
             words: n,
-            buf: String::new(),
+            buf,
         }
     }
 
@@ -234,11 +249,18 @@ impl<'a> WordFlags<'a> {
     }
 }
 
-/// PERSON spans of `text`, whose words are `ws`.
+/// PERSON spans of `text`, whose words are `ws` (with fresh flag storage).
+#[cfg(test)]
 fn find_in(text: &str, ws: &[Word], out: &mut Vec<Span>) {
+    find_with(text, ws, FlagStore::default(), out);
+}
+
+/// PERSON spans of `text`, whose words are `ws`, with the flag storage `store` (handed back
+/// for the next line).
+fn find_with(text: &str, ws: &[Word], store: FlagStore, out: &mut Vec<Span>) -> FlagStore {
     let lex = Lexicon::get();
     let mut found: Vec<(usize, usize)> = Vec::new();
-    let mut fl = WordFlags::new(lex, ws.len());
+    let mut fl = WordFlags::new(lex, ws.len(), store);
     let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < ws.len() {
@@ -414,6 +436,7 @@ fn find_in(text: &str, ws: &[Word], out: &mut Vec<Span>) {
         i = j;
     }
     lists(text, ws, &found, out);
+    (fl.flags, fl.buf)
 }
 
 /// A chat speaker's shape: the word starts the line and `: ` follows (`Sven: rolled back`).

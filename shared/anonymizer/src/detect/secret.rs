@@ -243,22 +243,28 @@ fn url_passwords(bytes: &[u8], out: &mut Vec<Span>) {
     }
 }
 
-/// `Bearer <token>` and `Basic <base64>` credentials.
+/// The schemes [`bearer`] reads a credential after, each starting with `B` or `b`.
+const BEARER_SCHEMES: [&[u8]; 3] = [b"Bearer ", b"bearer ", b"Basic "];
+
+/// `Bearer <token>` and `Basic <base64>` credentials: one scan for the schemes' first
+/// bytes (no two schemes match at one offset, and none overlaps itself).
 fn bearer(text: &str, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for f in &super::finders().bearer {
-        for p in f.find_iter(bytes) {
-            let s = p + f.needle().len();
-            let mut e = s;
-            while e < bytes.len()
-                && (bytes[e].is_ascii_alphanumeric()
-                    || matches!(bytes[e], b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
-            {
-                e += 1;
-            }
-            if e - s >= 12 && bytes[s..e].iter().any(u8::is_ascii_digit) {
-                out.push(Span::new(s, e, EntityType::Secret));
-            }
+    for p in memchr::memchr2_iter(b'B', b'b', bytes) {
+        let rest = bytes.get(p..).unwrap_or_default();
+        let Some(scheme) = BEARER_SCHEMES.iter().find(|n| rest.starts_with(n)) else {
+            continue;
+        };
+        let s = p + scheme.len();
+        let mut e = s;
+        while e < bytes.len()
+            && (bytes[e].is_ascii_alphanumeric()
+                || matches!(bytes[e], b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
+        {
+            e += 1;
+        }
+        if e - s >= 12 && bytes[s..e].iter().any(u8::is_ascii_digit) {
+            out.push(Span::new(s, e, EntityType::Secret));
         }
     }
 }
@@ -425,6 +431,16 @@ mod tests {
     }
 
     #[test]
+    fn bearer_schemes_have_the_shape_the_scan_relies_on() {
+        // each starts with `B` or `b` and holds neither after it: no two match at one offset
+        // and none starts inside another's match
+        for n in BEARER_SCHEMES {
+            assert!(matches!(n.first(), Some(b'B' | b'b')), "{n:?}");
+            assert!(!n[1..].iter().any(|b| matches!(b, b'B' | b'b')), "{n:?}");
+        }
+    }
+
+    #[test]
     fn secrets_table() {
         let cases: &[(&str, &[&str])] = &[
             ("key AKIAIOSFODNN7EXAMPLE here", &["AKIAIOSFODNN7EXAMPLE"]),
@@ -435,6 +451,11 @@ mod tests {
             ("\"client_secret\": \"a8Fk2mQ9zX1pL0vB7\"", &["a8Fk2mQ9zX1pL0vB7"]),
             ("DD_API_KEY=3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e", &["3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e"]),
             ("Authorization: Bearer abc123def456ghi789", &["abc123def456ghi789"]),
+            // every scheme, several in one line, one right after another, glued to a `B`
+            (
+                "x Basic dXNlcjpwYXNzd29yZDEy, bearer tok_1234567890ab BBearer Bearer 1234567890abcdef",
+                &["dXNlcjpwYXNzd29yZDEy", "tok_1234567890ab", "1234567890abcdef"],
+            ),
             ("max_tokens=4096 token_count: 12 password: ${DB_PASSWORD}", &[]),
             ("trace_id=4bf92f3577b34da6a3ce929d0e0e4736 sha 9fceb02d0ae598e95dc970b74767f19372d61af8", &[]),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- after", &["-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"]),

@@ -108,6 +108,14 @@ fn clean_after(bytes: &[u8], e: usize) -> bool {
     }
 }
 
+/// Every bit below the lowest set bit of `stop` (all bits when none is set), without a
+/// branch: with `stop` the high bits of the bytes that end a run, the high bits of the bytes
+/// before the first of them.
+#[inline]
+const fn below_first(stop: u64) -> u64 {
+    (stop & stop.wrapping_neg()).wrapping_sub(1)
+}
+
 /// The run of ASCII letters starting at `i`: its length, whether it holds a lower-case and
 /// whether it holds an upper-case letter. Eight bytes per step (SWAR), then byte by byte.
 #[inline]
@@ -125,12 +133,9 @@ fn ascii_letter_run(bytes: &[u8], i: usize) -> (usize, bool, bool) {
         let up = in_range(x7, b'A', b'Z') & ascii;
         let letters = lo | up;
         // the letters before the first byte that is none (little endian: low bytes first)
-        let run = (!letters & HIGHS).trailing_zeros() as usize / 8;
-        let below = if run >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (run * 8)) - 1
-        };
+        let stop = !letters & HIGHS;
+        let run = stop.trailing_zeros() as usize / 8;
+        let below = below_first(stop);
         lower |= lo & below != 0;
         upper |= up & below != 0;
         k += run;
@@ -151,6 +156,26 @@ fn ascii_letter_run(bytes: &[u8], i: usize) -> (usize, bool, bool) {
     (k - i, lower, upper)
 }
 
+/// The word ending at `e` extended over the ASCII letters from `e` (the common case, without
+/// decoding, eight bytes at a time): `n` counts its letters, `all_upper` and `all_lower`
+/// its case.
+#[inline]
+fn extend_ascii(
+    bytes: &[u8],
+    e: &mut usize,
+    n: &mut usize,
+    all_upper: &mut bool,
+    all_lower: &mut bool,
+) {
+    let (len, has_lower, has_upper) = ascii_letter_run(bytes, *e);
+    if len > 0 {
+        *all_upper &= !has_lower;
+        *all_lower &= !has_upper;
+        *e += len;
+        *n += len;
+    }
+}
+
 /// In the run of ASCII letters, digits and `_` starting at `i` (at a digit or `_`): where the
 /// letters after its last digit or `_` start. Eight bytes per step.
 #[inline]
@@ -165,13 +190,9 @@ fn alnum_run_last_digit(bytes: &[u8], i: usize) -> usize {
         let x7 = x & !HIGHS;
         let letters = in_range(x7 | (0x20 * ONES), b'a', b'z') & ascii;
         let digits = (in_range(x7, b'0', b'9') | in_range(x7, b'_', b'_')) & ascii;
-        let run = (!(letters | digits) & HIGHS).trailing_zeros() as usize / 8;
-        let below = if run >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (run * 8)) - 1
-        };
-        let d = digits & below;
+        let stop = !(letters | digits) & HIGHS;
+        let run = stop.trailing_zeros() as usize / 8;
+        let d = digits & below_first(stop);
         if d != 0 {
             after_last = k + (63 - d.leading_zeros() as usize) / 8 + 1;
         }
@@ -241,25 +262,25 @@ pub(crate) fn words_into(
             }
             continue;
         }
-        let Some((c0, w0)) = is_letter_at(text, i) else {
-            i += 1;
-            continue;
-        };
         let s = i;
-        let mut e = i + w0;
-        let mut all_upper = c0.is_uppercase();
-        let mut all_lower = c0.is_lowercase();
-        let mut n = 1;
+        // the first letter's case, then the whole word: `e` its end, `n` its letters
+        let (c0_upper, mut e, mut all_upper, mut all_lower, mut n);
+        if b.is_ascii_alphabetic() {
+            // the first letter with the ASCII letters after it, in one run
+            let (len, has_lower, has_upper) = ascii_letter_run(bytes, i);
+            c0_upper = b.is_ascii_uppercase();
+            (e, all_upper, all_lower, n) = (i + len, !has_lower, !has_upper, len);
+        } else {
+            let Some((c0, w0)) = is_letter_at(text, i) else {
+                i += 1;
+                continue;
+            };
+            c0_upper = c0.is_uppercase();
+            (e, all_upper, all_lower, n) = (i + w0, c0_upper, c0.is_lowercase(), 1);
+            extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
+        }
         loop {
-            // ASCII letters: the common case, without decoding, eight bytes at a time
-            let (len, has_lower, has_upper) = ascii_letter_run(bytes, e);
-            if len > 0 {
-                all_upper &= !has_lower;
-                all_lower &= !has_upper;
-                e += len;
-                n += len;
-            }
-            // past the ASCII run, only a byte from 0x80 up can start another letter
+            // past an ASCII run, only a byte from 0x80 up can start another letter
             if let Some((c, w)) = bytes
                 .get(e)
                 .filter(|&&b| b >= 0x80)
@@ -269,6 +290,7 @@ pub(crate) fn words_into(
                 all_lower &= c.is_lowercase();
                 e += w;
                 n += 1;
+                extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
                 continue;
             }
             // internal apostrophe or hyphen: O'Brien, Jean-Luc, Fiammetta's
@@ -279,6 +301,7 @@ pub(crate) fn words_into(
             };
             if sep > 0 && is_letter_at(text, e + sep).is_some() {
                 e += sep;
+                extend_ascii(bytes, &mut e, &mut n, &mut all_upper, &mut all_lower);
                 continue;
             }
             break;
@@ -310,11 +333,79 @@ pub(crate) fn words_into(
             start: s,
             end: e,
             name_end,
-            cap: c0.is_uppercase() && (n == 1 || !all_upper),
+            cap: c0_upper && (n == 1 || !all_upper),
             lower: all_lower,
             clean: clean_start && clean_after(bytes, e),
             clean_start,
         });
         i = e;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_first_keeps_the_bytes_before_the_first_stop() {
+        for run in 0..=8usize {
+            // the first stop byte at `run`, and every combination of later stop bytes
+            for later in 0u32..256 {
+                let mut stop = 0u64;
+                for k in run..8 {
+                    if k == run || later & (1 << k) != 0 {
+                        stop |= 0x80 << (8 * k);
+                    }
+                }
+                let want = if run >= 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (run * 8)) - 1
+                };
+                // the high bits of the bytes before `run` are all the callers read
+                assert_eq!(below_first(stop) & HIGHS, want & HIGHS, "{run} {later}");
+            }
+        }
+    }
+
+    #[test]
+    fn letter_runs_match_a_byte_by_byte_scan() {
+        let alphabet = b"aZq_9 -'\xc3\xa9Mx.";
+        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5000 {
+            let mut t = Vec::new();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            for i in 0..t.len() {
+                let mut k = i;
+                let (mut lo, mut up) = (false, false);
+                while let Some(&b) = t.get(k) {
+                    if !b.is_ascii_alphabetic() {
+                        break;
+                    }
+                    lo |= b.is_ascii_lowercase();
+                    up |= b.is_ascii_uppercase();
+                    k += 1;
+                }
+                assert_eq!(ascii_letter_run(&t, i), (k - i, lo, up), "{t:?} {i}");
+                if t[i].is_ascii_digit() || t[i] == b'_' {
+                    let (mut k, mut after) = (i, i);
+                    while let Some(&b) = t.get(k) {
+                        if b.is_ascii_digit() || b == b'_' {
+                            after = k + 1;
+                        } else if !b.is_ascii_alphabetic() {
+                            break;
+                        }
+                        k += 1;
+                    }
+                    assert_eq!(alnum_run_last_digit(&t, i), after, "{t:?} {i}");
+                }
+            }
+        }
     }
 }
