@@ -618,7 +618,7 @@ async fn postgres_row_level_security_isolates_tenants() {
         .await
         .unwrap();
     // Tenant b's session sees none of a's rows, even when asking for them by tenant id.
-    for table in ["nodes", "edges", "node_terms", "tenants"] {
+    for table in ["nodes", "edges", "term_postings", "tenants"] {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
         ))
