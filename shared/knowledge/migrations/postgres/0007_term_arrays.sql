@@ -5,6 +5,10 @@
 -- trees in bulk. `similar` skips terms found in more than MAX_TERM_POSTINGS nodes; it reads
 -- those counts from `term_postings` (nodes per term), which each write adjusts by the terms
 -- it adds or removes, once per distinct term of the transaction.
+-- nodes_by_kind now covers only kinds with few nodes per tenant: services and signatures
+-- (every write lists them whole) and monitors; a node per incident, action, document or
+-- person no longer adds an entry to it. The store names the kind as a literal, so that the planner can use the
+-- partial index; other kinds are read through the tenant's range of (tenant_id, id).
 -- Run as the tables' owner; the copy lifts FORCE first so that it sees every tenant's rows.
 -- After this migration grant the application role:
 -- GRANT SELECT, INSERT, UPDATE, DELETE ON term_postings TO <app>;
@@ -27,6 +31,8 @@ INSERT INTO term_postings (tenant_id, term, nodes)
 
 DROP TABLE node_terms;
 CREATE INDEX nodes_by_term ON nodes USING gin (terms) WHERE terms IS NOT NULL;
+DROP INDEX nodes_by_kind;
+CREATE INDEX nodes_by_kind ON nodes (tenant_id, kind) WHERE kind IN ('service', 'signature', 'monitor');
 
 ALTER TABLE nodes FORCE ROW LEVEL SECURITY;
 ALTER TABLE term_postings ENABLE ROW LEVEL SECURITY;

@@ -658,7 +658,10 @@ impl GraphStore for PostgresStore {
         );
         qb.push_bind(tenant.as_str());
         if let Some(k) = filter.kind {
-            qb.push(" AND kind = ").push_bind(k.as_str());
+            // A literal, not a parameter: nodes_by_kind covers the listed kinds only
+            // (migration 7), and a generic plan for `kind = $2` could not use it. Kinds are
+            // fixed identifiers (`NodeKind::as_str`), never input.
+            qb.push(format_args!(" AND kind = '{}'", k.as_str()));
         }
         if let Some(ids) = &filter.ids {
             qb.push(" AND id = ANY(").push_bind(ids).push(")");
