@@ -547,6 +547,16 @@ async fn lookup_nids(
     Ok(())
 }
 
+/// Filter of a batch's edges that may be stored already, ahead of [`EDGE_CONFLICT`]: an edge
+/// whose stored row holds its sources and times already is left alone, without the row lock
+/// and conflict check of the merge (a replayed batch). Stored edges are only deleted by an
+/// erasure, which first locks their nodes `FOR UPDATE`, and the upsert holds locks on the
+/// nodes of all of its edges: a skipped edge stays.
+const EDGE_UNCHANGED: &str = " WHERE NOT EXISTS (SELECT 1 FROM edges e \
+   WHERE e.src = u.src AND e.kind = u.kind AND e.dst = u.dst \
+     AND e.sources @> string_to_array(u.sources, chr(31)) \
+     AND e.first_seen <= u.first_seen AND e.last_seen >= u.last_seen)";
+
 /// Merge rule of an edge upsert: sources union, times widen. A replayed edge that changes
 /// nothing is not rewritten (no new tuple version, no index entries).
 const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
@@ -610,7 +620,10 @@ impl GraphStore for PostgresStore {
                 old_edges.push((s, e, d));
             }
         }
-        for (rows, on_conflict) in [(new_edges, ""), (old_edges, EDGE_CONFLICT)] {
+        for (rows, unchanged, merge) in [
+            (new_edges, "", ""),
+            (old_edges, EDGE_UNCHANGED, EDGE_CONFLICT),
+        ] {
             if rows.is_empty() {
                 continue;
             }
@@ -629,7 +642,7 @@ impl GraphStore for PostgresStore {
                         u.first_seen, u.last_seen \
                  FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[], \
                              $7::timestamptz[]) AS u(src, kind, dst, sources, first_seen, last_seen)\
-                 {on_conflict}"
+                 {unchanged}{merge}"
             ))
             .bind(t)
             .bind(&src)
