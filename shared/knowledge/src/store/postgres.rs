@@ -394,6 +394,21 @@ fn sorted_difference(sorted: &[i64], minus: &[i64]) -> Vec<i64> {
         .collect()
 }
 
+/// A unique violation of the plain node insert means a concurrent writer stored the node after
+/// the lookup: retryable, unlike other unique violations.
+fn raced_insert(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+            Error::Database {
+                class: "node stored concurrently (retry the batch)",
+                code: db.code().map(std::borrow::Cow::into_owned),
+                retryable: true,
+            }
+        }
+        _ => e.into(),
+    }
+}
+
 /// Writes node rows with their term hashes (`terms[i]` for `nodes[i]`, sorted and unique).
 /// One lookup finds the stored ones and locks them `FOR NO KEY UPDATE`; the others are
 /// inserted with plain INSERTs, the stored ones merged (label replaced when given,
@@ -404,7 +419,8 @@ fn sorted_difference(sorted: &[i64], minus: &[i64]) -> Vec<i64> {
 /// A fresh node has no edges yet (its `nid` was never used), so theirs are written without
 /// conflict handling. Were a node inserted by a concurrent writer that does not hold the
 /// tenant's write lock between the lookup and the insert, the insert fails with a unique
-/// violation and the batch rolls back: never a duplicate.
+/// violation and the batch rolls back (never a duplicate), as a retryable error: the retry
+/// finds the node stored and merges into it.
 async fn write_nodes(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
@@ -511,7 +527,7 @@ async fn write_nodes(
             .bind(&slices.hi)
             .bind(&nid);
         if insert {
-            for r in query.fetch_all(&mut **tx).await? {
+            for r in query.fetch_all(&mut **tx).await.map_err(raced_insert)? {
                 let nid: i64 = r.try_get("nid")?;
                 fresh.insert(nid);
                 nids.insert(r.try_get("id")?, nid);
