@@ -772,20 +772,26 @@ impl GraphStore for PostgresStore {
 
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
         let mut tx = self.begin(tenant, Access::Read).await?;
+        // `cand` finds the nodes sharing a usable term through the GIN index alone (term hashes
+        // are keyed per tenant; the tenant is checked after): with the tenant in the same scan,
+        // a graph not analyzed yet (right after a bulk load) got a BitmapAnd with the tenant's
+        // whole range of (tenant_id, id): 24 ms instead of 5 ms on 100k incidents.
         let rows = sqlx::query(
             "WITH q AS (SELECT nid, id FROM nodes WHERE tenant_id = $1 AND id = ANY($2 || $3)), \
                   qt AS (SELECT ARRAY(SELECT DISTINCT qt FROM unnest($4::bigint[]) AS qt \
                                       WHERE NOT EXISTS (SELECT 1 FROM term_postings p \
                                             WHERE p.tenant_id = $1 AND p.term = qt AND p.nodes > $6)) \
                          AS terms), \
+                  cand AS MATERIALIZED (SELECT nid, tenant_id, terms FROM nodes \
+                                        WHERE terms && (SELECT terms FROM qt)), \
                   hits AS (SELECT e.src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges e \
                            WHERE e.kind = 'exhibited' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($2)) \
                            UNION ALL SELECT e.src, 2, 0, 1, 0 FROM edges e \
                            WHERE e.kind = 'affected' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($3)) \
-                           UNION ALL SELECT n.nid, k.m, 0, 0, k.m FROM nodes n, LATERAL \
-                                 (SELECT COUNT(*)::int AS m FROM unnest(n.terms) x \
+                           UNION ALL SELECT c.nid, k.m, 0, 0, k.m FROM cand c, LATERAL \
+                                 (SELECT COUNT(*)::int AS m FROM unnest(c.terms) x \
                                   WHERE x = ANY((SELECT terms FROM qt)::bigint[])) k \
-                           WHERE n.tenant_id = $1 AND n.terms && (SELECT terms FROM qt)), \
+                           WHERE c.tenant_id = $1), \
                   top AS (SELECT nid, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
                           GROUP BY nid ORDER BY SUM(w) DESC, nid LIMIT $5) \
              SELECT n.id AS id, s, v, m, COALESCE(cardinality(n.terms), 0)::bigint AS total \
