@@ -1,5 +1,5 @@
 //! Migrations of stored graphs: a graph written by an older binary (SQLite schema 1,
-//! PostgreSQL schemas 1 and 3) is refused without migrating (`SchemaTooOld`) and migrated to the
+//! PostgreSQL schemas 1, 3 and 6) is refused without migrating (`SchemaTooOld`) and migrated to the
 //! current schema with every row kept, readable and, on PostgreSQL, under row-level security.
 //! PostgreSQL tests need `BACCA_TEST_POSTGRES_URL` (see `store_suite.rs`).
 
@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use bacca_knowledge::graph::{Export, KnowledgeGraph};
 use bacca_knowledge::model::TenantId;
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
-use bacca_knowledge::store::{GraphStore, StoreOptions};
+use bacca_knowledge::store::{GraphStore, RowBatch, StoreOptions};
 use bacca_knowledge::Error;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -103,12 +104,24 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
 }
 
 /// PostgreSQL migrations under the descriptions the binary records, oldest first.
-const PG_MIGRATIONS: [(&str, &str); 3] = [
+const PG_MIGRATIONS: [(&str, &str); 6] = [
     ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
     ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
     (
         "0003_edge_row_locks.sql",
         "0003_edge_row_locks_instead_of_foreign_keys.sql",
+    ),
+    (
+        "0004_tenant_row_lock.sql",
+        "0004_tenant_row_lock_instead_of_the_nodes'_foreign_key.sql",
+    ),
+    (
+        "0005_sqlite_blob_ids.sql",
+        "0005_SQLite_node_ids_as_blobs_(no_change).sql",
+    ),
+    (
+        "0006_node_updates_in_place.sql",
+        "0006_node_updates_in_place.sql",
     ),
 ];
 
@@ -187,7 +200,7 @@ async fn assert_migrates(
     assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
     let forced: Vec<bool> = sqlx::query_scalar(
         "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'node_terms')",
+         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'term_postings')",
     )
     .bind(schema)
     .fetch_all(pool)
@@ -270,21 +283,17 @@ async fn node_tenant_fks(pool: &PgPool, schema: &str) -> i64 {
     .unwrap()
 }
 
-/// A PostgreSQL graph at schema 3 (rows as the version-3 store wrote them) is migrated to the
-/// current schema with every row kept, the nodes' foreign key to tenants dropped (4), node
-/// pages with room for updates in place (6), and row-level security still in force; upserts
-/// on the migrated graph stay idempotent.
-#[tokio::test]
-async fn postgres_migrates_a_version_3_graph_with_its_data() {
-    let Some(url) = postgres_url() else { return };
-    let (pool, schema, _guard) = pg_schema_at_version(&url, 3).await;
-    assert_eq!(node_tenant_fks(&pool, &schema).await, 1);
-    let tenant = TenantId::new(unique("m-")).unwrap();
-    let (expected, rows) = fixture_rows(&tenant).await;
+/// Writes `rows` of `tenant` (registered here) as the store of schemas 2 to 6 did: integer node
+/// keys, edges and `node_terms` rows referencing them. Returns the node keys by blind id.
+async fn insert_integer_key_rows(
+    pool: &PgPool,
+    tenant: &TenantId,
+    rows: &RowBatch,
+) -> std::collections::HashMap<String, i64> {
     let t = tenant.as_str();
     sqlx::query("INSERT INTO tenants (tenant_id) VALUES ($1)")
         .bind(t)
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
     let mut nids = std::collections::HashMap::new();
@@ -302,7 +311,7 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
         .bind(&n.sources)
         .bind(n.first_seen)
         .bind(n.last_seen)
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await
         .unwrap();
         nids.insert(n.id.clone(), nid);
@@ -319,7 +328,7 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
         .bind(&e.sources)
         .bind(e.first_seen)
         .bind(e.last_seen)
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
     }
@@ -328,14 +337,30 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
             .bind(t)
             .bind(term.term)
             .bind(nids[&rows.nodes[term.node].id])
-            .execute(&pool)
+            .execute(pool)
             .await
             .unwrap();
     }
+    nids
+}
+
+/// A PostgreSQL graph at schema 3 (rows as the version-3 store wrote them) is migrated to the
+/// current schema with every row kept, the nodes' foreign key to tenants dropped (4), node
+/// pages with room for updates in place (6), and row-level security still in force; upserts
+/// on the migrated graph stay idempotent.
+#[tokio::test]
+async fn postgres_migrates_a_version_3_graph_with_its_data() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 3).await;
+    assert_eq!(node_tenant_fks(&pool, &schema).await, 1);
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    insert_integer_key_rows(&pool, &tenant, &rows).await;
 
     let migrated = assert_migrates(&pool, &schema, tenant, &expected, 3).await;
     assert_eq!(node_tenant_fks(&pool, &schema).await, 0);
-    // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen.
+    // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen
+    // (7: and covers the few-node kinds only).
     let options: Option<Vec<String>> = sqlx::query_scalar(
         "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = $1 AND c.relname = 'nodes'",
@@ -352,7 +377,84 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert!(by_kind.ends_with("(tenant_id, kind)"), "{by_kind}");
+    assert!(
+        by_kind.contains("(tenant_id, kind) WHERE (kind = ANY (ARRAY['service'"),
+        "{by_kind}"
+    );
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
+}
+
+/// A PostgreSQL graph at schema 6 (one `node_terms` row per term, two tenants) is migrated to
+/// term arrays (7): each node's terms are in its row, sorted and unique, `term_postings` counts
+/// the nodes holding each term per tenant, `node_terms` is gone; the migrated graph answers
+/// `similar` and takes upserts idempotently (replaying the fixture changes no count).
+#[tokio::test]
+async fn postgres_migrates_a_version_6_graph_with_its_terms() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 6).await;
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    let nids = insert_integer_key_rows(&pool, &tenant, &rows).await;
+    let other = TenantId::new(unique("o-")).unwrap();
+    let (_, other_rows) = fixture_rows(&other).await;
+    insert_integer_key_rows(&pool, &other, &other_rows).await;
+    // What the migration must carry over for `tenant`: terms per node, nodes per term.
+    let mut by_node: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for term in &rows.terms {
+        by_node
+            .entry(nids[&rows.nodes[term.node].id])
+            .or_default()
+            .insert(term.term);
+    }
+    let mut per_term: BTreeMap<i64, i64> = BTreeMap::new();
+    for term in by_node.values().flatten() {
+        *per_term.entry(*term).or_default() += 1;
+    }
+    assert!(by_node.len() > 1, "the fixture has several texts");
+    let by_node: Vec<(i64, Vec<i64>)> = by_node
+        .into_iter()
+        .map(|(nid, terms)| (nid, terms.into_iter().collect()))
+        .collect();
+    let per_term: Vec<(i64, i64)> = per_term.into_iter().collect();
+
+    let migrated = assert_migrates(&pool, &schema, tenant.clone(), &expected, 6).await;
+    let stored: Vec<(i64, Vec<i64>)> = sqlx::query_as(
+        "SELECT nid, terms FROM nodes WHERE tenant_id = $1 AND terms IS NOT NULL ORDER BY nid",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, by_node);
+    let postings = |t: TenantId| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT term, nodes FROM term_postings WHERE tenant_id = $1 ORDER BY term",
+            )
+            .bind(t.as_str())
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(postings(tenant.clone()).await, per_term);
+    assert_eq!(
+        postings(other.clone()).await.len(),
+        other_rows
+            .terms
+            .iter()
+            .map(|t| t.term)
+            .collect::<BTreeSet<_>>()
+            .len()
+    );
+    let node_terms: Option<String> = sqlx::query_scalar("SELECT to_regclass('node_terms')::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(node_terms, None);
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    assert_eq!(postings(tenant).await, per_term);
 }

@@ -595,6 +595,70 @@ async fn postgres_passes_the_suite_as_unprivileged_role() {
     suite(Arc::new(store)).await;
 }
 
+/// A batch racing a writer that stores one of its new nodes between the batch's lookup and
+/// its insert (a writer without the tenant's write lock: straight to the store) fails with a
+/// retryable error and writes nothing; the retry merges into the stored node.
+#[tokio::test]
+async fn postgres_node_stored_concurrently_is_a_retryable_error() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (pool, store) = app_store(app, 4).await;
+    let store = Arc::new(store);
+    let tenant = TenantId::new(unique("race-")).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let (_, rows) = fixture_rows(&tenant).await;
+    let first = &rows.nodes[0];
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('bacca.tenant_id', $1, true)")
+        .bind(tenant.as_str())
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO nodes (tenant_id, id, kind, key_ct, first_seen, last_seen) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(tenant.as_str())
+    .bind(&first.id)
+    .bind(first.kind.as_str())
+    .bind(&first.key_ct)
+    .bind(first.first_seen)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let racing = tokio::spawn({
+        let (store, tenant, rows) = (store.clone(), tenant.clone(), rows.clone());
+        async move { store.upsert(&tenant, &rows).await }
+    });
+    // The batch looked the node up (not committed: absent) and waits on its insert.
+    let mut waiting = false;
+    for _ in 0..200 {
+        waiting = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+             AND usename = current_user AND wait_event = 'transactionid' \
+             AND query LIKE 'INSERT INTO nodes%')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waiting, "the batch never waited on the concurrent insert");
+    other.commit().await.unwrap();
+    let err = racing.await.unwrap().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let stored = store.nodes(&tenant, &NodeFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 1, "the failed batch wrote nothing");
+    store.upsert(&tenant, &rows).await.unwrap();
+    let stored = store.nodes(&tenant, &NodeFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), rows.nodes.len());
+    let merged = stored.iter().find(|n| n.id == first.id).unwrap();
+    assert_eq!(merged.label_ct, first.label_ct);
+}
+
 #[tokio::test]
 async fn postgres_row_level_security_isolates_tenants() {
     let Some(url) = postgres_url() else { return };
@@ -618,7 +682,7 @@ async fn postgres_row_level_security_isolates_tenants() {
         .await
         .unwrap();
     // Tenant b's session sees none of a's rows, even when asking for them by tenant id.
-    for table in ["nodes", "edges", "node_terms", "tenants"] {
+    for table in ["nodes", "edges", "term_postings", "tenants"] {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
         ))
