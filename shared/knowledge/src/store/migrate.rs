@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -44,6 +44,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         6,
         "node updates in place (no change)",
         include_str!("../../migrations/sqlite/0006_node_updates_in_place.sql"),
+    ),
+    (
+        8,
+        "no node id index: an in-memory id directory, nids never reused",
+        include_str!("../../migrations/sqlite/0008_id_directory.sql"),
     ),
 ];
 
@@ -78,6 +83,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "node updates in place: fillfactor, nodes_by_kind without last_seen",
         include_str!("../../migrations/postgres/0006_node_updates_in_place.sql"),
+    ),
+    (
+        8,
+        "SQLite id directory (no change)",
+        include_str!("../../migrations/postgres/0008_sqlite_id_directory.sql"),
     ),
 ];
 
