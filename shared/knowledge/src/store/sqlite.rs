@@ -25,8 +25,10 @@ use super::{
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
 
+mod checkpoint;
 mod ids;
 
+use checkpoint::Checkpointer;
 use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
 
 // Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
@@ -56,6 +58,7 @@ struct Pools {
     read: SqlitePool,
     writer: Arc<std::sync::Mutex<rusqlite::Connection>>,
     ids: Arc<SharedDirectory>,
+    checkpoint: Arc<Checkpointer>,
 }
 
 impl Pools {
@@ -144,9 +147,9 @@ impl SqliteStore {
             // after a power loss the last commits may be lost, never half-applied.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            // Reads map the file instead of copying pages; checkpoints every ~64 MiB of WAL
-            // (fewer, larger checkpoints write each hot page once: every batch dirties pages
-            // all over the blind-id index, and the WAL holds each of them once per batch).
+            // Reads map the file instead of copying pages. Upserts are checkpointed in the
+            // background ([`checkpoint`]); the auto-checkpoint at ~64 MiB of WAL is the
+            // backstop for when those lag (and checkpoints erasure's writes).
             .pragma("mmap_size", "268435456")
             .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new()
@@ -197,6 +200,7 @@ impl SqliteStore {
             read,
             writer: Arc::new(std::sync::Mutex::new(writer)),
             ids: Arc::default(),
+            checkpoint: Arc::new(Checkpointer::new(path.clone())),
         };
         pools.insert(tenant.clone(), p.clone());
         Ok(p)
@@ -696,6 +700,7 @@ impl GraphStore for SqliteStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let pools = self.pool(tenant, false).await?;
+        let checkpoint = Arc::clone(&pools.checkpoint);
         let write = move |batch: &RowBatch, t: &str| {
             let mut conn = pools
                 .writer
@@ -707,18 +712,23 @@ impl GraphStore for SqliteStore {
         // worker's other tasks to another worker): no copy of the batch, no hop to a blocking
         // thread. A current-thread runtime cannot do that, so the batch goes to one.
         let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
-            return tokio::task::block_in_place(|| write(batch, tenant.as_str()));
+        let written = if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(|| write(batch, tenant.as_str()))
+        } else {
+            let t = tenant.as_str().to_owned();
+            let batch = batch.clone();
+            tokio::task::spawn_blocking(move || write(&batch, &t))
+                .await
+                .map_err(|_| Error::Database {
+                    class: "writer thread failed",
+                    code: None,
+                    retryable: true,
+                })?
+        };
+        if written.is_ok() {
+            checkpoint.kick(batch.nodes.len() + batch.edges.len() + batch.terms.len());
         }
-        let t = tenant.as_str().to_owned();
-        let batch = batch.clone();
-        tokio::task::spawn_blocking(move || write(&batch, &t))
-            .await
-            .map_err(|_| Error::Database {
-                class: "writer thread failed",
-                code: None,
-                retryable: true,
-            })?
+        written
     }
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
