@@ -13,8 +13,9 @@
 //! Readers and the writer bring the map up to date with [`refresh`] / [`refresh_rusqlite`]
 //! before using it (the writer inside its write transaction, so nothing is written between).
 //!
-//! Memory: one entry per stored node (about 40 bytes with the map's overhead), loaded in one
-//! scan of `nodes` at the tenant's first read or write in the process.
+//! Memory: one entry per stored node (32 bytes, plus the hash map's control bytes and spare
+//! capacity: up to about twice that just after it grows), loaded in one scan of `nodes` at
+//! the tenant's first read or write in the process.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
