@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -49,6 +49,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         7,
         "term arrays (no change)",
         include_str!("../../migrations/sqlite/0007_term_arrays.sql"),
+    ),
+    (
+        8,
+        "no node id index: an in-memory id directory, nids never reused",
+        include_str!("../../migrations/sqlite/0008_id_directory.sql"),
     ),
 ];
 
@@ -88,6 +93,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "term hashes as node arrays under GIN, term_postings counts",
         include_str!("../../migrations/postgres/0007_term_arrays.sql"),
+    ),
+    (
+        8,
+        "SQLite id directory (no change)",
+        include_str!("../../migrations/postgres/0008_sqlite_id_directory.sql"),
     ),
 ];
 

@@ -25,11 +25,14 @@ use super::{
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
 
-// Rows per multi-row INSERT: bound parameters per statement stay under SQLite's 32766. Few,
-// large statements: each statement after the first in a transaction copies the pages it
-// touches that earlier ones dirtied to its statement journal (random blind-id index pages
-// are touched by every node chunk).
-const NODE_CHUNK: usize = 3000;
+mod checkpoint;
+mod ids;
+
+use checkpoint::Checkpointer;
+use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
+
+// Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
+// SQLite's 32766), keys per `IN` list of a read.
 const TERM_CHUNK: usize = 16000;
 const IN_CHUNK: usize = 500;
 
@@ -48,11 +51,23 @@ pub struct SqliteStore {
 /// Upserts go through `writer`, a plain SQLite connection with cached prepared statements
 /// (one row per statement execution: no SQL text to build and parse per batch, no channel
 /// hop per statement), run on a blocking thread; migrations, erasure and reads stay on sqlx.
+/// All of them map node ids to nids through `ids` (the file has no index on ids).
 #[derive(Debug, Clone)]
 struct Pools {
     write: SqlitePool,
     read: SqlitePool,
     writer: Arc<std::sync::Mutex<rusqlite::Connection>>,
+    ids: Arc<SharedDirectory>,
+    checkpoint: Arc<Checkpointer>,
+}
+
+impl Pools {
+    /// The nids of `ids` that the directory has (brought up to date on a reader first), in
+    /// order, without repeats. A deleted node's nid names no row.
+    async fn nids_of(&self, ids: &[String]) -> Result<Vec<i64>> {
+        refresh(&self.read, &self.ids).await?;
+        Ok(self.ids.read().nids_of(ids))
+    }
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -77,7 +92,6 @@ fn parse_list(s: &str) -> Vec<String> {
 
 /// A node id as stored since schema 5: the bytes of a lowercase hex id (every id the graph
 /// writes is the hex of a 16-byte blind index), or `None` for any other id, stored as text.
-/// Half as wide keys in the random id index: a batch dirties fewer of its pages.
 fn id_bytes(id: &str) -> Option<Vec<u8>> {
     let hex = !id.is_empty()
         && id.len().is_multiple_of(2)
@@ -88,14 +102,6 @@ fn id_bytes(id: &str) -> Option<Vec<u8>> {
 /// SQL reading a stored id column back as the id string (inverse of [`id_bytes`]).
 fn id_text(col: &str) -> String {
     format!("(CASE WHEN typeof({col}) = 'blob' THEN lower(hex({col})) ELSE {col} END)")
-}
-
-/// Binds a node id (see [`id_bytes`]) to a sqlx query.
-fn push_id<'a>(qb: &mut sqlx::query_builder::Separated<'_, 'a, Sqlite, &str>, id: &'a str) {
-    match id_bytes(id) {
-        Some(b) => qb.push_bind(b),
-        None => qb.push_bind(id),
-    };
 }
 
 impl SqliteStore {
@@ -141,9 +147,9 @@ impl SqliteStore {
             // after a power loss the last commits may be lost, never half-applied.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
-            // Reads map the file instead of copying pages; checkpoints every ~64 MiB of WAL
-            // (fewer, larger checkpoints write each hot page once: every batch dirties pages
-            // all over the blind-id index, and the WAL holds each of them once per batch).
+            // Reads map the file instead of copying pages. Upserts are checkpointed in the
+            // background ([`checkpoint`]); the auto-checkpoint at ~64 MiB of WAL is the
+            // backstop for when those lag (and checkpoints erasure's writes).
             .pragma("mmap_size", "268435456")
             .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new()
@@ -193,6 +199,8 @@ impl SqliteStore {
             write: pool,
             read,
             writer: Arc::new(std::sync::Mutex::new(writer)),
+            ids: Arc::default(),
+            checkpoint: Arc::new(Checkpointer::new(path.clone())),
         };
         pools.insert(tenant.clone(), p.clone());
         Ok(p)
@@ -256,44 +264,6 @@ fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-/// A node id bound to the writer connection without an allocation for the usual 32-character
-/// hex id (see [`id_bytes`]).
-enum IdKey<'a> {
-    /// A 32-character lowercase hex id.
-    Fixed([u8; 16]),
-    /// Another lowercase hex id.
-    Bytes(Vec<u8>),
-    /// Any other id, stored as text.
-    Text(&'a str),
-}
-
-impl<'a> IdKey<'a> {
-    fn new(id: &'a str) -> Self {
-        let mut fixed = [0u8; 16];
-        if id.len() == 32
-            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            && hex::decode_to_slice(id, &mut fixed).is_ok()
-        {
-            return Self::Fixed(fixed);
-        }
-        match id_bytes(id) {
-            Some(b) => Self::Bytes(b),
-            None => Self::Text(id),
-        }
-    }
-}
-
-impl rusqlite::ToSql for IdKey<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(ToSqlOutput::Borrowed(match self {
-            Self::Fixed(b) => ValueRef::Blob(b),
-            Self::Bytes(b) => ValueRef::Blob(b),
-            Self::Text(s) => ValueRef::Text(s.as_bytes()),
-        }))
-    }
-}
-
 /// JSON text of a row's `attrs` (`{}` without serialising for the usual empty object).
 fn attrs_json(v: &serde_json::Value) -> std::borrow::Cow<'static, str> {
     match v {
@@ -320,9 +290,8 @@ impl SourcesJson {
     }
 }
 
-/// Insert of a node unless its id is stored.
-const NODE_INSERT: &str =
-    "INSERT OR IGNORE INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
+/// Insert of a new node (its id is in no stored row: see [`ids`]).
+const NODE_INSERT: &str = "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
      sources, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 /// Merge of a node into its stored row (the rule of [`NODE_CONFLICT`]).
 const NODE_MERGE: &str = "UPDATE nodes SET \
@@ -337,14 +306,6 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
 /// Term rows per execution of the multi-row term insert (two parameters each).
 const TERM_ROWS: usize = 128;
 
-/// The integer key of a stored node id, through a prepared `SELECT nid ... WHERE id = ?1`.
-fn find_nid(find: &mut rusqlite::CachedStatement<'_>, id: &str) -> Result<Option<i64>> {
-    let mut rows = find.query([IdKey::new(id)]).map_err(write_err)?;
-    match rows.next().map_err(write_err)? {
-        Some(r) => r.get(0).map(Some).map_err(write_err),
-        None => Ok(None),
-    }
-}
 /// Single-row edge insert (with [`EDGE_CONFLICT`]: the merge of one edge).
 const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
      last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -413,38 +374,58 @@ impl<'a> EdgeParams<'a> {
 }
 
 /// [`GraphStore::upsert`] on the writer connection: one immediate transaction, one cached
-/// statement per row kind.
-fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Result<()> {
+/// statement per row kind; node ids mapped to nids through `dir` (brought up to date inside
+/// the transaction, extended with the new nodes after the commit).
+fn upsert_rows(
+    conn: &mut rusqlite::Connection,
+    dir: &SharedDirectory,
+    t: &str,
+    batch: &RowBatch,
+) -> Result<()> {
     use rusqlite::params;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(write_err)?;
-    // Rowids past the largest one are fresh: the upsert below inserted them. A fresh node
-    // has no edges yet (those of a deleted node went before it), so its edges are written
-    // without conflict handling. The file has one writer at a time and the transaction
-    // keeps one snapshot from this read to the commit.
-    let last: i64 = tx
-        .query_row("SELECT COALESCE(MAX(nid), 0) FROM nodes", [], |r| r.get(0))
-        .map_err(write_err)?;
+    // The file has one writer at a time and the transaction keeps one snapshot from here to
+    // the commit: after the refresh the directory knows every stored row, and every nid past
+    // `last` is one this upsert inserts (nids are never reused). A fresh node has no edges
+    // yet (those of a deleted node went before it), so its edges are written without
+    // conflict handling.
+    refresh_rusqlite(&tx, dir)?;
+    let last = dir.read().loaded_to();
     let fresh = |nid: i64| nid > last;
     let mut nids: HashMap<&str, i64> = HashMap::with_capacity(batch.nodes.len() + 64);
+    let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
-    // Each node is inserted unless its id is stored (`OR IGNORE`: one index probe per new
-    // node, and a single-row insert needs no statement journal); a stored one is merged in
-    // place. In id order, so that consecutive inserts land on the same pages of the id index.
-    let mut order: Vec<&NodeRow> = batch.nodes.iter().collect();
-    order.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     {
+        let known = dir.read();
+        // A node the directory knows is merged into its row (a rowid update); a node it does
+        // not know, or whose row was deleted since (erasure: the merge changes no row), is
+        // inserted, at the end of the rowid order.
         let mut insert = tx.prepare_cached(NODE_INSERT).map_err(write_err)?;
-        let mut find = tx
-            .prepare_cached("SELECT nid FROM nodes WHERE id = ?1")
-            .map_err(write_err)?;
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
-        for n in order {
+        for n in &batch.nodes {
             let attrs = attrs_json(&n.attrs);
-            let inserted = insert
+            let id = StoredId::of(&n.id);
+            if let Some(nid) = known.get(&id) {
+                let merged = merge
+                    .execute(params![
+                        nid,
+                        n.label_ct,
+                        attrs,
+                        sources.get(&n.sources),
+                        micros(n.first_seen),
+                        micros(n.last_seen),
+                    ])
+                    .map_err(write_err)?;
+                if merged == 1 {
+                    nids.insert(&n.id, nid);
+                    continue;
+                }
+            }
+            insert
                 .execute(params![
-                    IdKey::new(&n.id),
+                    id,
                     t,
                     n.kind.as_str(),
                     n.key_ct,
@@ -455,35 +436,22 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
                     micros(n.last_seen),
                 ])
                 .map_err(write_err)?;
-            if inserted == 1 {
-                nids.insert(&n.id, tx.last_insert_rowid());
-                continue;
-            }
-            // Not inserted: the id is stored (or the row broke a NOT NULL or CHECK rule,
-            // which OR IGNORE skips too).
-            let nid = find_nid(&mut find, &n.id)?.ok_or_else(|| decode_err("check violation"))?;
-            merge
-                .execute(params![
-                    nid,
-                    n.label_ct,
-                    attrs,
-                    sources.get(&n.sources),
-                    micros(n.first_seen),
-                    micros(n.last_seen),
-                ])
-                .map_err(write_err)?;
+            let nid = tx.last_insert_rowid();
             nids.insert(&n.id, nid);
+            inserted.push((nid, id));
         }
-    }
-    {
-        // Edge ends outside the batch (services, signatures): one lookup each.
-        let mut find = tx
-            .prepare_cached("SELECT nid FROM nodes WHERE id = ?1")
+        // Edge ends outside the batch (services, signatures): the directory's nid, once its
+        // row is checked to exist (a rowid probe each).
+        let mut exists = tx
+            .prepare_cached("SELECT 1 FROM nodes WHERE nid = ?1")
             .map_err(write_err)?;
         for e in &batch.edges {
             for id in [&e.src, &e.dst] {
-                if !nids.contains_key(id.as_str()) {
-                    if let Some(nid) = find_nid(&mut find, id)? {
+                if nids.contains_key(id.as_str()) {
+                    continue;
+                }
+                if let Some(nid) = known.get(&StoredId::of(id)) {
+                    if exists.exists([nid]).map_err(write_err)? {
                         nids.insert(id, nid);
                     }
                 }
@@ -579,7 +547,10 @@ fn upsert_rows(conn: &mut rusqlite::Connection, t: &str, batch: &RowBatch) -> Re
                 .map_err(write_err)?;
         }
     }
-    tx.commit().map_err(write_err)
+    tx.commit().map_err(write_err)?;
+    let upto = inserted.last().map_or(last, |(nid, _)| *nid);
+    dir.write().absorb(inserted, upto);
+    Ok(())
 }
 
 fn node_from_row(r: &SqliteRow) -> Result<NodeRow> {
@@ -611,28 +582,18 @@ fn edge_from_row(r: &SqliteRow) -> Result<EdgeRow> {
     })
 }
 
-fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, items: &'a [String]) {
+/// `(n1, n2, ...)`: a list of integer keys for `IN` (`(NULL)` when empty).
+fn push_nids(qb: &mut QueryBuilder<'_, Sqlite>, nids: &[i64]) {
     qb.push("(");
-    if items.is_empty() {
+    if nids.is_empty() {
         qb.push("NULL");
     }
     let mut sep = qb.separated(", ");
-    for i in items {
-        push_id(&mut sep, i);
+    for nid in nids {
+        sep.push_bind(*nid);
     }
     qb.push(")");
 }
-
-/// Merge rule of a node upsert: label replaced when given, attributes patched, sources union,
-/// times widen.
-const NODE_CONFLICT: &str = " ON CONFLICT (id) DO UPDATE SET \
-     label_ct = COALESCE(excluded.label_ct, nodes.label_ct), \
-     attrs = json_patch(nodes.attrs, excluded.attrs), \
-     sources = CASE WHEN excluded.sources = nodes.sources THEN nodes.sources ELSE \
-               (SELECT json_group_array(value) FROM (SELECT value FROM json_each(nodes.sources) \
-                UNION SELECT value FROM json_each(excluded.sources) ORDER BY 1)) END, \
-     first_seen = MIN(nodes.first_seen, excluded.first_seen), \
-     last_seen = MAX(nodes.last_seen, excluded.last_seen)";
 
 /// Merge rule of an edge upsert: sources union, times widen. A replayed edge that changes
 /// nothing is not rewritten (no page dirtied).
@@ -645,53 +606,58 @@ const EDGE_CONFLICT: &str = " ON CONFLICT (src, kind, dst) DO UPDATE SET \
      WHERE excluded.sources <> edges.sources OR excluded.first_seen < edges.first_seen \
         OR excluded.last_seen > edges.last_seen";
 
-/// Upserts node rows; returns each blind id's integer key.
-async fn upsert_nodes(
+/// The nid of a stored node id in erasure's transaction (the node inserted by this erasure,
+/// else the directory's), once its row is checked to exist (a deleted row leaves its entry).
+async fn stored_nid(
     tx: &mut Transaction<'_, Sqlite>,
-    t: &str,
-    nodes: &[NodeRow],
-    nids: &mut HashMap<String, i64>,
-) -> Result<()> {
-    for chunk in nodes.chunks(NODE_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) ",
-        );
-        qb.push_values(chunk, |mut b, n| {
-            push_id(&mut b, &n.id);
-            b.push_bind(t)
-                .push_bind(n.kind.as_str())
-                .push_bind(n.key_ct.as_slice())
-                .push_bind(n.label_ct.as_deref())
-                .push_bind(n.attrs.to_string())
-                .push_bind(json_list(&n.sources))
-                .push_bind(micros(n.first_seen))
-                .push_bind(micros(n.last_seen));
-        });
-        qb.push(NODE_CONFLICT);
-        qb.push(format!(" RETURNING {} AS id, nid", id_text("id")));
-        for r in qb.build().fetch_all(&mut **tx).await? {
-            nids.insert(r.try_get("id")?, r.try_get("nid")?);
-        }
-    }
-    Ok(())
+    dir: &SharedDirectory,
+    added: &HashMap<String, i64>,
+    id: &str,
+) -> Result<Option<i64>> {
+    let known = match added.get(id) {
+        Some(nid) => Some(*nid),
+        None => dir.read().get(&StoredId::of(id)),
+    };
+    let Some(nid) = known else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_scalar("SELECT nid FROM nodes WHERE nid = ?")
+        .bind(nid)
+        .fetch_optional(&mut **tx)
+        .await?)
 }
 
-/// Adds the integer keys of `ids` (already in the graph) to `nids`.
-async fn lookup_nids(
-    tx: &mut Transaction<'_, Sqlite>,
-    ids: &[String],
-    nids: &mut HashMap<String, i64>,
-) -> Result<()> {
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {} AS id, nid FROM nodes WHERE id IN ",
-            id_text("id")
-        ));
-        push_in_list(&mut qb, chunk);
-        for r in qb.build().fetch_all(&mut **tx).await? {
-            nids.insert(r.try_get("id")?, r.try_get("nid")?);
-        }
-    }
+/// Inserts a new node (its id in no stored row) in erasure's transaction; returns its nid.
+async fn insert_node(tx: &mut Transaction<'_, Sqlite>, t: &str, n: &NodeRow) -> Result<i64> {
+    let q = sqlx::query(NODE_INSERT);
+    let q = match id_bytes(&n.id) {
+        Some(b) => q.bind(b),
+        None => q.bind(n.id.as_str()),
+    };
+    Ok(q.bind(t)
+        .bind(n.kind.as_str())
+        .bind(n.key_ct.as_slice())
+        .bind(n.label_ct.as_deref())
+        .bind(n.attrs.to_string())
+        .bind(json_list(&n.sources))
+        .bind(micros(n.first_seen))
+        .bind(micros(n.last_seen))
+        .execute(&mut **tx)
+        .await?
+        .last_insert_rowid())
+}
+
+/// Merges a node into its stored row `nid` in erasure's transaction ([`NODE_MERGE`]).
+async fn merge_node(tx: &mut Transaction<'_, Sqlite>, nid: i64, n: &NodeRow) -> Result<()> {
+    sqlx::query(NODE_MERGE)
+        .bind(nid)
+        .bind(n.label_ct.as_deref())
+        .bind(n.attrs.to_string())
+        .bind(json_list(&n.sources))
+        .bind(micros(n.first_seen))
+        .bind(micros(n.last_seen))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -734,39 +700,49 @@ impl GraphStore for SqliteStore {
 
     async fn upsert(&self, tenant: &TenantId, batch: &RowBatch) -> Result<()> {
         let pools = self.pool(tenant, false).await?;
+        let checkpoint = Arc::clone(&pools.checkpoint);
         let write = move |batch: &RowBatch, t: &str| {
             let mut conn = pools
                 .writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            upsert_rows(&mut conn, t, batch)
+            upsert_rows(&mut conn, &pools.ids, t, batch)
         };
         // On a multi-threaded runtime the write runs in place (`block_in_place` hands this
         // worker's other tasks to another worker): no copy of the batch, no hop to a blocking
         // thread. A current-thread runtime cannot do that, so the batch goes to one.
         let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
-            return tokio::task::block_in_place(|| write(batch, tenant.as_str()));
+        let written = if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(|| write(batch, tenant.as_str()))
+        } else {
+            let t = tenant.as_str().to_owned();
+            let batch = batch.clone();
+            tokio::task::spawn_blocking(move || write(&batch, &t))
+                .await
+                .map_err(|_| Error::Database {
+                    class: "writer thread failed",
+                    code: None,
+                    retryable: true,
+                })?
+        };
+        if written.is_ok() {
+            checkpoint.kick(batch.nodes.len() + batch.edges.len() + batch.terms.len());
         }
-        let t = tenant.as_str().to_owned();
-        let batch = batch.clone();
-        tokio::task::spawn_blocking(move || write(&batch, &t))
-            .await
-            .map_err(|_| Error::Database {
-                class: "writer thread failed",
-                code: None,
-                retryable: true,
-            })?
+        written
     }
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
-        let pool = self.pool(tenant, false).await?.read;
-        let all: Vec<String> = Vec::new();
-        let ids = filter.ids.as_ref();
-        let chunks: Vec<&[String]> = match ids {
-            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
-            Some(ids) => ids.chunks(IN_CHUNK).collect(),
-            None => vec![all.as_slice()],
+        let pools = self.pool(tenant, false).await?;
+        let nids = match &filter.ids {
+            Some(ids) => match pools.nids_of(ids).await? {
+                nids if nids.is_empty() => return Ok(Vec::new()),
+                nids => Some(nids),
+            },
+            None => None,
+        };
+        let chunks: Vec<&[i64]> = match &nids {
+            Some(nids) => nids.chunks(IN_CHUNK).collect(),
+            None => vec![&[]],
         };
         let mut out = Vec::new();
         for chunk in chunks {
@@ -778,11 +754,11 @@ impl GraphStore for SqliteStore {
             if let Some(k) = filter.kind {
                 qb.push(" AND kind = ").push_bind(k.as_str());
             }
-            if ids.is_some() {
-                qb.push(" AND id IN ");
-                push_in_list(&mut qb, chunk);
+            if nids.is_some() {
+                qb.push(" AND nid IN ");
+                push_nids(&mut qb, chunk);
             }
-            for r in qb.build().fetch_all(&pool).await? {
+            for r in qb.build().fetch_all(&pools.read).await? {
                 out.push(node_from_row(&r)?);
             }
         }
@@ -790,8 +766,7 @@ impl GraphStore for SqliteStore {
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
-        let pool = self.pool(tenant, false).await?.read;
-        let all: Vec<String> = Vec::new();
+        let pools = self.pool(tenant, false).await?;
         if filter.dst_ids.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());
         }
@@ -806,10 +781,16 @@ impl GraphStore for SqliteStore {
             (Some(_), Some(d)) => Some(d.iter().map(String::as_str).collect()),
             _ => None,
         };
-        let chunks: Vec<&[String]> = match ids {
-            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
-            Some(ids) => ids.chunks(IN_CHUNK).collect(),
-            None => vec![all.as_slice()],
+        let nids = match ids {
+            Some(ids) => match pools.nids_of(ids).await? {
+                nids if nids.is_empty() => return Ok(Vec::new()),
+                nids => Some(nids),
+            },
+            None => None,
+        };
+        let chunks: Vec<&[i64]> = match &nids {
+            Some(nids) => nids.chunks(IN_CHUNK).collect(),
+            None => vec![&[]],
         };
         let mut out = Vec::new();
         for chunk in chunks {
@@ -823,16 +804,16 @@ impl GraphStore for SqliteStore {
             if let Some(k) = filter.kind {
                 qb.push(" AND e.kind = ").push_bind(k.as_str());
             }
-            if ids.is_some() {
+            if nids.is_some() {
                 qb.push(if by_dst {
-                    " AND d.id IN "
+                    " AND e.dst IN "
                 } else {
-                    " AND s.id IN "
+                    " AND e.src IN "
                 });
-                push_in_list(&mut qb, chunk);
+                push_nids(&mut qb, chunk);
             }
             qb.push(" ORDER BY s.id, e.kind, d.id");
-            for r in qb.build().fetch_all(&pool).await? {
+            for r in qb.build().fetch_all(&pools.read).await? {
                 let e = edge_from_row(&r)?;
                 if keep.as_ref().is_none_or(|k| k.contains(e.dst.as_str())) {
                     out.push(e);
@@ -873,20 +854,25 @@ impl GraphStore for SqliteStore {
     }
 
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
-        let pool = self.pool(tenant, false).await?.read;
+        let pools = self.pool(tenant, false).await?;
+        refresh(&pools.read, &pools.ids).await?;
+        let (signatures, services) = {
+            let dir = pools.ids.read();
+            (dir.nids_of(&query.signatures), dir.nids_of(&query.services))
+        };
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let mut qb = QueryBuilder::<Sqlite>::new(
             "WITH hits AS (SELECT src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges \
-             WHERE kind = 'exhibited' AND dst IN (SELECT nid FROM nodes WHERE id IN ",
+             WHERE kind = 'exhibited' AND dst IN ",
         );
-        push_in_list(&mut qb, &query.signatures);
+        push_nids(&mut qb, &signatures);
         qb.push(
-            ") UNION ALL SELECT src, 2, 0, 1, 0 FROM edges \
-             WHERE kind = 'affected' AND dst IN (SELECT nid FROM nodes WHERE id IN ",
+            " UNION ALL SELECT src, 2, 0, 1, 0 FROM edges \
+             WHERE kind = 'affected' AND dst IN ",
         );
-        push_in_list(&mut qb, &query.services);
+        push_nids(&mut qb, &services);
         qb.push(
-            ") UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
+            " UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
              WHERE term IN (SELECT term FROM node_terms WHERE term IN (",
         );
         if query.terms.is_empty() {
@@ -911,7 +897,7 @@ impl GraphStore for SqliteStore {
              FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
             id_text("n.id")
         ));
-        let rows = qb.build().fetch_all(&pool).await?;
+        let rows = qb.build().fetch_all(&pools.read).await?;
         rows.iter()
             .map(|r| {
                 Ok(Candidate {
@@ -928,35 +914,35 @@ impl GraphStore for SqliteStore {
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts> {
         let pools = self.pool(tenant, false).await?;
         let mut tx = pools.write.begin().await?;
+        refresh(&mut *tx, &pools.ids).await?;
         let t = tenant.as_str();
         let mut counts = ErasureCounts::default();
-        for chunk in erasure.delete.chunks(IN_CHUNK) {
-            let mut nids: HashMap<String, i64> = HashMap::new();
-            lookup_nids(&mut tx, chunk, &mut nids).await?;
-            for nid in nids.into_values() {
-                counts.edges_deleted += sqlx::query("DELETE FROM edges WHERE src = ? OR dst = ?")
-                    .bind(nid)
-                    .bind(nid)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                replace_terms(&mut tx, nid, &[], true).await?;
-                counts.nodes_deleted += sqlx::query("DELETE FROM nodes WHERE nid = ?")
-                    .bind(nid)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
+        // Nodes this erasure inserts (moves onto an id not stored): the directory learns them
+        // from the table at its next refresh. Nodes it deletes: their entries go after commit.
+        let mut added: HashMap<String, i64> = HashMap::new();
+        let mut gone: Vec<(&str, i64)> = Vec::new();
+        for id in &erasure.delete {
+            let Some(nid) = stored_nid(&mut tx, &pools.ids, &added, id).await? else {
+                continue;
+            };
+            counts.edges_deleted += sqlx::query("DELETE FROM edges WHERE src = ? OR dst = ?")
+                .bind(nid)
+                .bind(nid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            replace_terms(&mut tx, nid, &[], true).await?;
+            counts.nodes_deleted += sqlx::query("DELETE FROM nodes WHERE nid = ?")
+                .bind(nid)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            gone.push((id, nid));
         }
         for rw in &erasure.rewrite {
-            let find = sqlx::query_scalar("SELECT nid FROM nodes WHERE id = ?");
-            let old: Option<i64> = match id_bytes(&rw.old_id) {
-                Some(b) => find.bind(b),
-                None => find.bind(rw.old_id.as_str()),
-            }
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(old) = old else { continue };
+            let Some(old) = stored_nid(&mut tx, &pools.ids, &added, &rw.old_id).await? else {
+                continue;
+            };
             let new = if rw.row.id == rw.old_id {
                 sqlx::query("UPDATE nodes SET key_ct = ?, label_ct = ? WHERE nid = ?")
                     .bind(rw.row.key_ct.as_slice())
@@ -966,9 +952,17 @@ impl GraphStore for SqliteStore {
                     .await?;
                 old
             } else {
-                let mut nids = HashMap::new();
-                upsert_nodes(&mut tx, t, std::slice::from_ref(&rw.row), &mut nids).await?;
-                let new = *nids.get(&rw.row.id).ok_or_else(missing_node)?;
+                let new = match stored_nid(&mut tx, &pools.ids, &added, &rw.row.id).await? {
+                    Some(nid) => {
+                        merge_node(&mut tx, nid, &rw.row).await?;
+                        nid
+                    }
+                    None => {
+                        let nid = insert_node(&mut tx, t, &rw.row).await?;
+                        added.insert(rw.row.id.clone(), nid);
+                        nid
+                    }
+                };
                 sqlx::query(&format!(
                     "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
                      SELECT CASE WHEN src = ?1 THEN ?2 ELSE src END, kind, \
@@ -990,6 +984,7 @@ impl GraphStore for SqliteStore {
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
+                gone.push((&rw.old_id, old));
                 new
             };
             // A node moved onto an existing one keeps that node's terms and adds its own.
@@ -997,6 +992,10 @@ impl GraphStore for SqliteStore {
             counts.labels_rewritten += 1;
         }
         tx.commit().await?;
+        let mut dir = pools.ids.write();
+        for (id, nid) in gone {
+            dir.forget(&StoredId::of(id), nid);
+        }
         Ok(counts)
     }
 }
