@@ -206,7 +206,8 @@ impl Stream {
                 "person" => r.pseudonym("PERSON", 40),
                 "email" => r.pseudonym("EMAIL_ADDRESS", 5000),
                 "ip" => r.pseudonym("IP_ADDRESS", 500),
-                other => panic!("unknown placeholder {other}"),
+                // Not a placeholder of ours: kept as written.
+                other => format!("{{{other}}}"),
             };
             out.push_str(&value);
             rest = &rest[close + 1..];
@@ -246,7 +247,7 @@ impl Stream {
         let channel = format!("C0INCIDENT{:02}", thread % 12);
         let svc = self.services[usize::try_from(thread).unwrap() % self.services.len()].clone();
         let author = self.rng.pseudonym("PERSON", 40);
-        let (kind, id, parent, text) = if (n - 1) % 8 == 0 {
+        let (kind, id, parent, text) = if (n - 1).is_multiple_of(8) {
             let symptom = self.rng.pick(SYMPTOMS);
             let person = self.rng.pseudonym("PERSON", 40);
             let text = format!("{svc}: {symptom}, {person} can you take a look?");
@@ -277,7 +278,7 @@ impl Stream {
         let key = format!("OPS-{}", issue + 1);
         let svc = self.services[usize::try_from(issue).unwrap() % self.services.len()].clone();
         let person = self.rng.pseudonym("PERSON", 40);
-        if (n - 1) % 5 == 0 {
+        if (n - 1).is_multiple_of(5) {
             let symptom = self.rng.pick(SYMPTOMS);
             let fix = self.rng.pick(REMEDIATIONS);
             let resolution = self.fill(fix, &svc);
@@ -315,8 +316,11 @@ impl Stream {
     }
 }
 
+/// Makes the next record of a stream.
+type MakeRecord = fn(&mut Stream) -> Value;
+
 /// The streams: name and record maker.
-const STREAMS: &[(&str, fn(&mut Stream) -> Value)] = &[
+const STREAMS: &[(&str, MakeRecord)] = &[
     ("datadog_logs", Stream::log),
     ("slack_threads", Stream::slack),
     ("jira_issues_comments", Stream::jira),
