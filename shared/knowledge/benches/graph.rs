@@ -11,8 +11,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bacca_knowledge::store::sqlite::SqliteStore;
-use bacca_knowledge::store::{GraphStore, StoreOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 mod workload;
@@ -23,23 +21,12 @@ const BATCH: u64 = 1000;
 
 fn bench_writes(c: &mut Criterion) {
     let rt = rt();
-    let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<(&str, Arc<dyn GraphStore>)> = vec![(
-        "sqlite",
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap()),
-    )];
-    let pg_url = std::env::var("BACCA_TEST_POSTGRES_URL").ok();
-    let schema = schema_name("writes");
-    if let Some(url) = &pg_url {
-        if let Some(pg) = rt.block_on(postgres_store(url, &schema)) {
-            stores.push(("postgres", pg));
-        }
-    }
+    let stores = Stores::open(&rt, "writes");
     let mut group = c.benchmark_group("graph_writes");
     group.throughput(Throughput::Elements(BATCH));
     group.sample_size(20);
-    for (name, store) in stores {
-        let g = graph(store, &format!("bench-{}", std::process::id()));
+    for (name, store) in &stores.list {
+        let g = graph(Arc::clone(store), &format!("bench-{}", std::process::id()));
         rt.block_on(async {
             g.create().await.unwrap();
             g.upsert(&base()).await.unwrap();
@@ -58,29 +45,16 @@ fn bench_writes(c: &mut Criterion) {
         });
     }
     group.finish();
-    if let Some(url) = &pg_url {
-        rt.block_on(drop_schema(url, &schema));
-    }
+    stores.finish(&rt);
 }
 
 fn bench_similar(c: &mut Criterion) {
     let rt = rt();
-    let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<(&str, Arc<dyn GraphStore>)> = vec![(
-        "sqlite",
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap()),
-    )];
-    let pg_url = std::env::var("BACCA_TEST_POSTGRES_URL").ok();
-    let schema = schema_name("similar");
-    if let Some(url) = &pg_url {
-        if let Some(pg) = rt.block_on(postgres_store(url, &schema)) {
-            stores.push(("postgres", pg));
-        }
-    }
+    let stores = Stores::open(&rt, "similar");
     let mut group = c.benchmark_group("similar");
     group.sample_size(30);
-    for (name, store) in stores {
-        let g = graph(store, "similar");
+    for (name, store) in &stores.list {
+        let g = graph(Arc::clone(store), "similar");
         rt.block_on(async {
             g.create().await.unwrap();
             g.upsert(&base()).await.unwrap();
@@ -99,9 +73,7 @@ fn bench_similar(c: &mut Criterion) {
         });
     }
     group.finish();
-    if let Some(url) = &pg_url {
-        rt.block_on(drop_schema(url, &schema));
-    }
+    stores.finish(&rt);
 }
 
 criterion_group!(benches, bench_writes, bench_similar);

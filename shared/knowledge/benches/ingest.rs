@@ -21,15 +21,13 @@
 use std::sync::Arc;
 
 use bacca_knowledge::extract::{extract, ExtractConfig};
-use bacca_knowledge::store::sqlite::SqliteStore;
-use bacca_knowledge::store::{GraphStore, StoreOptions};
 use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::{json, Value};
 
 mod workload;
 
-use workload::{drop_schema, graph, postgres_store, rt, schema_name};
+use workload::{graph, rt, Stores};
 
 /// Records per batch (the anonymize function writes one batch per raw object).
 const BATCH: u64 = 1000;
@@ -329,26 +327,15 @@ const STREAMS: &[(&str, MakeRecord)] = &[
 
 fn bench_ingest(c: &mut Criterion) {
     let rt = rt();
-    let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<(&str, Arc<dyn GraphStore>)> = vec![(
-        "sqlite",
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap()),
-    )];
-    let pg_url = std::env::var("BACCA_TEST_POSTGRES_URL").ok();
-    let schema = schema_name("ingest");
-    if let Some(url) = &pg_url {
-        if let Some(pg) = rt.block_on(postgres_store(url, &schema)) {
-            stores.push(("postgres", pg));
-        }
-    }
+    let stores = Stores::open(&rt, "ingest");
     let config = ExtractConfig::default();
     let mut group = c.benchmark_group("graph_ingest");
     group.throughput(Throughput::Elements(BATCH));
     group.sample_size(20);
-    for (name, store) in stores {
+    for (name, store) in &stores.list {
         for (seed, (stream, make)) in (1u64..).zip(STREAMS) {
             let g = graph(
-                Arc::clone(&store),
+                Arc::clone(store),
                 &format!("ingest-{stream}-{}", std::process::id()),
             );
             rt.block_on(g.create()).unwrap();
@@ -369,9 +356,7 @@ fn bench_ingest(c: &mut Criterion) {
         }
     }
     group.finish();
-    if let Some(url) = &pg_url {
-        rt.block_on(drop_schema(url, &schema));
-    }
+    stores.finish(&rt);
 }
 
 criterion_group!(benches, bench_ingest);

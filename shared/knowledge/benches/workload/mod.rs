@@ -202,3 +202,48 @@ pub async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStor
             .ok()?,
     ))
 }
+
+/// The stores a bench runs on: SQLite in a temporary directory, and PostgreSQL in a fresh
+/// schema when `BACCA_TEST_POSTGRES_URL` is set (dropped by [`Stores::finish`]).
+pub struct Stores {
+    /// Backend name and store.
+    pub list: Vec<(&'static str, Arc<dyn GraphStore>)>,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Stores {
+    pub fn open(rt: &tokio::runtime::Runtime, what: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut list: Vec<(&'static str, Arc<dyn GraphStore>)> = vec![(
+            "sqlite",
+            Arc::new(
+                bacca_knowledge::store::sqlite::SqliteStore::open(
+                    dir.path(),
+                    StoreOptions::default(),
+                )
+                .unwrap(),
+            ),
+        )];
+        let mut postgres = None;
+        if let Ok(url) = std::env::var("BACCA_TEST_POSTGRES_URL") {
+            let schema = schema_name(what);
+            if let Some(pg) = rt.block_on(postgres_store(&url, &schema)) {
+                list.push(("postgres", pg));
+            }
+            postgres = Some((url, schema));
+        }
+        Self {
+            list,
+            _dir: dir,
+            postgres,
+        }
+    }
+
+    /// Drops the PostgreSQL schema.
+    pub fn finish(self, rt: &tokio::runtime::Runtime) {
+        if let Some((url, schema)) = &self.postgres {
+            rt.block_on(drop_schema(url, schema));
+        }
+    }
+}
