@@ -68,6 +68,24 @@ impl Pools {
         refresh(&self.read, &self.ids).await?;
         Ok(self.ids.read().nids_of(ids))
     }
+
+    /// The nids a reader's id filter selects: `None` without a filter, else
+    /// [`Self::nids_of`] (empty when none of the ids is stored).
+    async fn nid_filter(&self, ids: Option<&[String]>) -> Result<Option<Vec<i64>>> {
+        match ids {
+            Some(ids) => self.nids_of(ids).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The `IN` lists of a nid filter: one unfiltered pass without a filter, else chunks of
+/// [`IN_CHUNK`] nids (none at all, so no query, when the filter selects no node).
+fn nid_chunks(nids: Option<&[i64]>) -> Vec<&[i64]> {
+    match nids {
+        Some(nids) => nids.chunks(IN_CHUNK).collect(),
+        None => vec![&[]],
+    }
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -733,19 +751,9 @@ impl GraphStore for SqliteStore {
 
     async fn nodes(&self, tenant: &TenantId, filter: &NodeFilter) -> Result<Vec<NodeRow>> {
         let pools = self.pool(tenant, false).await?;
-        let nids = match &filter.ids {
-            Some(ids) => match pools.nids_of(ids).await? {
-                nids if nids.is_empty() => return Ok(Vec::new()),
-                nids => Some(nids),
-            },
-            None => None,
-        };
-        let chunks: Vec<&[i64]> = match &nids {
-            Some(nids) => nids.chunks(IN_CHUNK).collect(),
-            None => vec![&[]],
-        };
+        let nids = pools.nid_filter(filter.ids.as_deref()).await?;
         let mut out = Vec::new();
-        for chunk in chunks {
+        for chunk in nid_chunks(nids.as_deref()) {
             let mut qb = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT {} AS id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen \
                  FROM nodes WHERE 1 = 1",
@@ -781,19 +789,9 @@ impl GraphStore for SqliteStore {
             (Some(_), Some(d)) => Some(d.iter().map(String::as_str).collect()),
             _ => None,
         };
-        let nids = match ids {
-            Some(ids) => match pools.nids_of(ids).await? {
-                nids if nids.is_empty() => return Ok(Vec::new()),
-                nids => Some(nids),
-            },
-            None => None,
-        };
-        let chunks: Vec<&[i64]> = match &nids {
-            Some(nids) => nids.chunks(IN_CHUNK).collect(),
-            None => vec![&[]],
-        };
+        let nids = pools.nid_filter(ids.map(Vec::as_slice)).await?;
         let mut out = Vec::new();
-        for chunk in chunks {
+        for chunk in nid_chunks(nids.as_deref()) {
             let mut qb = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT e.kind AS kind, {} AS src, {} AS dst, e.sources AS sources, \
                  e.first_seen AS first_seen, e.last_seen AS last_seen \
