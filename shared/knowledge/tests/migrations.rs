@@ -38,23 +38,7 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
 
     let pool = support::sqlite_alpha_at_version(dir.path(), 1).await;
     let us = |t: DateTime<Utc>| t.timestamp_micros();
-    for n in &rows.nodes {
-        sqlx::query(
-            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-             VALUES ('alpha', ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&n.id)
-        .bind(n.kind.as_str())
-        .bind(&n.key_ct)
-        .bind(&n.label_ct)
-        .bind(n.attrs.to_string())
-        .bind(serde_json::to_string(&n.sources).unwrap())
-        .bind(us(n.first_seen))
-        .bind(us(n.last_seen))
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
+    support::insert_sqlite_text_id_nodes(&pool, &rows).await;
     for e in &rows.edges {
         sqlx::query(
             "INSERT INTO edges (tenant_id, kind, src, dst, sources, first_seen, last_seen) \

@@ -116,23 +116,7 @@ async fn sqlite_migrates_a_version_4_graph_with_hex_ids() {
     let dir = tempfile::tempdir().unwrap();
     let pool = support::sqlite_alpha_at_version(dir.path(), 4).await;
     let us = |t: DateTime<Utc>| t.timestamp_micros();
-    for n in &rows.nodes {
-        sqlx::query(
-            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-             VALUES (?, 'alpha', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&n.id)
-        .bind(n.kind.as_str())
-        .bind(&n.key_ct)
-        .bind(&n.label_ct)
-        .bind(n.attrs.to_string())
-        .bind(serde_json::to_string(&n.sources).unwrap())
-        .bind(us(n.first_seen))
-        .bind(us(n.last_seen))
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
+    support::insert_sqlite_text_id_nodes(&pool, &rows).await;
     let nid = |id: &str| {
         let pool = pool.clone();
         let id = id.to_owned();

@@ -263,6 +263,28 @@ pub async fn sqlite_alpha_at_version(dir: &std::path::Path, version: usize) -> s
     pool
 }
 
+/// Inserts the nodes of `rows` into tenant `alpha`'s SQLite file as the binaries of schemas 1
+/// to 4 wrote them: TEXT hex ids, JSON text columns, times in microseconds.
+pub async fn insert_sqlite_text_id_nodes(pool: &sqlx::SqlitePool, rows: &RowBatch) {
+    for n in &rows.nodes {
+        sqlx::query(
+            "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES ('alpha', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&n.id)
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(n.first_seen.timestamp_micros())
+        .bind(n.last_seen.timestamp_micros())
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
 /// Opening the SQLite graph in `dir` without migrating fails for `tenant` with
 /// `SchemaTooOld { found }`.
 pub async fn assert_sqlite_too_old(dir: &std::path::Path, tenant: &TenantId, found: i64) {
