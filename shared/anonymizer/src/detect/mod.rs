@@ -136,17 +136,45 @@ pub(crate) fn before(bytes: &[u8], i: usize) -> Option<u8> {
     i.checked_sub(1).and_then(|j| bytes.get(j).copied())
 }
 
+/// How a byte before a token bears on [`clean_left`]: glues it (a word byte), glues it when
+/// itself glued to a word byte (a separator), or does not.
+const LEFT_GLUED: u8 = 0;
+/// See [`LEFT_GLUED`].
+const LEFT_SEPARATOR: u8 = 1;
+/// See [`LEFT_GLUED`].
+const LEFT_CLEAN: u8 = 2;
+
+/// [`LEFT_GLUED`], [`LEFT_SEPARATOR`] or [`LEFT_CLEAN`] of every byte, as a table.
+const LEFT: [u8; 256] = {
+    let mut t = [LEFT_CLEAN; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if is_word_byte(c) {
+            t[b] = LEFT_GLUED;
+        } else if matches!(
+            c,
+            b'-' | b'.' | b'/' | b'\\' | b'#' | b'$' | b'%' | b'+' | b'@' | b'&' | b'~'
+        ) {
+            t[b] = LEFT_SEPARATOR;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// True when the token starting at `i` is not glued to a preceding identifier
 /// (`build-123`, `v1.2`, `/path/123`, `x_9`).
+#[inline]
 pub(crate) fn clean_left(bytes: &[u8], i: usize) -> bool {
-    match before(bytes, i) {
-        None => true,
-        Some(b) if is_word_byte(b) => false,
-        Some(b'-' | b'.' | b'/' | b'\\' | b'#' | b'$' | b'%' | b'+' | b'@' | b'&' | b'~') => {
-            // glued when the separator itself follows a word character
-            !matches!(before(bytes, i - 1), Some(c) if is_word_byte(c))
-        }
-        Some(_) => true,
+    let Some(b) = before(bytes, i) else {
+        return true;
+    };
+    match LEFT[usize::from(b)] {
+        LEFT_GLUED => false,
+        // glued when the separator itself follows a word character
+        LEFT_SEPARATOR => !before(bytes, i - 1).is_some_and(is_word_byte),
+        _ => true,
     }
 }
 
@@ -223,4 +251,37 @@ pub(crate) fn entropy(s: &[u8]) -> f64 {
             -p * p.log2()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `clean_left` as one branch per byte class (the table's reference).
+    fn clean_left_reference(bytes: &[u8], i: usize) -> bool {
+        match before(bytes, i) {
+            None => true,
+            Some(b) if is_word_byte(b) => false,
+            Some(b'-' | b'.' | b'/' | b'\\' | b'#' | b'$' | b'%' | b'+' | b'@' | b'&' | b'~') => {
+                !matches!(before(bytes, i - 1), Some(c) if is_word_byte(c))
+            }
+            Some(_) => true,
+        }
+    }
+
+    #[test]
+    fn clean_left_table_matches_the_byte_classes() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let t = [a, b, b'7'];
+                for i in 0..=2 {
+                    assert_eq!(
+                        clean_left(&t[i.min(2)..], 2 - i.min(2)),
+                        clean_left_reference(&t[i.min(2)..], 2 - i.min(2)),
+                        "{a} {b} {i}"
+                    );
+                }
+            }
+        }
+    }
 }
