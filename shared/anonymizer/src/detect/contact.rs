@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::keywords::of_byte;
 use super::{before, is_word_byte};
 use crate::span::{EntityType, Span};
 
@@ -29,10 +30,11 @@ fn in_url_userinfo(bytes: &[u8], at: usize) -> bool {
 }
 
 /// E-mail addresses: `@` prefilter, then local part, dotted domain, alphabetic TLD.
-pub(crate) fn emails(text: &str, out: &mut Vec<Span>) {
+/// `marks`: [`Keywords::marks`](super::keywords::Keywords::marks) of `text`.
+pub(crate) fn emails(text: &str, marks: &[usize], out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     let mut last_end = 0usize;
-    for at in memchr::memchr_iter(b'@', bytes) {
+    for at in of_byte(bytes, marks, b'@', b'@') {
         if at < last_end {
             continue;
         }
@@ -110,11 +112,12 @@ fn glued_prefix_ok(bytes: &[u8], s: usize) -> bool {
 
 /// IPv4 (dotted quad, octets <= 255, not part of a longer dotted run) and IPv6 (anything
 /// `std::net::Ipv6Addr` accepts around a colon run of hex digits).
-pub(crate) fn ips(text: &str, keep_private: bool, out: &mut Vec<Span>) {
+/// `marks`: [`Keywords::marks`](super::keywords::Keywords::marks) of `text`.
+pub(crate) fn ips(text: &str, marks: &[usize], keep_private: bool, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
     // IPv4: prefilter on '.' between digits
     let mut skip_to = 0usize;
-    for dot in memchr::memchr_iter(b'.', bytes) {
+    for dot in of_byte(bytes, marks, b'.', b'.') {
         if dot < skip_to || dot == 0 || !bytes[dot - 1].is_ascii_digit() {
             continue;
         }
@@ -163,7 +166,7 @@ pub(crate) fn ips(text: &str, keep_private: bool, out: &mut Vec<Span>) {
     // IPv6: prefilter on ':' with hex or ':' on both sides
     let is_v6 = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
     let mut skip_to = 0usize;
-    for c in memchr::memchr_iter(b':', bytes) {
+    for c in of_byte(bytes, marks, b':', b':') {
         if c < skip_to {
             continue;
         }
@@ -209,6 +212,10 @@ pub(crate) fn ips(text: &str, keep_private: bool, out: &mut Vec<Span>) {
 mod tests {
     use super::*;
 
+    fn marks(t: &str) -> Vec<usize> {
+        super::super::keywords::Keywords::scan(t).marks().to_vec()
+    }
+
     fn found(f: impl Fn(&str, &mut Vec<Span>), t: &str) -> Vec<String> {
         let mut v = Vec::new();
         f(t, &mut v);
@@ -229,13 +236,14 @@ mod tests {
             ("end a@b.com.", &["a@b.com"]),
         ];
         for (t, want) in cases {
-            assert_eq!(found(emails, t), *want, "{t}");
+            let f = |t: &str, v: &mut Vec<Span>| emails(t, &marks(t), v);
+            assert_eq!(found(f, t), *want, "{t}");
         }
     }
 
     #[test]
     fn ips_table() {
-        let f = |t: &str, v: &mut Vec<Span>| ips(t, false, v);
+        let f = |t: &str, v: &mut Vec<Span>| ips(t, &marks(t), false, v);
         let cases: &[(&str, &[&str])] = &[
             ("from 203.0.113.9, ok", &["203.0.113.9"]),
             ("peer d203.0.113.9 closed", &["203.0.113.9"]),
@@ -259,7 +267,8 @@ mod tests {
             assert_eq!(found(f, t), *want, "{t}");
         }
         let mut v = Vec::new();
-        ips("10.1.2.3 and ::1", true, &mut v);
+        let t = "10.1.2.3 and ::1";
+        ips(t, &marks(t), true, &mut v);
         assert!(v.is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! User handles: Slack mentions (`<@U123ABC>`, `<@U123ABC|jane>`), `@handles`, Jira account
 //! ids, and the values of user-name fields in log lines (`user=jdoe`, `reporter: Jane Doe`).
 
-use super::keywords::{Group, Keywords};
+use super::keywords::{of_byte, Group, Keywords};
 use super::{before, is_word_byte};
 use crate::span::{EntityType, Span};
 
@@ -72,9 +72,10 @@ fn is_handle_byte(b: u8) -> bool {
 }
 
 /// `@jane.doe`, `@jdoe` (not e-mail local parts, npm scopes, decorators or log facets).
-pub(crate) fn at_handles(text: &str, out: &mut Vec<Span>) {
+/// `marks`: [`Keywords::marks`] of `text`.
+pub(crate) fn at_handles(text: &str, marks: &[usize], out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for at in memchr::memchr_iter(b'@', bytes) {
+    for at in of_byte(bytes, marks, b'@', b'@') {
         if before(bytes, at).is_some_and(|b| {
             is_word_byte(b) || matches!(b, b'.' | b'/' | b'<' | b'-' | b'+' | b'=' | b'\\' | b'$')
         }) {
@@ -107,9 +108,10 @@ pub(crate) fn at_handles(text: &str, out: &mut Vec<Span>) {
 }
 
 /// Atlassian account ids: `557058:f58131cb-b67d-43c7-b30d-6b58d40bd077`.
-pub(crate) fn jira_account_ids(text: &str, out: &mut Vec<Span>) {
+/// `marks`: [`Keywords::marks`] of `text`.
+pub(crate) fn jira_account_ids(text: &str, marks: &[usize], out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for c in memchr::memchr_iter(b':', bytes) {
+    for c in of_byte(bytes, marks, b':', b':') {
         if c < 6 || !bytes[c - 6..c].iter().all(u8::is_ascii_digit) {
             continue;
         }
@@ -291,8 +293,9 @@ mod tests {
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
         slack_mentions(t, &mut v);
-        at_handles(t, &mut v);
-        jira_account_ids(t, &mut v);
+        let kw = Keywords::scan(t);
+        at_handles(t, kw.marks(), &mut v);
+        jira_account_ids(t, kw.marks(), &mut v);
         KeyFinder::new().find(t, &Keywords::scan(t), &mut v);
         let v = crate::span::resolve(v);
         v.iter()

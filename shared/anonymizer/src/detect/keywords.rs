@@ -132,6 +132,8 @@ pub(crate) struct Keywords {
     word_starts: Vec<usize>,
     /// The word starts at an ASCII digit (where every digit-run detector starts).
     digit_starts: Vec<usize>,
+    /// Offsets of the bytes `-` `.` `/` `:` `;` `<` `=` `>` `?` `@` (see [`Keywords::marks`]).
+    marks: Vec<usize>,
     /// The [`present`] bits of the text's bytes.
     present: u8,
 }
@@ -200,6 +202,8 @@ std::thread_local! {
     /// The digit word-start list of the previous line, reused.
     static DIGIT_STARTS: std::cell::RefCell<Vec<usize>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    /// The mark list of the previous line, reused.
+    static MARKS: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The search windows of the previous line, reused.
     static REGIONS: std::cell::RefCell<Vec<(usize, usize)>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -220,10 +224,16 @@ std::thread_local! {
 /// A credential key lies within the run of key bytes before its `=` or `:`; the window
 /// reaches further back (an identity key may hold a space: `incident commander:`) only when
 /// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
-fn regions(bytes: &[u8], digit_starts: &[usize], a: &Automaton, out: &mut Vec<(usize, usize)>) {
+fn regions(
+    bytes: &[u8],
+    digit_starts: &[usize],
+    marks: &[usize],
+    a: &Automaton,
+    out: &mut Vec<(usize, usize)>,
+) {
     let max_len = a.max_len;
     // `key = `, `"key": `: back over spaces/tabs and one quote to the key's end
-    for p in memchr::memchr2_iter(b'=', b':', bytes) {
+    for p in of_byte(bytes, marks, b'=', b':') {
         let mut q = p;
         while q > 0 && matches!(bytes.get(q - 1), Some(b' ' | b'\t')) {
             q -= 1;
@@ -285,6 +295,20 @@ fn regions(bytes: &[u8], digit_starts: &[usize], a: &Automaton, out: &mut Vec<(u
     });
 }
 
+/// The offsets among `marks` (see [`Keywords::marks`]) where `bytes` holds `a` or `b`.
+#[inline]
+pub(crate) fn of_byte<'a>(
+    bytes: &'a [u8],
+    marks: &'a [usize],
+    a: u8,
+    b: u8,
+) -> impl Iterator<Item = usize> + 'a {
+    marks
+        .iter()
+        .copied()
+        .filter(move |&p| bytes.get(p).is_some_and(|&c| c == a || c == b))
+}
+
 /// `0x01` in every byte of a `u64`.
 pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
 /// `0x80` in every byte of a `u64`.
@@ -314,16 +338,16 @@ const fn word_mask(x: u64) -> u64 {
 /// instead of bytes), those of them at an ASCII digit (the digit-run detectors visit only
 /// these), and the [`present`] bits of the bytes. The word bytes of eight bytes at a time as
 /// a bit mask (SWAR), each start taken from it.
-fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
+fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, Vec<usize>, u8) {
     let mut out = WORD_STARTS.with(std::cell::RefCell::take);
     out.clear();
     out.reserve(bytes.len() / 6 + 1);
     let mut digit_out = DIGIT_STARTS.with(std::cell::RefCell::take);
     digit_out.clear();
-    let mut seen = 0u8;
-    for &b in bytes {
-        seen |= PRESENT[usize::from(b)];
-    }
+    let mut marks = MARKS.with(std::cell::RefCell::take);
+    marks.clear();
+    // whether a digit occurs (the other [`present`] bytes are marks)
+    let mut any_digit = 0u64;
     // the high bit of the previous chunk's last byte, moved to below this chunk's first
     let mut carry = 0u64;
     let mut chunks = bytes.chunks_exact(8);
@@ -335,7 +359,12 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
         let w = word_mask(x);
         let mut starts = w & !((w << 8) | carry);
         carry = w >> 56;
-        let mut digits = starts & in_range(x & !HIGHS, b'0', b'9') & !x;
+        let x7 = x & !HIGHS;
+        let digit_bytes = in_range(x7, b'0', b'9') & !x;
+        any_digit |= digit_bytes;
+        let mut digits = starts & digit_bytes;
+        // `-` (0x2D) to `@` (0x40) but the digits
+        let mut mark = in_range(x7, b'-', b'@') & !x & !digit_bytes;
         while starts != 0 {
             out.push(base + starts.trailing_zeros() as usize / 8);
             starts &= starts - 1;
@@ -343,6 +372,10 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
         while digits != 0 {
             digit_out.push(base + digits.trailing_zeros() as usize / 8);
             digits &= digits - 1;
+        }
+        while mark != 0 {
+            marks.push(base + mark.trailing_zeros() as usize / 8);
+            mark &= mark - 1;
         }
         base += 8;
     }
@@ -355,9 +388,18 @@ fn word_starts(bytes: &[u8]) -> (Vec<usize>, Vec<usize>, u8) {
                 digit_out.push(base + k);
             }
         }
+        if b.is_ascii_digit() {
+            any_digit = 1;
+        } else if (b'-'..=b'@').contains(&b) {
+            marks.push(base + k);
+        }
         prev = w;
     }
-    (out, digit_out, seen)
+    let mut seen = if any_digit != 0 { present::DIGIT } else { 0 };
+    for &m in &marks {
+        seen |= PRESENT[usize::from(bytes[m])];
+    }
+    (out, digit_out, marks, seen)
 }
 
 impl Keywords {
@@ -366,7 +408,7 @@ impl Keywords {
     /// match can lie (see [`regions`]), not over the whole text; within them it reports
     /// exactly what a whole-text scan reports there.
     pub(crate) fn scan(text: &str) -> Self {
-        let (word_starts, digit_starts, seen) = word_starts(text.as_bytes());
+        let (word_starts, digit_starts, marks, seen) = word_starts(text.as_bytes());
         let a = automaton();
         // every keyword group needs a digit or a `=`/`:` after the keyword
         let trigger = seen & (present::DIGIT | present::EQ | present::COLON) != 0;
@@ -375,6 +417,7 @@ impl Keywords {
                 matches: Vec::new(),
                 word_starts,
                 digit_starts,
+                marks,
                 present: seen,
             };
         };
@@ -382,7 +425,7 @@ impl Keywords {
         REGIONS.with(|cell| {
             let mut wins = cell.take();
             wins.clear();
-            regions(text.as_bytes(), &digit_starts, a, &mut wins);
+            regions(text.as_bytes(), &digit_starts, &marks, a, &mut wins);
             for &(s, e) in &wins {
                 let input = aho_corasick::Input::new(text).range(s..e);
                 let mut state = aho_corasick::automaton::OverlappingState::start();
@@ -408,6 +451,7 @@ impl Keywords {
             matches,
             word_starts,
             digit_starts,
+            marks,
             present: seen,
         }
     }
@@ -440,6 +484,7 @@ impl Keywords {
         for (mut v, cell) in [
             (self.word_starts, &WORD_STARTS),
             (self.digit_starts, &DIGIT_STARTS),
+            (self.marks, &MARKS),
         ] {
             v.clear();
             v.shrink_to(WORD_STARTS_KEEP);
@@ -455,6 +500,13 @@ impl Keywords {
     /// The word starts at an ASCII digit, ascending.
     pub(crate) fn digit_starts(&self) -> &[usize] {
         &self.digit_starts
+    }
+
+    /// Offsets of the bytes `-` `.` `/` `:` `;` `<` `=` `>` `?` `@`, ascending: the detectors
+    /// that start at one of these bytes read its offsets from here (one scan of the text
+    /// for all of them instead of a `memchr` per detector).
+    pub(crate) fn marks(&self) -> &[usize] {
+        &self.marks
     }
 
     /// The matches of one group, in text order.
@@ -480,7 +532,7 @@ mod tests {
                     && (i == 0 || !super::super::is_word_byte(bytes[i - 1]))
             })
             .collect();
-        let (got, digits, seen) = word_starts(bytes);
+        let (got, digits, _, seen) = word_starts(bytes);
         assert_eq!(got, want);
         let want_digits: Vec<usize> = want
             .iter()
@@ -489,9 +541,9 @@ mod tests {
             .collect();
         assert_eq!(digits, want_digits);
         assert_eq!(seen, present::DIGIT | present::DASH);
-        assert_eq!(word_starts(b"no keys here").2, 0);
+        assert_eq!(word_starts(b"no keys here").3, 0);
         assert_eq!(
-            word_starts(b"a=b:c@d<e.f/g").2,
+            word_starts(b"a=b:c@d<e.f/g").3,
             present::EQ
                 | present::COLON
                 | present::AT
@@ -502,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn word_starts_and_present_bits_match_byte_by_byte_on_any_bytes() {
+    fn word_starts_marks_and_present_bits_match_byte_by_byte_on_any_bytes() {
         // every byte value, at every position of a chunk and of the remainder
         let mut x: u64 = 0x0123_4567_89ab_cdef;
         for _ in 0..20_000 {
@@ -532,9 +584,13 @@ mod tests {
                 .filter(|&i| bytes[i].is_ascii_digit())
                 .collect();
             let want_seen = bytes.iter().fold(0, |s, &b| s | PRESENT[usize::from(b)]);
-            let (got, digits, seen) = word_starts(&bytes);
+            let want_marks: Vec<usize> = (0..len)
+                .filter(|&i| (b'-'..=b'@').contains(&bytes[i]) && !bytes[i].is_ascii_digit())
+                .collect();
+            let (got, digits, marks, seen) = word_starts(&bytes);
             assert_eq!(got, want, "{bytes:?}");
             assert_eq!(digits, want_digits, "{bytes:?}");
+            assert_eq!(marks, want_marks, "{bytes:?}");
             assert_eq!(seen, want_seen, "{bytes:?}");
         }
     }
@@ -600,7 +656,7 @@ mod tests {
                 text.push_str(&words[(x % words.len() as u64) as usize]);
             }
             // the scan it replaces skipped texts without a digit, `=` or `:`
-            let whole = if word_starts(text.as_bytes()).2
+            let whole = if word_starts(text.as_bytes()).3
                 & (present::DIGIT | present::EQ | present::COLON)
                 != 0
             {

@@ -61,19 +61,19 @@ impl Detector {
         self.secrets.find(text, &kw, &mut out);
         // each detector below needs the byte(s) it is skipped without
         if kw.has(present::AT) {
-            contact::emails(text, &mut out);
+            contact::emails(text, kw.marks(), &mut out);
         }
         if kw.has(present::DOT | present::COLON) {
-            contact::ips(text, self.config.keep_private_ips, &mut out);
+            contact::ips(text, kw.marks(), self.config.keep_private_ips, &mut out);
         }
         if kw.has(present::LT) && kw.has(present::AT) {
             handle::slack_mentions(text, &mut out);
         }
         if kw.has(present::AT) {
-            handle::at_handles(text, &mut out);
+            handle::at_handles(text, kw.marks(), &mut out);
         }
         if kw.has(present::COLON) {
-            handle::jira_account_ids(text, &mut out);
+            handle::jira_account_ids(text, kw.marks(), &mut out);
         }
         self.keys.find(text, &kw, &mut out);
         // IBANs, cards, SSNs, phones, licences and addresses all hold digits
