@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bacca_knowledge::cipher::AesGcmRowCipher;
-use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph};
+use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph, ERASED};
 use bacca_knowledge::model::{Batch, EdgeKind, NodeKind, NodeRef, TenantId};
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
@@ -444,6 +444,114 @@ async fn postgres_mixes_new_and_stored_rows() {
     let (_admin, app, _schema) = postgres_setup(&url).await;
     let (_pool, store) = app_store(app, 4).await;
     new_and_stored_rows(Arc::new(store)).await;
+}
+
+/// Two graphs (two processes' worth: each its own caches and mutex) write one tenant. What
+/// one adds or erases is seen by the other's next batch: a signature the second stored is
+/// the template the first maps a new variant onto, a service the second stored is linked from
+/// the first's incident titles, and a template the second erased (moved to its `<ERASED>` key)
+/// is never re-created by the first, whose cache held it.
+async fn two_graphs_share_a_tenant(store: Arc<dyn GraphStore>) {
+    use EdgeKind as E;
+    use NodeKind as K;
+    const BOB: &str = "<PERSON_b0b0b0b0>";
+    let tenant = TenantId::new(unique("t-")).unwrap();
+    let first = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+    let second = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+    first.create().await.unwrap();
+    let sig = |key: &str, dt: i64| node(K::Signature, key, Some(key), "datadog", dt);
+    let signatures = |keys: &[&str], dt: i64| Batch {
+        nodes: keys.iter().map(|k| sig(k, dt)).collect(),
+        edges: Vec::new(),
+    };
+    let keys = |g: &KnowledgeGraph, kind: NodeKind| {
+        let g = g.clone();
+        async move {
+            g.nodes(Some(kind))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| n.node.key)
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let held = format!("token refused for <*> by {BOB}");
+    let erased = format!("token refused for <*> by {ERASED}");
+    // Two batches: the second fills the first graph's cache with the first's template.
+    first.upsert(&signatures(&[&held], 0)).await.unwrap();
+    first
+        .upsert(&signatures(&["disk full on <*>"], 1))
+        .await
+        .unwrap();
+
+    // The second graph stores a template and a service, and erases Bob.
+    second
+        .upsert(&signatures(&["retry <*> of 5"], 2))
+        .await
+        .unwrap();
+    second
+        .upsert(&Batch {
+            nodes: vec![node(K::Service, "ledger-api", None, "datadog", 2)],
+            edges: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let counts = second
+        .erase_subject(&tenant, &[BOB.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts.labels_rewritten, 1);
+    let stored = keys(&first, K::Signature).await;
+    assert!(
+        stored.contains(&erased) && !stored.contains(&held),
+        "{stored:?}"
+    );
+
+    // The first graph's next batch: a variant of the second's template is mapped onto it; a
+    // variant the erased template covered stays itself (the template it would have been
+    // mapped onto is gone); an incident naming the second's service is linked to it.
+    let variant = format!("token refused for alice by {BOB}");
+    let mut batch = signatures(&["retry 3 of 5", &variant], 3);
+    batch.nodes.push(node(
+        K::Incident,
+        "jira:OPS-9",
+        Some("ledger-api timeouts"),
+        "jira",
+        3,
+    ));
+    first.upsert(&batch).await.unwrap();
+    let stored = keys(&first, K::Signature).await;
+    let want: BTreeSet<String> = [
+        erased.as_str(),
+        "disk full on <*>",
+        "retry <*> of 5",
+        variant.as_str(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(stored, want);
+    let export = first.export().await.unwrap();
+    assert!(export
+        .edges
+        .iter()
+        .any(|e| e.kind == E::Affected && e.from.key == "jira:OPS-9" && e.to.key == "ledger-api"));
+}
+
+#[tokio::test]
+async fn sqlite_two_graphs_share_a_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    two_graphs_share_a_tenant(store).await;
+}
+
+#[tokio::test]
+async fn postgres_two_graphs_share_a_tenant() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 4).await;
+    two_graphs_share_a_tenant(Arc::new(store)).await;
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ use tokio::sync::Mutex;
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
-    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
-    RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
+    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -773,6 +773,48 @@ impl GraphStore for SqliteStore {
         Ok(out)
     }
 
+    /// One read transaction (one snapshot) for the erasure count and the rows; `nodes_by_kind`
+    /// is `(kind)`, and so `(kind, nid)` (an index ends with the rowid).
+    async fn nodes_since(
+        &self,
+        tenant: &TenantId,
+        kind: NodeKind,
+        since: Option<NodeCursor>,
+    ) -> Result<NodesSince> {
+        let pools = self.pool(tenant, false).await?;
+        let mut tx = pools.read.begin().await?;
+        let erasures: i64 = sqlx::query_scalar("SELECT erasures FROM bacca_tenant")
+            .fetch_one(&mut *tx)
+            .await?;
+        let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
+        let rows = sqlx::query(&format!(
+            "SELECT nid, {} AS id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen \
+             FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
+            id_text("id")
+        ))
+        .bind(kind.as_str())
+        .bind(after.unwrap_or(0))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut cursor = NodeCursor {
+            erasures,
+            nid: after.unwrap_or(0),
+        };
+        let rows = rows
+            .iter()
+            .map(|r| {
+                cursor.nid = cursor.nid.max(r.try_get("nid")?);
+                node_from_row(r)
+            })
+            .collect::<Result<_>>()?;
+        Ok(NodesSince {
+            reset: after.is_none(),
+            rows,
+            cursor,
+        })
+    }
+
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
         let pools = self.pool(tenant, false).await?;
         if filter.dst_ids.as_ref().is_some_and(Vec::is_empty) {
@@ -989,6 +1031,10 @@ impl GraphStore for SqliteStore {
             replace_terms(&mut tx, new, &rw.terms, new == old).await?;
             counts.labels_rewritten += 1;
         }
+        // Readers' node cursors ([`GraphStore::nodes_since`]) are void from this commit on.
+        sqlx::query("UPDATE bacca_tenant SET erasures = erasures + 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut dir = pools.ids.write();
         for (id, nid) in gone {
