@@ -196,14 +196,24 @@ pub struct NodeCursor {
     pub nid: i64,
 }
 
+/// A node's id and encrypted natural key, as [`GraphStore::nodes_since`] returns them (the
+/// key is all its readers need; the other columns would be read and decoded for nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeKeyRow {
+    /// Keyed blind index of kind and natural key (hex).
+    pub id: String,
+    /// Encrypted natural key.
+    pub key_ct: Vec<u8>,
+}
+
 /// The answer of [`GraphStore::nodes_since`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodesSince {
     /// True when `rows` are all the nodes of the kind (no cursor was given, or an erasure
     /// ran since it was taken): the reader must drop what it had.
     pub reset: bool,
     /// The nodes of the kind written since the cursor (or all of them, on a reset).
-    pub rows: Vec<NodeRow>,
+    pub rows: Vec<NodeKeyRow>,
     /// The cursor to give next time.
     pub cursor: NodeCursor,
 }
@@ -265,8 +275,8 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// [`Error::UnknownTenant`], [`Error::Database`].
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts>;
 
-    /// Nodes of one kind added since `since` (a cursor from an earlier answer), to keep a
-    /// reader's copy of them current without reading them all again: when `since` is `None` or
+    /// Ids and keys of the nodes of one kind added since `since` (a cursor from an earlier
+    /// answer), to keep a reader's copy of them current without reading them all again: when `since` is `None` or
     /// the tenant had an erasure after it was taken, every node of the kind (`reset`). Rows of
     /// nodes updated in place (labels, times) are not returned again. The erasure count is read
     /// before the nodes, so an erasure committed in between shows at the next call. Meant

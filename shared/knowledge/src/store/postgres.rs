@@ -39,7 +39,8 @@ use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
-    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    NodeKeyRow, NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
+    MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -721,10 +722,8 @@ impl GraphStore for PostgresStore {
             .await?
             .ok_or_else(|| Error::UnknownTenant(tenant.to_string()))?;
         let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT nid, id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen \
-             FROM nodes WHERE tenant_id = ",
-        );
+        let mut qb =
+            QueryBuilder::<Postgres>::new("SELECT nid, id, key_ct FROM nodes WHERE tenant_id = ");
         qb.push_bind(tenant.as_str());
         // A literal kind, as in `nodes`: the partial nodes_by_kind (tenant_id, kind, nid)
         // answers `nid > $2` with a range of its entries for the kinds it covers.
@@ -743,7 +742,10 @@ impl GraphStore for PostgresStore {
             .iter()
             .map(|r| {
                 cursor.nid = cursor.nid.max(r.try_get("nid")?);
-                node_from_row(r)
+                Ok(NodeKeyRow {
+                    id: r.try_get("id")?,
+                    key_ct: r.try_get("key_ct")?,
+                })
             })
             .collect::<Result<_>>()?;
         Ok(NodesSince {

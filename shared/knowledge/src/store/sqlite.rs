@@ -20,7 +20,8 @@ use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
-    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    NodeKeyRow, NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
+    MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -788,8 +789,7 @@ impl GraphStore for SqliteStore {
             .await?;
         let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
         let rows = sqlx::query(&format!(
-            "SELECT nid, {} AS id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen \
-             FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
+            "SELECT nid, {} AS id, key_ct FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
             id_text("id")
         ))
         .bind(kind.as_str())
@@ -805,7 +805,10 @@ impl GraphStore for SqliteStore {
             .iter()
             .map(|r| {
                 cursor.nid = cursor.nid.max(r.try_get("nid")?);
-                node_from_row(r)
+                Ok(NodeKeyRow {
+                    id: r.try_get("id")?,
+                    key_ct: r.try_get("key_ct")?,
+                })
             })
             .collect::<Result<_>>()?;
         Ok(NodesSince {
