@@ -126,11 +126,78 @@ impl StoredKeys {
     }
 }
 
-/// The graph's [`StoredKeys`] caches.
+/// The stored incidents' titles, as the words [`mention_words`] finds in them: a service new
+/// in a batch is linked to the stored incidents whose titles name it.
+///
+/// Titles (labels) are updated in place, so a node cursor alone cannot keep this current:
+/// besides the erasure count and the incidents past its `nid`, it relies on the tenant's write
+/// count. Each of this graph's own writes adds one, and the titles that write stored are
+/// applied here (the last title of each incident replaces its words); a count that moved by
+/// any other amount means another process wrote, possibly changing titles, and the titles
+/// are all read again. A failed write voids the index (whether it committed is unknown).
+/// Only incidents with this binary's ids (32 lowercase hex digits) are indexed.
+///
+/// Memory per incident: its id (16 bytes) and the indexes of its title's distinct words (4
+/// bytes each) in a hash map (about 50 bytes plus 4 per word, plus slack); each distinct word
+/// is stored once in the vocabulary.
+#[derive(Debug, Default)]
+struct IncidentTitles {
+    /// Where the titles were read up to, with `writes` counting this graph's own writes since;
+    /// `None` when not loaded (or voided).
+    cursor: Option<NodeCursor>,
+    /// Words of titles, each with its index.
+    vocab: HashMap<String, u32>,
+    /// Incident id -> indexes of its title's words.
+    titles: HashMap<u128, Box<[u32]>>,
+}
+
+impl IncidentTitles {
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Sets the title of the incident `id`.
+    fn set(&mut self, id: &str, title: &str) {
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if id.len() != 32 || !id.bytes().all(lower_hex) {
+            return;
+        }
+        let Ok(id) = u128::from_str_radix(id, 16) else {
+            return;
+        };
+        let words: Box<[u32]> = mention_words(title)
+            .into_iter()
+            .map(|w| {
+                let next = u32::try_from(self.vocab.len()).unwrap_or(u32::MAX);
+                *self.vocab.entry(w).or_insert(next)
+            })
+            .collect();
+        self.titles.insert(id, words);
+    }
+
+    /// Ids of the incidents whose titles hold one of `names`, sorted.
+    fn naming<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let wanted: Vec<u32> = names.filter_map(|n| self.vocab.get(n).copied()).collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let mut ids: Vec<u128> = self
+            .titles
+            .iter()
+            .filter(|(_, words)| words.iter().any(|w| wanted.contains(w)))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|id| format!("{id:032x}")).collect()
+    }
+}
+
+/// The graph's caches of stored keys and titles.
 #[derive(Debug, Default)]
 struct KeyCaches {
     signatures: StoredKeys,
     services: StoredKeys,
+    incidents: IncidentTitles,
 }
 
 /// Most term hashes kept by one graph's cache (a few MiB at most).
@@ -422,6 +489,7 @@ impl KnowledgeGraph {
         };
         let rows = self.encrypt_batch_with(batch, &mut ids)?;
         let result = self.store.upsert(&self.tenant, &rows).await;
+        self.note_titles(batch, &mut ids, result.is_ok()).await;
         tracing::debug!(
             tenant = %self.tenant,
             nodes = rows.nodes.len(),
@@ -558,8 +626,17 @@ impl KnowledgeGraph {
         drop(caches);
         if !new.is_empty() {
             let in_batch: HashSet<&NodeRef> = incidents.iter().map(|n| &n.node).collect();
-            for (_, inc) in self.stored_of_kind(Some(NodeKind::Incident)).await? {
-                if in_batch.contains(&inc.node) {
+            // Candidates from the title index; their current rows decide (the index can hold
+            // words a title no longer has, never lack one it has).
+            let mut caches = self.stored.lock().await;
+            self.top_up_titles(&mut caches.incidents).await?;
+            let ids = caches.incidents.naming(new.keys().map(String::as_str));
+            drop(caches);
+            let mut stored: Vec<(String, Node)> =
+                self.nodes_by_id(ids).await?.into_iter().collect();
+            stored.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (_, inc) in stored {
+                if inc.node.kind != NodeKind::Incident || in_batch.contains(&inc.node) {
                     continue;
                 }
                 for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
@@ -877,6 +954,53 @@ impl KnowledgeGraph {
         Ok(())
     }
 
+    /// Brings `titles` up to date (see [`IncidentTitles`]): the incidents added since its
+    /// cursor, or all of them after an erasure or another process's write. Only under the
+    /// write lock.
+    async fn top_up_titles(&self, titles: &mut IncidentTitles) -> Result<()> {
+        let since = titles.cursor.take();
+        let mut read = self
+            .store
+            .nodes_since(&self.tenant, NodeKind::Incident, since)
+            .await?;
+        if !read.reset && since.is_some_and(|c| c.writes != read.cursor.writes) {
+            read = self
+                .store
+                .nodes_since(&self.tenant, NodeKind::Incident, None)
+                .await?;
+        }
+        if read.reset {
+            titles.clear();
+        }
+        for r in &read.rows {
+            if let Some(ct) = &r.label_ct {
+                let title = self.cipher.decrypt(&self.aad(&r.id, "label"), ct)?;
+                let title = String::from_utf8(title).map_err(|_| Error::Crypto("row not UTF-8"))?;
+                titles.set(&r.id, &title);
+            }
+        }
+        titles.cursor = Some(read.cursor);
+        Ok(())
+    }
+
+    /// After this graph's write of `batch`: its incident titles go into the title index,
+    /// counted as one write, or the index is voided when the write failed.
+    async fn note_titles(&self, batch: &Batch, ids: &mut HashMap<NodeRef, String>, ok: bool) {
+        let mut caches = self.stored.lock().await;
+        let titles = &mut caches.incidents;
+        let Some(cursor) = titles.cursor.as_mut().filter(|_| ok) else {
+            titles.clear();
+            return;
+        };
+        cursor.writes += 1;
+        for n in &batch.nodes {
+            if let (NodeKind::Incident, Some(title)) = (n.node.kind, &n.label) {
+                let id = self.memo_id(ids, &n.node);
+                titles.set(&id, title);
+            }
+        }
+    }
+
     fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
         let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
         let label = match &r.label_ct {
@@ -987,6 +1111,7 @@ impl KnowledgeGraph {
             let mut caches = self.stored.lock().await;
             caches.signatures.clear();
             caches.services.clear();
+            caches.incidents.clear();
             drop(caches);
             self.store.erase(&self.tenant, &erasure).await
         };

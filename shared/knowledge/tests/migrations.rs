@@ -455,9 +455,9 @@ async fn postgres_migrates_a_version_6_graph_with_its_terms() {
 }
 
 /// A PostgreSQL graph at schema 8 (rows written at schema 6, then migrated to 8 as its
-/// binaries did) is migrated to node cursors (9): each tenant's erasure count starts at 0,
-/// nodes_by_kind ends with nid, every row is kept; an erasure adds one to the count of its
-/// own tenant only.
+/// binaries did) is migrated to node cursors (9): each tenant's erasure and write counts
+/// start at 0, nodes_by_kind ends with nid, every row is kept; an upsert adds one write, an
+/// erasure one erasure, to the counts of its own tenant only.
 #[tokio::test]
 async fn postgres_migrates_a_version_8_graph_to_node_cursors() {
     let Some(url) = postgres_url() else { return };
@@ -496,6 +496,15 @@ async fn postgres_migrates_a_version_8_graph_to_node_cursors() {
     );
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
+    let writes: Vec<i64> = sqlx::query_scalar(
+        "SELECT writes FROM tenants WHERE tenant_id IN ($1, $2) ORDER BY tenant_id",
+    )
+    .bind(tenant.as_str())
+    .bind(other.as_str())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(writes, [1, 0], "an upsert counts one write of its tenant");
     let counts = migrated
         .erase_subject(&tenant, &["person_7f3a".to_owned()])
         .await
@@ -506,7 +515,8 @@ async fn postgres_migrates_a_version_8_graph_to_node_cursors() {
 }
 
 /// A SQLite file at schema 8 (blob ids, nids from AUTOINCREMENT) is migrated to node cursors
-/// (9): the erasure count starts at 0, every row is kept, and an erasure adds one to it.
+/// (9): the erasure and write counts start at 0, every row is kept, an upsert adds one write
+/// and an erasure one erasure.
 #[tokio::test]
 async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
     let dir = tempfile::tempdir().unwrap();
@@ -581,6 +591,11 @@ async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
     assert_eq!(erasures().await, 0);
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
+    let writes: i64 = sqlx::query_scalar("SELECT writes FROM bacca_tenant")
+        .fetch_one(&check)
+        .await
+        .unwrap();
+    assert_eq!(writes, 1, "an upsert counts one write");
     let counts = migrated
         .erase_subject(&tenant, &["person_7f3a".to_owned()])
         .await

@@ -477,12 +477,71 @@ async fn two_graphs_share_a_tenant(store: Arc<dyn GraphStore>) {
     };
     let held = format!("token refused for <*> by {BOB}");
     let erased = format!("token refused for <*> by {ERASED}");
-    // Two batches: the second fills the first graph's cache with the first's template.
+    let service = |key: &str, dt: i64| node(K::Service, key, None, "datadog", dt);
+    let incident = |key: &str, title: &str, dt: i64| node(K::Incident, key, Some(title), "pd", dt);
+    let affected = |g: &KnowledgeGraph| {
+        let g = g.clone();
+        async move {
+            g.export()
+                .await
+                .unwrap()
+                .edges
+                .into_iter()
+                .filter(|e| e.kind == E::Affected)
+                .map(|e| (e.from.key, e.to.key))
+                .collect::<BTreeSet<(String, String)>>()
+        }
+    };
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    // Two batches: the second fills the first graph's caches with the first's template and
+    // (a new service) its incident titles.
     first.upsert(&signatures(&[&held], 0)).await.unwrap();
+    let mut batch = signatures(&["disk full on <*>"], 1);
+    batch.nodes.push(service("search-api", 1));
+    first.upsert(&batch).await.unwrap();
+
+    let titled = |key: &str, title: &str| Batch {
+        nodes: vec![incident(key, title, 1)],
+        edges: Vec::new(),
+    };
+    let services = |keys: &[&str]| Batch {
+        nodes: keys.iter().map(|k| service(k, 1)).collect(),
+        edges: Vec::new(),
+    };
+    // An incident of each graph, then a new service named by both titles: both are linked
+    // (the first graph's index takes the second's incident from the store).
     first
-        .upsert(&signatures(&["disk full on <*>"], 1))
+        .upsert(&titled("pd:2", "cart-api slow"))
         .await
         .unwrap();
+    second
+        .upsert(&titled("pd:1", "cart-api and payments-api errors"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["cart-api"])).await.unwrap();
+    let links = affected(&first).await;
+    assert!(links.contains(&pair("pd:2", "cart-api")), "{links:?}");
+    assert!(links.contains(&pair("pd:1", "cart-api")), "{links:?}");
+
+    // The first graph retitles its incident in place: its index follows its own write.
+    first
+        .upsert(&titled("pd:2", "media-api slow"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["media-api"])).await.unwrap();
+    assert!(affected(&first).await.contains(&pair("pd:2", "media-api")));
+
+    // The second graph retitles its incident in place: the first graph's next batch sees the
+    // new title (a service only it names is linked), not the old one.
+    second
+        .upsert(&titled("pd:1", "ledger-worker down"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["ledger-worker"])).await.unwrap();
+    first.upsert(&services(&["payments-api"])).await.unwrap();
+    let links = affected(&first).await;
+    assert!(links.contains(&pair("pd:1", "ledger-worker")), "{links:?}");
+    assert!(!links.contains(&pair("pd:1", "payments-api")), "{links:?}");
 
     // The second graph stores a template and a service, and erases Bob.
     second

@@ -57,7 +57,7 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (
         9,
-        "node cursors: the tenant's erasure count",
+        "node cursors: the tenant's erasure and write counts",
         include_str!("../../migrations/sqlite/0009_node_cursors.sql"),
     ),
 ];
@@ -106,7 +106,7 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (
         9,
-        "node cursors: tenants.erasures, nodes_by_kind ending with nid",
+        "node cursors: tenants.erasures and writes, nodes_by_kind ending with nid",
         include_str!("../../migrations/postgres/0009_node_cursors.sql"),
     ),
 ];

@@ -178,20 +178,23 @@ pub struct ErasureCounts {
 }
 
 /// Where a reader of one kind of a tenant's nodes stands, for [`GraphStore::nodes_since`]:
-/// the tenant's erasure count when it read, and the largest `nid` (the store's integer key of
-/// a node) of that kind it has read.
+/// the tenant's erasure and write counts when it read, and the largest `nid` (the store's
+/// integer key of a node) of that kind it has read.
 ///
 /// Sound because of three properties of both backends: a node's `nid` never changes while
 /// its row exists and is never handed out again (PostgreSQL identity, SQLite
 /// `AUTOINCREMENT`), so every row written after a read, under the tenant's write lock, has a
 /// larger `nid` than every row read; a node's natural key (hence its id) only changes through
 /// erasure; and every [`GraphStore::erase`] adds one to the tenant's erasure count in its own
-/// transaction. Labels, attributes, sources and times are updated in place (same `nid`), so a
-/// cursor tells nothing about them.
+/// transaction. Labels, attributes, sources and times are updated in place (same `nid`): a
+/// reader of labels also needs `writes`, which every [`GraphStore::upsert`] adds one to in its
+/// transaction (the store itself only compares erasure counts).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeCursor {
     /// The tenant's erasure count.
     pub erasures: i64,
+    /// The tenant's write count (upserts).
+    pub writes: i64,
     /// Largest `nid` read (0: none).
     pub nid: i64,
 }
@@ -204,6 +207,8 @@ pub struct NodeKeyRow {
     pub id: String,
     /// Encrypted natural key.
     pub key_ct: Vec<u8>,
+    /// Encrypted label.
+    pub label_ct: Option<Vec<u8>>,
 }
 
 /// The answer of [`GraphStore::nodes_since`].
@@ -230,7 +235,8 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()>;
 
     /// Upserts a batch in one transaction: on error nothing of it is written. Replaying a batch
-    /// leaves the graph unchanged (times widen to min/max, sources and attributes merge).
+    /// leaves the graph unchanged (times widen to min/max, sources and attributes merge). Adds
+    /// one to the tenant's write count ([`NodeCursor::writes`]).
     ///
     /// # Errors
     ///
@@ -275,7 +281,7 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// [`Error::UnknownTenant`], [`Error::Database`].
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts>;
 
-    /// Ids and keys of the nodes of one kind added since `since` (a cursor from an earlier
+    /// Ids, keys and labels of the nodes of one kind added since `since` (a cursor from an earlier
     /// answer), to keep a reader's copy of them current without reading them all again: when `since` is `None` or
     /// the tenant had an erasure after it was taken, every node of the kind (`reset`). Rows of
     /// nodes updated in place (labels, times) are not returned again. The erasure count is read

@@ -675,6 +675,11 @@ impl GraphStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Last, so that the tenant's row is locked for the commit only.
+        sqlx::query("UPDATE tenants SET writes = writes + 1 WHERE tenant_id = $1")
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -716,14 +721,16 @@ impl GraphStore for PostgresStore {
         // each statement sees what was committed when it started, so an erasure committed
         // between the two reads is counted at the next call, never hidden by this one.
         let mut tx = self.begin(tenant, Access::Create).await?;
-        let erasures: i64 = sqlx::query_scalar("SELECT erasures FROM tenants WHERE tenant_id = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| Error::UnknownTenant(tenant.to_string()))?;
+        let (erasures, writes): (i64, i64) =
+            sqlx::query_as("SELECT erasures, writes FROM tenants WHERE tenant_id = $1")
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::UnknownTenant(tenant.to_string()))?;
         let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
-        let mut qb =
-            QueryBuilder::<Postgres>::new("SELECT nid, id, key_ct FROM nodes WHERE tenant_id = ");
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT nid, id, key_ct, label_ct FROM nodes WHERE tenant_id = ",
+        );
         qb.push_bind(tenant.as_str());
         // A literal kind, as in `nodes`: the partial nodes_by_kind (tenant_id, kind, nid)
         // answers `nid > $2` with a range of its entries for the kinds it covers.
@@ -736,6 +743,7 @@ impl GraphStore for PostgresStore {
         tx.commit().await?;
         let mut cursor = NodeCursor {
             erasures,
+            writes,
             nid: after.unwrap_or(0),
         };
         let rows = rows
@@ -745,6 +753,7 @@ impl GraphStore for PostgresStore {
                 Ok(NodeKeyRow {
                     id: r.try_get("id")?,
                     key_ct: r.try_get("key_ct")?,
+                    label_ct: r.try_get("label_ct")?,
                 })
             })
             .collect::<Result<_>>()?;

@@ -566,6 +566,10 @@ fn upsert_rows(
                 .map_err(write_err)?;
         }
     }
+    // The write count of node cursors (GraphStore::nodes_since).
+    tx.prepare_cached("UPDATE bacca_tenant SET writes = writes + 1")
+        .and_then(|mut bump| bump.execute([]))
+        .map_err(write_err)?;
     tx.commit().map_err(write_err)?;
     let upto = inserted.last().map_or(last, |(nid, _)| *nid);
     dir.write().absorb(inserted, upto);
@@ -784,12 +788,13 @@ impl GraphStore for SqliteStore {
     ) -> Result<NodesSince> {
         let pools = self.pool(tenant, false).await?;
         let mut tx = pools.read.begin().await?;
-        let erasures: i64 = sqlx::query_scalar("SELECT erasures FROM bacca_tenant")
-            .fetch_one(&mut *tx)
-            .await?;
+        let (erasures, writes): (i64, i64) =
+            sqlx::query_as("SELECT erasures, writes FROM bacca_tenant")
+                .fetch_one(&mut *tx)
+                .await?;
         let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
         let rows = sqlx::query(&format!(
-            "SELECT nid, {} AS id, key_ct FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
+            "SELECT nid, {} AS id, key_ct, label_ct FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
             id_text("id")
         ))
         .bind(kind.as_str())
@@ -799,6 +804,7 @@ impl GraphStore for SqliteStore {
         tx.commit().await?;
         let mut cursor = NodeCursor {
             erasures,
+            writes,
             nid: after.unwrap_or(0),
         };
         let rows = rows
@@ -808,6 +814,7 @@ impl GraphStore for SqliteStore {
                 Ok(NodeKeyRow {
                     id: r.try_get("id")?,
                     key_ct: r.try_get("key_ct")?,
+                    label_ct: r.try_get("label_ct")?,
                 })
             })
             .collect::<Result<_>>()?;
