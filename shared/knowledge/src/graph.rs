@@ -46,10 +46,10 @@ pub struct KnowledgeGraph {
     /// limited vocabulary, and each hash is an HMAC. Emptied when it reaches
     /// [`TERM_CACHE_MAX`] entries.
     term_cache: Arc<std::sync::Mutex<HashMap<String, i64>>>,
-    /// The stored signatures' and services' keys (shared by clones), which every batch's
-    /// cross-batch links consult: kept current from the store under the write lock
-    /// ([`StoredKeys`]), so that a batch reads and decrypts only the nodes added since the
-    /// previous one instead of all of them.
+    /// The stored signatures' and services' keys and incidents' titles (shared by clones),
+    /// which the cross-batch links consult: kept current from the store under the write lock
+    /// ([`StoredKeys`], [`IncidentTitles`]), so that a batch reads and decrypts only the nodes
+    /// added since the previous one instead of all of them.
     stored: Arc<tokio::sync::Mutex<KeyCaches>>,
 }
 
@@ -64,8 +64,8 @@ pub struct KnowledgeGraph {
 /// store return every node of the kind again (`reset`): a key erased elsewhere is dropped
 /// before the next batch is mapped onto it, so a batch never re-creates an erased key. Without
 /// an erasure, nodes are only added (each with a `nid` past every one read before) or updated
-/// in place, which changes no key. Labels do change in place, which is why stored incidents
-/// (matched by their titles) are not cached.
+/// in place, which changes no key. Labels do change in place: the incident titles need more
+/// ([`IncidentTitles`]).
 ///
 /// Memory per node: its key once (an `Arc<str>`: the key's bytes plus 16), a hash-set slot
 /// (16 bytes plus slack) and, for a signature, a `(wildcards, key)` entry of a B-tree (24

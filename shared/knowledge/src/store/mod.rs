@@ -199,8 +199,8 @@ pub struct NodeCursor {
     pub nid: i64,
 }
 
-/// A node's id and encrypted natural key, as [`GraphStore::nodes_since`] returns them (the
-/// key is all its readers need; the other columns would be read and decoded for nothing).
+/// A node's id, encrypted natural key and encrypted label, as [`GraphStore::nodes_since`]
+/// returns them (all its readers need; the other columns would be decoded for nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeKeyRow {
     /// Keyed blind index of kind and natural key (hex).
