@@ -24,7 +24,8 @@
 //!
 //! Grants the application role needs (migrations run as the owner):
 //! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, term_postings TO <app>;`
-//! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock)
+//! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock and
+//! the erasure and write counts)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
 
 use std::collections::{BTreeMap, HashMap, HashSet};
