@@ -168,6 +168,15 @@ impl GraphStore for FlakyGraphStore {
         self.inner.edges(tenant, filter).await
     }
 
+    async fn nodes_since(
+        &self,
+        tenant: &TenantId,
+        kind: bacca_knowledge::model::NodeKind,
+        since: Option<bacca_knowledge::store::NodeCursor>,
+    ) -> bacca_knowledge::Result<bacca_knowledge::store::NodesSince> {
+        self.inner.nodes_since(tenant, kind, since).await
+    }
+
     async fn stats(&self, tenant: &TenantId) -> bacca_knowledge::Result<Stats> {
         self.inner.stats(tenant).await
     }

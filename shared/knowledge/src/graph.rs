@@ -12,8 +12,8 @@ use crate::cipher::{RowAad, RowCipher};
 use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use crate::signature::mask::{template_matches, WILDCARD};
 use crate::store::{
-    EdgeFilter, EdgeRow, Erasure, GraphStore, NodeFilter, NodeRewrite, NodeRow, RowBatch,
-    SimilarQuery, Stats, TermRow,
+    EdgeFilter, EdgeRow, Erasure, GraphStore, NodeCursor, NodeFilter, NodeRewrite, NodeRow,
+    RowBatch, SimilarQuery, Stats, TermRow,
 };
 
 pub use crate::store::ErasureCounts;
@@ -46,6 +46,158 @@ pub struct KnowledgeGraph {
     /// limited vocabulary, and each hash is an HMAC. Emptied when it reaches
     /// [`TERM_CACHE_MAX`] entries.
     term_cache: Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    /// The stored signatures' and services' keys and incidents' titles (shared by clones),
+    /// which the cross-batch links consult: kept current from the store under the write lock
+    /// ([`StoredKeys`], [`IncidentTitles`]), so that a batch reads and decrypts only the nodes
+    /// added since the previous one instead of all of them.
+    stored: Arc<tokio::sync::Mutex<KeyCaches>>,
+}
+
+/// The natural keys of the stored nodes of one kind, as of `cursor`.
+///
+/// Filled and topped up by [`GraphStore::nodes_since`], only while the graph holds its
+/// in-process mutex and the store's write lock, so no other writer of the tenant runs between
+/// the top-up and the write that follows it. Why a cursor suffices: keys are all these
+/// caches hold, and a stored node's key changes only through erasure (which moves the node to
+/// its new key's id, or deletes it). Every erasure, by any process, adds one to the tenant's
+/// erasure count in its own transaction, and a count that differs from the cursor's makes the
+/// store return every node of the kind again (`reset`): a key erased elsewhere is dropped
+/// before the next batch is mapped onto it, so a batch never re-creates an erased key. Without
+/// an erasure, nodes are only added (each with a `nid` past every one read before) or updated
+/// in place, which changes no key. Labels do change in place: the incident titles need more
+/// ([`IncidentTitles`]).
+///
+/// Memory per node: its key once (an `Arc<str>`: the key's bytes plus 16), a hash-set slot
+/// (16 bytes plus slack) and, for a signature, a `(wildcards, key)` entry of a B-tree (24
+/// bytes plus node overhead); for a service, its lowercase name (a `String`: bytes plus 24)
+/// in a hash map. About the key's length plus 100 bytes for a signature, twice its length
+/// plus 100 for a service.
+#[derive(Debug, Default)]
+struct StoredKeys {
+    /// Where the keys were read up to; `None` before the first read or after a failed one.
+    cursor: Option<NodeCursor>,
+    /// The keys.
+    known: HashSet<Arc<str>>,
+    /// Signatures: by word count, `(wildcards, key)` ascending, so that the first template
+    /// covering a batch signature is the most specific one.
+    by_words: HashMap<usize, BTreeSet<(usize, Arc<str>)>>,
+    /// Services: by lowercase name; of names equal but for case, the least key.
+    by_name: HashMap<String, Arc<str>>,
+}
+
+impl StoredKeys {
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn add(&mut self, kind: NodeKind, key: String) {
+        let key: Arc<str> = key.into();
+        if !self.known.insert(Arc::clone(&key)) {
+            return;
+        }
+        match kind {
+            NodeKind::Signature => {
+                self.by_words
+                    .entry(key.split(' ').count())
+                    .or_default()
+                    .insert((key.matches(WILDCARD).count(), key));
+            }
+            NodeKind::Service => {
+                let name = key.to_lowercase();
+                match self.by_name.get(&name) {
+                    Some(had) if **had <= *key => {}
+                    _ => {
+                        self.by_name.insert(name, key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The most specific stored template covering `key` (same words, `<*>` where they
+    /// differ), least key first among equally specific ones.
+    fn covering(&self, key: &str) -> Option<&Arc<str>> {
+        self.by_words
+            .get(&key.split(' ').count())?
+            .iter()
+            .find(|(_, general)| generalises(general, key))
+            .map(|(_, general)| general)
+    }
+}
+
+/// The stored incidents' titles, as the words [`mention_words`] finds in them: a service new
+/// in a batch is linked to the stored incidents whose titles name it.
+///
+/// Titles (labels) are updated in place, so a node cursor alone cannot keep this current:
+/// besides the erasure count and the incidents past its `nid`, it relies on the tenant's write
+/// count. Each of this graph's own writes adds one, and the titles that write stored are
+/// applied here (the last title of each incident replaces its words); a count that moved by
+/// any other amount means another process wrote, possibly changing titles, and the titles
+/// are all read again. A failed write voids the index (whether it committed is unknown).
+/// Only incidents with this binary's ids (32 lowercase hex digits) are indexed.
+///
+/// Memory per incident: its id (16 bytes) and the indexes of its title's distinct words (4
+/// bytes each) in a hash map (about 50 bytes plus 4 per word, plus slack); each distinct word
+/// is stored once in the vocabulary.
+#[derive(Debug, Default)]
+struct IncidentTitles {
+    /// Where the titles were read up to, with `writes` counting this graph's own writes since;
+    /// `None` when not loaded (or voided).
+    cursor: Option<NodeCursor>,
+    /// Words of titles, each with its index.
+    vocab: HashMap<String, u32>,
+    /// Incident id -> indexes of its title's words.
+    titles: HashMap<u128, Box<[u32]>>,
+}
+
+impl IncidentTitles {
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Sets the title of the incident `id`.
+    fn set(&mut self, id: &str, title: &str) {
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if id.len() != 32 || !id.bytes().all(lower_hex) {
+            return;
+        }
+        let Ok(id) = u128::from_str_radix(id, 16) else {
+            return;
+        };
+        let words: Box<[u32]> = mention_words(title)
+            .into_iter()
+            .map(|w| {
+                let next = u32::try_from(self.vocab.len()).unwrap_or(u32::MAX);
+                *self.vocab.entry(w).or_insert(next)
+            })
+            .collect();
+        self.titles.insert(id, words);
+    }
+
+    /// Ids of the incidents whose titles hold one of `names`, sorted.
+    fn naming<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let wanted: Vec<u32> = names.filter_map(|n| self.vocab.get(n).copied()).collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let mut ids: Vec<u128> = self
+            .titles
+            .iter()
+            .filter(|(_, words)| words.iter().any(|w| wanted.contains(w)))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|id| format!("{id:032x}")).collect()
+    }
+}
+
+/// The graph's caches of stored keys and titles.
+#[derive(Debug, Default)]
+struct KeyCaches {
+    signatures: StoredKeys,
+    services: StoredKeys,
+    incidents: IncidentTitles,
 }
 
 /// Most term hashes kept by one graph's cache (a few MiB at most).
@@ -133,9 +285,14 @@ fn mention_words(text: &str) -> BTreeSet<String> {
 
 /// `general` covers `specific`: as many words, each equal or a wildcard in `general`.
 fn generalises(general: &str, specific: &str) -> bool {
-    let g: Vec<&str> = general.split(' ').collect();
-    let s: Vec<&str> = specific.split(' ').collect();
-    g.len() == s.len() && g.iter().zip(&s).all(|(a, b)| *a == WILDCARD || a == b)
+    let (mut g, mut s) = (general.split(' '), specific.split(' '));
+    loop {
+        match (g.next(), s.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a == WILDCARD || a == b => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Blind-index domain of a node kind's ids: `node:` and the kind's stored name.
@@ -188,6 +345,7 @@ impl KnowledgeGraph {
             audit: AuditSink::Tracing,
             writes: Arc::default(),
             term_cache: Arc::default(),
+            stored: Arc::default(),
         }
     }
 
@@ -331,6 +489,7 @@ impl KnowledgeGraph {
         };
         let rows = self.encrypt_batch_with(batch, &mut ids)?;
         let result = self.store.upsert(&self.tenant, &rows).await;
+        self.note_titles(batch, &mut ids, result.is_ok()).await;
         tracing::debug!(
             tenant = %self.tenant,
             nodes = rows.nodes.len(),
@@ -365,25 +524,29 @@ impl KnowledgeGraph {
         {
             return Ok(Cow::Borrowed(batch));
         }
-        let stored = self.stored_refs(NodeKind::Signature).await?;
-        let known: HashSet<&NodeRef> = stored.iter().collect();
+        let mut caches = self.stored.lock().await;
+        let stored = &mut caches.signatures;
+        self.top_up(stored, NodeKind::Signature).await?;
         let mut remap: HashMap<NodeRef, NodeRef> = HashMap::new();
         for n in batch
             .nodes
             .iter()
             .filter(|n| n.node.kind == NodeKind::Signature)
         {
-            if known.contains(&n.node) {
+            if stored.known.contains(n.node.key.as_str()) || remap.contains_key(&n.node) {
                 continue;
             }
-            if let Some(general) = stored
-                .iter()
-                .filter(|s| generalises(&s.key, &n.node.key))
-                .min_by_key(|s| (s.key.matches(WILDCARD).count(), s.key.as_str()))
-            {
-                remap.insert(n.node.clone(), general.clone());
+            if let Some(general) = stored.covering(&n.node.key) {
+                remap.insert(
+                    n.node.clone(),
+                    NodeRef {
+                        kind: NodeKind::Signature,
+                        key: general.to_string(),
+                    },
+                );
             }
         }
+        drop(caches);
         if remap.is_empty() {
             return Ok(Cow::Borrowed(batch));
         }
@@ -425,7 +588,9 @@ impl KnowledgeGraph {
         if incidents.is_empty() && batch_services.is_empty() {
             return Ok(Vec::new());
         }
-        let stored = self.stored_refs(NodeKind::Service).await?;
+        let mut caches = self.stored.lock().await;
+        let stored = &mut caches.services;
+        self.top_up(stored, NodeKind::Service).await?;
         let affected = |inc: &Node, svc: &NodeRef| Edge {
             kind: EdgeKind::Affected,
             from: inc.node.clone(),
@@ -435,28 +600,43 @@ impl KnowledgeGraph {
             last_seen: inc.last_seen,
         };
         let mut out = Vec::new();
-        let by_name: HashMap<String, &NodeRef> = stored
+        // The batch's services take precedence over stored ones named alike.
+        let batch_by_name: HashMap<String, &NodeRef> = batch_services
             .iter()
-            .chain(batch_services.iter().copied())
-            .map(|s| (s.key.to_lowercase(), s))
+            .map(|s| (s.key.to_lowercase(), *s))
             .collect();
         for inc in &incidents {
             for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
-                if let Some(svc) = by_name.get(&w) {
+                if let Some(svc) = batch_by_name.get(&w) {
                     out.push(affected(inc, svc));
+                } else if let Some(key) = stored.by_name.get(&w) {
+                    let svc = NodeRef {
+                        kind: NodeKind::Service,
+                        key: key.to_string(),
+                    };
+                    out.push(affected(inc, &svc));
                 }
             }
         }
-        let known: HashSet<&NodeRef> = stored.iter().collect();
         let new: HashMap<String, &NodeRef> = batch_services
             .iter()
-            .filter(|s| !known.contains(*s))
+            .filter(|s| !stored.known.contains(s.key.as_str()))
             .map(|s| (s.key.to_lowercase(), *s))
             .collect();
+        drop(caches);
         if !new.is_empty() {
             let in_batch: HashSet<&NodeRef> = incidents.iter().map(|n| &n.node).collect();
-            for (_, inc) in self.stored_of_kind(Some(NodeKind::Incident)).await? {
-                if in_batch.contains(&inc.node) {
+            // Candidates from the title index; their current rows decide (the index can hold
+            // words a title no longer has, never lack one it has).
+            let mut caches = self.stored.lock().await;
+            self.top_up_titles(&mut caches.incidents).await?;
+            let ids = caches.incidents.naming(new.keys().map(String::as_str));
+            drop(caches);
+            let mut stored: Vec<(String, Node)> =
+                self.nodes_by_id(ids).await?.into_iter().collect();
+            stored.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (_, inc) in stored {
+                if inc.node.kind != NodeKind::Incident || in_batch.contains(&inc.node) {
                     continue;
                 }
                 for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
@@ -756,14 +936,69 @@ impl KnowledgeGraph {
             .collect()
     }
 
-    /// References of the tenant's stored nodes of one kind.
-    async fn stored_refs(&self, kind: NodeKind) -> Result<Vec<NodeRef>> {
-        Ok(self
-            .stored_of_kind(Some(kind))
-            .await?
-            .into_iter()
-            .map(|(_, n)| n.node)
-            .collect())
+    /// Brings `cache` (the keys of the stored nodes of `kind`) up to date: the nodes added
+    /// since its cursor, or all of them after an erasure (see [`StoredKeys`]). Only under the
+    /// write lock. On error the cache is left without a cursor, so the next call reads it all.
+    async fn top_up(&self, cache: &mut StoredKeys, kind: NodeKind) -> Result<()> {
+        let since = cache.cursor.take();
+        let read = self.store.nodes_since(&self.tenant, kind, since).await?;
+        if read.reset {
+            cache.clear();
+        }
+        for r in &read.rows {
+            let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
+            let key = String::from_utf8(key).map_err(|_| Error::Crypto("row not UTF-8"))?;
+            cache.add(kind, key);
+        }
+        cache.cursor = Some(read.cursor);
+        Ok(())
+    }
+
+    /// Brings `titles` up to date (see [`IncidentTitles`]): the incidents added since its
+    /// cursor, or all of them after an erasure or another process's write. Only under the
+    /// write lock.
+    async fn top_up_titles(&self, titles: &mut IncidentTitles) -> Result<()> {
+        let since = titles.cursor.take();
+        let mut read = self
+            .store
+            .nodes_since(&self.tenant, NodeKind::Incident, since)
+            .await?;
+        if !read.reset && since.is_some_and(|c| c.writes != read.cursor.writes) {
+            read = self
+                .store
+                .nodes_since(&self.tenant, NodeKind::Incident, None)
+                .await?;
+        }
+        if read.reset {
+            titles.clear();
+        }
+        for r in &read.rows {
+            if let Some(ct) = &r.label_ct {
+                let title = self.cipher.decrypt(&self.aad(&r.id, "label"), ct)?;
+                let title = String::from_utf8(title).map_err(|_| Error::Crypto("row not UTF-8"))?;
+                titles.set(&r.id, &title);
+            }
+        }
+        titles.cursor = Some(read.cursor);
+        Ok(())
+    }
+
+    /// After this graph's write of `batch`: its incident titles go into the title index,
+    /// counted as one write, or the index is voided when the write failed.
+    async fn note_titles(&self, batch: &Batch, ids: &mut HashMap<NodeRef, String>, ok: bool) {
+        let mut caches = self.stored.lock().await;
+        let titles = &mut caches.incidents;
+        let Some(cursor) = titles.cursor.as_mut().filter(|_| ok) else {
+            titles.clear();
+            return;
+        };
+        cursor.writes += 1;
+        for n in &batch.nodes {
+            if let (NodeKind::Incident, Some(title)) = (n.node.kind, &n.label) {
+                let id = self.memo_id(ids, &n.node);
+                titles.set(&id, title);
+            }
+        }
     }
 
     fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
@@ -871,6 +1106,13 @@ impl KnowledgeGraph {
         let result = if erasure == Erasure::default() {
             Ok(ErasureCounts::default())
         } else {
+            // The store's erasure count voids the caches anyway (for every process); dropping
+            // this graph's own copies now costs one read of them at the next batch.
+            let mut caches = self.stored.lock().await;
+            caches.signatures.clear();
+            caches.services.clear();
+            caches.incidents.clear();
+            drop(caches);
             self.store.erase(&self.tenant, &erasure).await
         };
         let counts = result.as_ref().copied().unwrap_or_default();

@@ -1,5 +1,5 @@
-//! Migrations of stored graphs: a graph written by an older binary (SQLite schema 1,
-//! PostgreSQL schemas 1, 3 and 6) is refused without migrating (`SchemaTooOld`) and migrated to the
+//! Migrations of stored graphs: a graph written by an older binary (SQLite schemas 1 and 8,
+//! PostgreSQL schemas 1, 3, 6 and 8) is refused without migrating (`SchemaTooOld`) and migrated to the
 //! current schema with every row kept, readable and, on PostgreSQL, under row-level security.
 //! PostgreSQL tests need `BACCA_TEST_POSTGRES_URL` (see `store_suite.rs`).
 
@@ -88,7 +88,7 @@ async fn sqlite_migrates_a_version_1_graph_with_its_data() {
 }
 
 /// PostgreSQL migrations under the descriptions the binary records, oldest first.
-const PG_MIGRATIONS: [(&str, &str); 6] = [
+const PG_MIGRATIONS: [(&str, &str); 8] = [
     ("0001_graph.sql", "0001_graph_with_row-level_security.sql"),
     ("0002_integer_keys.sql", "0002_integer_surrogate_keys.sql"),
     (
@@ -106,6 +106,11 @@ const PG_MIGRATIONS: [(&str, &str); 6] = [
     (
         "0006_node_updates_in_place.sql",
         "0006_node_updates_in_place.sql",
+    ),
+    ("0007_term_arrays.sql", "0007_term_arrays.sql"),
+    (
+        "0008_sqlite_id_directory.sql",
+        "0008_SQLite_id_directory_(no_change).sql",
     ),
 ];
 
@@ -132,6 +137,13 @@ async fn pg_schema_at_version(url: &str, version: usize) -> (PgPool, String, Dro
         .connect_with(admin.options([("search_path", schema.as_str())]))
         .await
         .unwrap();
+    pg_migrate_to(&pool, version).await;
+    (pool, schema, guard)
+}
+
+/// Applies the PostgreSQL migrations up to `version` that `pool`'s schema lacks, as the
+/// binary of that version did.
+async fn pg_migrate_to(pool: &PgPool, version: usize) {
     let old = tempfile::tempdir().unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     for (file, as_name) in &PG_MIGRATIONS[..version] {
@@ -140,10 +152,9 @@ async fn pg_schema_at_version(url: &str, version: usize) -> (PgPool, String, Dro
     sqlx::migrate::Migrator::new(old.path())
         .await
         .unwrap()
-        .run(&pool)
+        .run(pool)
         .await
         .unwrap();
-    (pool, schema, guard)
 }
 
 /// Opening the old schema without migrating is `SchemaTooOld { found }`; migrating keeps
@@ -344,7 +355,7 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
     let migrated = assert_migrates(&pool, &schema, tenant, &expected, 3).await;
     assert_eq!(node_tenant_fks(&pool, &schema).await, 0);
     // Migration 6: node pages keep room for merged versions, nodes_by_kind has no last_seen
-    // (7: and covers the few-node kinds only).
+    // (7: and covers the few-node kinds only; 9: and ends with nid).
     let options: Option<Vec<String>> = sqlx::query_scalar(
         "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = $1 AND c.relname = 'nodes'",
@@ -362,7 +373,7 @@ async fn postgres_migrates_a_version_3_graph_with_its_data() {
     .await
     .unwrap();
     assert!(
-        by_kind.contains("(tenant_id, kind) WHERE (kind = ANY (ARRAY['service'"),
+        by_kind.contains("(tenant_id, kind, nid) WHERE (kind = ANY (ARRAY['service'"),
         "{by_kind}"
     );
     migrated.upsert(&fixture()).await.unwrap();
@@ -441,4 +452,154 @@ async fn postgres_migrates_a_version_6_graph_with_its_terms() {
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
     assert_eq!(postings(tenant).await, per_term);
+}
+
+/// A PostgreSQL graph at schema 8 (rows written at schema 6, then migrated to 8 as its
+/// binaries did) is migrated to node cursors (9): each tenant's erasure and write counts
+/// start at 0, nodes_by_kind ends with nid, every row is kept; an upsert adds one write, an
+/// erasure one erasure, to the counts of its own tenant only.
+#[tokio::test]
+async fn postgres_migrates_a_version_8_graph_to_node_cursors() {
+    let Some(url) = postgres_url() else { return };
+    let (pool, schema, _guard) = pg_schema_at_version(&url, 6).await;
+    let tenant = TenantId::new(unique("m-")).unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    insert_integer_key_rows(&pool, &tenant, &rows).await;
+    let other = TenantId::new(unique("o-")).unwrap();
+    let (_, other_rows) = fixture_rows(&other).await;
+    insert_integer_key_rows(&pool, &other, &other_rows).await;
+    pg_migrate_to(&pool, 8).await;
+
+    let migrated = assert_migrates(&pool, &schema, tenant.clone(), &expected, 8).await;
+    let erasures = |t: TenantId| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT erasures FROM tenants WHERE tenant_id = $1")
+                .bind(t.as_str())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(erasures(tenant.clone()).await, 0);
+    assert_eq!(erasures(other.clone()).await, 0);
+    let by_kind: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'nodes_by_kind'",
+    )
+    .bind(&schema)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        by_kind.contains("(tenant_id, kind, nid) WHERE (kind = ANY (ARRAY['service'"),
+        "{by_kind}"
+    );
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let writes: Vec<i64> = sqlx::query_scalar(
+        "SELECT writes FROM tenants WHERE tenant_id IN ($1, $2) ORDER BY tenant_id",
+    )
+    .bind(tenant.as_str())
+    .bind(other.as_str())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(writes, [1, 0], "an upsert counts one write of its tenant");
+    let counts = migrated
+        .erase_subject(&tenant, &["person_7f3a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts.nodes_deleted, 1);
+    assert_eq!(erasures(tenant).await, 1);
+    assert_eq!(erasures(other).await, 0);
+}
+
+/// A SQLite file at schema 8 (blob ids, nids from AUTOINCREMENT) is migrated to node cursors
+/// (9): the erasure and write counts start at 0, every row is kept, an upsert adds one write
+/// and an erasure one erasure.
+#[tokio::test]
+async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new("alpha").unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    let pool = support::sqlite_alpha_at_version(dir.path(), 8).await;
+    let us = |t: DateTime<Utc>| t.timestamp_micros();
+    let mut nids = std::collections::HashMap::new();
+    for n in &rows.nodes {
+        let nid: i64 = sqlx::query_scalar(
+            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES (?, 'alpha', ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
+        )
+        .bind(hex::decode(&n.id).unwrap())
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(us(n.first_seen))
+        .bind(us(n.last_seen))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        nids.insert(n.id.clone(), nid);
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+             VALUES (?, ?, ?, 'alpha', ?, ?, ?)",
+        )
+        .bind(nids[&e.src])
+        .bind(e.kind.as_str())
+        .bind(nids[&e.dst])
+        .bind(serde_json::to_string(&e.sources).unwrap())
+        .bind(us(e.first_seen))
+        .bind(us(e.last_seen))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for t in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (term, nid) VALUES (?, ?)")
+            .bind(t.term)
+            .bind(nids[&rows.nodes[t.node].id])
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    support::assert_sqlite_too_old(dir.path(), &tenant, 8).await;
+
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let migrated = KnowledgeGraph::new(store, cipher(), tenant.clone());
+    let mut got = migrated.export().await.unwrap();
+    assert_eq!(got.schema_version, expected.schema_version);
+    got.schema_version = expected.schema_version;
+    assert_eq!(got, expected);
+    let check = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
+    )
+    .await
+    .unwrap();
+    let erasures = || async {
+        sqlx::query_scalar::<_, i64>("SELECT erasures FROM bacca_tenant")
+            .fetch_one(&check)
+            .await
+            .unwrap()
+    };
+    assert_eq!(erasures().await, 0);
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    let writes: i64 = sqlx::query_scalar("SELECT writes FROM bacca_tenant")
+        .fetch_one(&check)
+        .await
+        .unwrap();
+    assert_eq!(writes, 1, "an upsert counts one write");
+    let counts = migrated
+        .erase_subject(&tenant, &["person_7f3a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts.nodes_deleted, 1);
+    assert_eq!(erasures().await, 1);
 }

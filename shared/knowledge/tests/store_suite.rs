@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bacca_knowledge::cipher::AesGcmRowCipher;
-use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph};
+use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph, ERASED};
 use bacca_knowledge::model::{Batch, EdgeKind, NodeKind, NodeRef, TenantId};
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
@@ -444,6 +444,173 @@ async fn postgres_mixes_new_and_stored_rows() {
     let (_admin, app, _schema) = postgres_setup(&url).await;
     let (_pool, store) = app_store(app, 4).await;
     new_and_stored_rows(Arc::new(store)).await;
+}
+
+/// Two graphs (two processes' worth: each its own caches and mutex) write one tenant. What
+/// one adds or erases is seen by the other's next batch: a signature the second stored is
+/// the template the first maps a new variant onto, a service the second stored is linked from
+/// the first's incident titles, and a template the second erased (moved to its `<ERASED>` key)
+/// is never re-created by the first, whose cache held it.
+async fn two_graphs_share_a_tenant(store: Arc<dyn GraphStore>) {
+    use EdgeKind as E;
+    use NodeKind as K;
+    const BOB: &str = "<PERSON_b0b0b0b0>";
+    let tenant = TenantId::new(unique("t-")).unwrap();
+    let first = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+    let second = KnowledgeGraph::new(store.clone(), cipher(), tenant.clone());
+    first.create().await.unwrap();
+    let sig = |key: &str, dt: i64| node(K::Signature, key, Some(key), "datadog", dt);
+    let signatures = |keys: &[&str], dt: i64| Batch {
+        nodes: keys.iter().map(|k| sig(k, dt)).collect(),
+        edges: Vec::new(),
+    };
+    let keys = |g: &KnowledgeGraph, kind: NodeKind| {
+        let g = g.clone();
+        async move {
+            g.nodes(Some(kind))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| n.node.key)
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let held = format!("token refused for <*> by {BOB}");
+    let erased = format!("token refused for <*> by {ERASED}");
+    let service = |key: &str, dt: i64| node(K::Service, key, None, "datadog", dt);
+    let incident = |key: &str, title: &str, dt: i64| node(K::Incident, key, Some(title), "pd", dt);
+    let affected = |g: &KnowledgeGraph| {
+        let g = g.clone();
+        async move {
+            g.export()
+                .await
+                .unwrap()
+                .edges
+                .into_iter()
+                .filter(|e| e.kind == E::Affected)
+                .map(|e| (e.from.key, e.to.key))
+                .collect::<BTreeSet<(String, String)>>()
+        }
+    };
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    // Two batches: the second fills the first graph's caches with the first's template and
+    // (a new service) its incident titles.
+    first.upsert(&signatures(&[&held], 0)).await.unwrap();
+    let mut batch = signatures(&["disk full on <*>"], 1);
+    batch.nodes.push(service("search-api", 1));
+    first.upsert(&batch).await.unwrap();
+
+    let titled = |key: &str, title: &str| Batch {
+        nodes: vec![incident(key, title, 1)],
+        edges: Vec::new(),
+    };
+    let services = |keys: &[&str]| Batch {
+        nodes: keys.iter().map(|k| service(k, 1)).collect(),
+        edges: Vec::new(),
+    };
+    // An incident of each graph, then a new service named by both titles: both are linked
+    // (the first graph's index takes the second's incident from the store).
+    first
+        .upsert(&titled("pd:2", "cart-api slow"))
+        .await
+        .unwrap();
+    second
+        .upsert(&titled("pd:1", "cart-api and payments-api errors"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["cart-api"])).await.unwrap();
+    let links = affected(&first).await;
+    assert!(links.contains(&pair("pd:2", "cart-api")), "{links:?}");
+    assert!(links.contains(&pair("pd:1", "cart-api")), "{links:?}");
+
+    // The first graph retitles its incident in place: its index follows its own write.
+    first
+        .upsert(&titled("pd:2", "media-api slow"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["media-api"])).await.unwrap();
+    assert!(affected(&first).await.contains(&pair("pd:2", "media-api")));
+
+    // The second graph retitles its incident in place: the first graph's next batch sees the
+    // new title (a service only it names is linked), not the old one.
+    second
+        .upsert(&titled("pd:1", "ledger-worker down"))
+        .await
+        .unwrap();
+    first.upsert(&services(&["ledger-worker"])).await.unwrap();
+    first.upsert(&services(&["payments-api"])).await.unwrap();
+    let links = affected(&first).await;
+    assert!(links.contains(&pair("pd:1", "ledger-worker")), "{links:?}");
+    assert!(!links.contains(&pair("pd:1", "payments-api")), "{links:?}");
+
+    // The second graph stores a template and a service, and erases Bob.
+    second
+        .upsert(&signatures(&["retry <*> of 5"], 2))
+        .await
+        .unwrap();
+    second
+        .upsert(&Batch {
+            nodes: vec![node(K::Service, "ledger-api", None, "datadog", 2)],
+            edges: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let counts = second
+        .erase_subject(&tenant, &[BOB.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts.labels_rewritten, 1);
+    let stored = keys(&first, K::Signature).await;
+    assert!(
+        stored.contains(&erased) && !stored.contains(&held),
+        "{stored:?}"
+    );
+
+    // The first graph's next batch: a variant of the second's template is mapped onto it; a
+    // variant the erased template covered stays itself (the template it would have been
+    // mapped onto is gone); an incident naming the second's service is linked to it.
+    let variant = format!("token refused for alice by {BOB}");
+    let mut batch = signatures(&["retry 3 of 5", &variant], 3);
+    batch.nodes.push(node(
+        K::Incident,
+        "jira:OPS-9",
+        Some("ledger-api timeouts"),
+        "jira",
+        3,
+    ));
+    first.upsert(&batch).await.unwrap();
+    let stored = keys(&first, K::Signature).await;
+    let want: BTreeSet<String> = [
+        erased.as_str(),
+        "disk full on <*>",
+        "retry <*> of 5",
+        variant.as_str(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(stored, want);
+    let export = first.export().await.unwrap();
+    assert!(export
+        .edges
+        .iter()
+        .any(|e| e.kind == E::Affected && e.from.key == "jira:OPS-9" && e.to.key == "ledger-api"));
+}
+
+#[tokio::test]
+async fn sqlite_two_graphs_share_a_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    two_graphs_share_a_tenant(store).await;
+}
+
+#[tokio::test]
+async fn postgres_two_graphs_share_a_tenant() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 4).await;
+    two_graphs_share_a_tenant(Arc::new(store)).await;
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -54,6 +54,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         8,
         "no node id index: an in-memory id directory, nids never reused",
         include_str!("../../migrations/sqlite/0008_id_directory.sql"),
+    ),
+    (
+        9,
+        "node cursors: the tenant's erasure and write counts",
+        include_str!("../../migrations/sqlite/0009_node_cursors.sql"),
     ),
 ];
 
@@ -98,6 +103,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "SQLite id directory (no change)",
         include_str!("../../migrations/postgres/0008_sqlite_id_directory.sql"),
+    ),
+    (
+        9,
+        "node cursors: tenants.erasures and writes, nodes_by_kind ending with nid",
+        include_str!("../../migrations/postgres/0009_node_cursors.sql"),
     ),
 ];
 

@@ -177,6 +177,52 @@ pub struct ErasureCounts {
     pub labels_rewritten: u64,
 }
 
+/// Where a reader of one kind of a tenant's nodes stands, for [`GraphStore::nodes_since`]:
+/// the tenant's erasure and write counts when it read, and the largest `nid` (the store's
+/// integer key of a node) of that kind it has read.
+///
+/// Sound because of three properties of both backends: a node's `nid` never changes while
+/// its row exists and is never handed out again (PostgreSQL identity, SQLite
+/// `AUTOINCREMENT`), so every row written after a read, under the tenant's write lock, has a
+/// larger `nid` than every row read; a node's natural key (hence its id) only changes through
+/// erasure; and every [`GraphStore::erase`] adds one to the tenant's erasure count in its own
+/// transaction. Labels, attributes, sources and times are updated in place (same `nid`): a
+/// reader of labels also needs `writes`, which every [`GraphStore::upsert`] adds one to in its
+/// transaction (the store itself only compares erasure counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeCursor {
+    /// The tenant's erasure count.
+    pub erasures: i64,
+    /// The tenant's write count (upserts).
+    pub writes: i64,
+    /// Largest `nid` read (0: none).
+    pub nid: i64,
+}
+
+/// A node's id, encrypted natural key and encrypted label, as [`GraphStore::nodes_since`]
+/// returns them (all its readers need; the other columns would be decoded for nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeKeyRow {
+    /// Keyed blind index of kind and natural key (hex).
+    pub id: String,
+    /// Encrypted natural key.
+    pub key_ct: Vec<u8>,
+    /// Encrypted label.
+    pub label_ct: Option<Vec<u8>>,
+}
+
+/// The answer of [`GraphStore::nodes_since`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodesSince {
+    /// True when `rows` are all the nodes of the kind (no cursor was given, or an erasure
+    /// ran since it was taken): the reader must drop what it had.
+    pub reset: bool,
+    /// The nodes of the kind written since the cursor (or all of them, on a reset).
+    pub rows: Vec<NodeKeyRow>,
+    /// The cursor to give next time.
+    pub cursor: NodeCursor,
+}
+
 /// Persistent storage of tenant graphs. Implementations pass the same test suite
 /// (`tests/store_suite.rs`).
 #[async_trait]
@@ -189,7 +235,8 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     async fn create_tenant(&self, tenant: &TenantId) -> Result<()>;
 
     /// Upserts a batch in one transaction: on error nothing of it is written. Replaying a batch
-    /// leaves the graph unchanged (times widen to min/max, sources and attributes merge).
+    /// leaves the graph unchanged (times widen to min/max, sources and attributes merge). Adds
+    /// one to the tenant's write count ([`NodeCursor::writes`]).
     ///
     /// # Errors
     ///
@@ -233,6 +280,24 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     ///
     /// [`Error::UnknownTenant`], [`Error::Database`].
     async fn erase(&self, tenant: &TenantId, erasure: &Erasure) -> Result<ErasureCounts>;
+
+    /// Ids, keys and labels of the nodes of one kind added since `since` (a cursor from an earlier
+    /// answer), to keep a reader's copy of them current without reading them all again: when `since` is `None` or
+    /// the tenant had an erasure after it was taken, every node of the kind (`reset`). Rows of
+    /// nodes updated in place (labels, times) are not returned again. The erasure count is read
+    /// before the nodes, so an erasure committed in between shows at the next call. Meant
+    /// for callers holding [`GraphStore::lock_writes`], which orders every write of the tenant
+    /// before or after the read. Wrappers of a store must delegate this.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownTenant`], [`Error::Database`].
+    async fn nodes_since(
+        &self,
+        tenant: &TenantId,
+        kind: NodeKind,
+        since: Option<NodeCursor>,
+    ) -> Result<NodesSince>;
 
     /// Takes the tenant's graph write lock, held across processes until
     /// [`WriteLock::unlock`] (or until the lock is dropped). Writers that read the stored

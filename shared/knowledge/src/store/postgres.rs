@@ -18,9 +18,14 @@
 //! `term_postings` counts the nodes holding each term, adjusted by every write that adds or
 //! removes terms, so that `similar` skips common terms with one lookup each.
 //!
+//! Every erasure adds one to its tenant's `tenants.erasures` (schema 9), in its transaction:
+//! [`GraphStore::nodes_since`] compares it with a reader's cursor, and reads only the nodes
+//! past the cursor's `nid` through `nodes_by_kind`, now `(tenant_id, kind, nid)`.
+//!
 //! Grants the application role needs (migrations run as the owner):
 //! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, term_postings TO <app>;`
-//! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock)
+//! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock and
+//! the erasure and write counts)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -34,8 +39,9 @@ use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
-    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
-    RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
+    NodeKeyRow, NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
+    MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -670,6 +676,11 @@ impl GraphStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Last, so that the tenant's row is locked for the commit only.
+        sqlx::query("UPDATE tenants SET writes = writes + 1 WHERE tenant_id = $1")
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -699,6 +710,59 @@ impl GraphStore for PostgresStore {
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.iter().map(node_from_row).collect()
+    }
+
+    async fn nodes_since(
+        &self,
+        tenant: &TenantId,
+        kind: NodeKind,
+        since: Option<NodeCursor>,
+    ) -> Result<NodesSince> {
+        // The tenant check is the erasure count's read (no `SELECT 1` first). Read committed:
+        // each statement sees what was committed when it started, so an erasure committed
+        // between the two reads is counted at the next call, never hidden by this one.
+        let mut tx = self.begin(tenant, Access::Create).await?;
+        let (erasures, writes): (i64, i64) =
+            sqlx::query_as("SELECT erasures, writes FROM tenants WHERE tenant_id = $1")
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| Error::UnknownTenant(tenant.to_string()))?;
+        let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT nid, id, key_ct, label_ct FROM nodes WHERE tenant_id = ",
+        );
+        qb.push_bind(tenant.as_str());
+        // A literal kind, as in `nodes`: the partial nodes_by_kind (tenant_id, kind, nid)
+        // answers `nid > $2` with a range of its entries for the kinds it covers.
+        qb.push(format_args!(" AND kind = '{}'", kind.as_str()));
+        if let Some(nid) = after {
+            qb.push(" AND nid > ").push_bind(nid);
+        }
+        qb.push(" ORDER BY nid");
+        let rows = qb.build().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let mut cursor = NodeCursor {
+            erasures,
+            writes,
+            nid: after.unwrap_or(0),
+        };
+        let rows = rows
+            .iter()
+            .map(|r| {
+                cursor.nid = cursor.nid.max(r.try_get("nid")?);
+                Ok(NodeKeyRow {
+                    id: r.try_get("id")?,
+                    key_ct: r.try_get("key_ct")?,
+                    label_ct: r.try_get("label_ct")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(NodesSince {
+            reset: after.is_none(),
+            rows,
+            cursor,
+        })
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
@@ -918,6 +982,11 @@ impl GraphStore for PostgresStore {
             counts.labels_rewritten += 1;
         }
         postings.apply(&mut tx, t).await?;
+        // Readers' node cursors ([`GraphStore::nodes_since`]) are void from this commit on.
+        sqlx::query("UPDATE tenants SET erasures = erasures + 1 WHERE tenant_id = $1")
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(counts)
     }

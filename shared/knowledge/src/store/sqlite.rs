@@ -19,8 +19,9 @@ use tokio::sync::Mutex;
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
-    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeFilter, NodeRow,
-    RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
+    NodeKeyRow, NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
+    MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -565,6 +566,10 @@ fn upsert_rows(
                 .map_err(write_err)?;
         }
     }
+    // The write count of node cursors (GraphStore::nodes_since).
+    tx.prepare_cached("UPDATE bacca_tenant SET writes = writes + 1")
+        .and_then(|mut bump| bump.execute([]))
+        .map_err(write_err)?;
     tx.commit().map_err(write_err)?;
     let upto = inserted.last().map_or(last, |(nid, _)| *nid);
     dir.write().absorb(inserted, upto);
@@ -771,6 +776,53 @@ impl GraphStore for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    /// One read transaction (one snapshot) for the erasure count and the rows; `nodes_by_kind`
+    /// is `(kind)`, and so `(kind, nid)` (an index ends with the rowid).
+    async fn nodes_since(
+        &self,
+        tenant: &TenantId,
+        kind: NodeKind,
+        since: Option<NodeCursor>,
+    ) -> Result<NodesSince> {
+        let pools = self.pool(tenant, false).await?;
+        let mut tx = pools.read.begin().await?;
+        let (erasures, writes): (i64, i64) =
+            sqlx::query_as("SELECT erasures, writes FROM bacca_tenant")
+                .fetch_one(&mut *tx)
+                .await?;
+        let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
+        let rows = sqlx::query(&format!(
+            "SELECT nid, {} AS id, key_ct, label_ct FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
+            id_text("id")
+        ))
+        .bind(kind.as_str())
+        .bind(after.unwrap_or(0))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut cursor = NodeCursor {
+            erasures,
+            writes,
+            nid: after.unwrap_or(0),
+        };
+        let rows = rows
+            .iter()
+            .map(|r| {
+                cursor.nid = cursor.nid.max(r.try_get("nid")?);
+                Ok(NodeKeyRow {
+                    id: r.try_get("id")?,
+                    key_ct: r.try_get("key_ct")?,
+                    label_ct: r.try_get("label_ct")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(NodesSince {
+            reset: after.is_none(),
+            rows,
+            cursor,
+        })
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
@@ -989,6 +1041,10 @@ impl GraphStore for SqliteStore {
             replace_terms(&mut tx, new, &rw.terms, new == old).await?;
             counts.labels_rewritten += 1;
         }
+        // Readers' node cursors ([`GraphStore::nodes_since`]) are void from this commit on.
+        sqlx::query("UPDATE bacca_tenant SET erasures = erasures + 1")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         let mut dir = pools.ids.write();
         for (id, nid) in gone {

@@ -230,11 +230,15 @@ pub async fn fixture_rows(tenant: &TenantId) -> (Export, RowBatch) {
 }
 
 /// SQLite migrations, oldest first, under their file names.
-const SQLITE_MIGRATIONS: [&str; 4] = [
+const SQLITE_MIGRATIONS: [&str; 8] = [
     "0001_graph.sql",
     "0002_integer_keys.sql",
     "0003_edge_row_locks.sql",
     "0004_tenant_row_lock.sql",
+    "0005_blob_ids.sql",
+    "0006_node_updates_in_place.sql",
+    "0007_term_arrays.sql",
+    "0008_id_directory.sql",
 ];
 
 /// `<dir>/alpha.sqlite` holding the first `version` SQLite migrations, as a binary of that
