@@ -352,6 +352,21 @@ async fn sqlite_large_batches_write_each_row_once_and_roll_back_whole() {
         .unwrap();
     assert_eq!(merged.len(), 1);
     assert_eq!(merged[0].sources, ["jira", "slack"]);
+    // Every edge reads back between the ids it was written with: the new nodes' nids (64
+    // per statement, then one by one) are the ones their edges were written with.
+    let written: BTreeSet<(String, String)> = batch
+        .edges
+        .iter()
+        .map(|e| (e.src.clone(), e.dst.clone()))
+        .collect();
+    let read: BTreeSet<(String, String)> = store
+        .edges(&tenant, &EdgeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.src, e.dst))
+        .collect();
+    assert_eq!(read, written);
 
     // 100 new incidents whose 31st edge (inside the first 64-row statement) breaks the CHECK
     // rule (first_seen <= last_seen): nothing of the batch is written.

@@ -290,25 +290,38 @@ fn attrs_json(v: &serde_json::Value) -> std::borrow::Cow<'static, str> {
     }
 }
 
-/// JSON text of source lists, re-encoded only when the list differs from the previous one
-/// (the rows of a batch usually share one list).
+/// JSON texts of a batch's source lists, each list encoded once it differs from the previous
+/// one (the rows of a batch usually share one list), kept for the batch so that many rows'
+/// parameters can refer to them at once.
 #[derive(Default)]
 struct SourcesJson {
     list: Vec<String>,
-    json: String,
+    json: Vec<String>,
 }
 
 impl SourcesJson {
-    fn get(&mut self, v: &[String]) -> &str {
+    /// Index (for [`Self::json`]) of the JSON text of `v`.
+    fn index(&mut self, v: &[String]) -> usize {
         if self.json.is_empty() || self.list != v {
             self.list = v.to_vec();
-            self.json = json_list(v);
+            self.json.push(json_list(v));
         }
-        &self.json
+        self.json.len() - 1
+    }
+
+    /// The JSON text of `v` (see [`Self::index`]).
+    fn get(&mut self, v: &[String]) -> &str {
+        let i = self.index(v);
+        &self.json[i]
+    }
+
+    /// The JSON text an [`Self::index`] names.
+    fn json(&self, i: usize) -> &String {
+        &self.json[i]
     }
 }
 
-/// Insert of a new node (its id is in no stored row: see [`ids`]).
+/// Insert of a new node (its id is in no stored row: see [`ids`]); erasure's.
 const NODE_INSERT: &str = "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
      sources, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 /// Merge of a node into its stored row (the rule of [`NODE_CONFLICT`]).
@@ -321,6 +334,82 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
      first_seen = MIN(first_seen, ?5), \
      last_seen = MAX(last_seen, ?6) \
      WHERE nid = ?1";
+/// New nodes per execution of the multi-row node insert (eight parameters each, and the
+/// tenant). One statement per node paid, besides its start and end, `AUTOINCREMENT`'s
+/// bookkeeping: a read and a rewrite of the `sqlite_sequence` row per node.
+const NODE_ROWS: usize = 64;
+
+/// `INSERT OR ROLLBACK INTO nodes` of `rows` new nodes, the tenant bound once as `?1`. Rows
+/// get their nids in `VALUES` order, each one past the previous (see [`upsert_rows`], which
+/// checks that). A violated constraint rolls the batch back either way; `OR ROLLBACK` says
+/// so to SQLite, which then keeps no statement journal for the multi-row statement.
+fn node_insert_sql(rows: usize) -> String {
+    numbered_rows_sql(
+        "INSERT OR ROLLBACK INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, \
+         first_seen, last_seen) VALUES ",
+        &[
+            Some(0),
+            None,
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(5),
+            Some(6),
+            Some(7),
+        ],
+        rows,
+    )
+}
+
+/// `head` followed by `rows` tuples of numbered parameters, comma-separated: the tuple's
+/// `Some(k)` is the row's own k-th parameter (numbered from 2, in row order), `None` the
+/// tenant (`?1`, bound once per statement).
+fn numbered_rows_sql(head: &str, row: &[Option<usize>], rows: usize) -> String {
+    use std::fmt::Write as _;
+    let per_row = row.iter().flatten().count();
+    let mut sql = String::with_capacity(head.len() + rows * row.len() * 7);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for (i, col) in row.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = col.map_or(1, |k| 2 + r * per_row + k);
+            let _ = write!(sql, "?{n}");
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The values of one new node, in [`node_insert_sql`]'s column order (the tenant aside).
+struct NodeParams<'a> {
+    id: StoredId,
+    kind: &'static str,
+    row: &'a NodeRow,
+    attrs: std::borrow::Cow<'static, str>,
+    sources: usize,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl NodeParams<'_> {
+    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, sources: &'s SourcesJson) {
+        values.extend_from_slice(&[
+            &self.id as &dyn rusqlite::ToSql,
+            &self.kind,
+            &self.row.key_ct,
+            &self.row.label_ct,
+            &self.attrs,
+            sources.json(self.sources),
+            &self.first_seen,
+            &self.last_seen,
+        ]);
+    }
+}
+
 /// Term rows per execution of the multi-row term insert (two parameters each).
 const TERM_ROWS: usize = 128;
 
@@ -339,17 +428,18 @@ fn term_insert_sql(rows: usize) -> String {
     )
 }
 
-/// Edges per execution of the multi-row edge insert (seven parameters each).
+/// Edges per execution of the multi-row edge insert (six parameters each, and the tenant).
 const EDGE_ROWS: usize = 64;
 
-/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges. A violated constraint fails the whole
-/// transaction either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which
-/// then keeps no statement journal for the multi-row statement.
+/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges, the tenant bound once as `?1`. A
+/// violated constraint fails the whole transaction either way (the batch is rolled back);
+/// `OR ROLLBACK` says so to SQLite, which then keeps no statement journal for the multi-row
+/// statement.
 fn edge_insert_sql(rows: usize) -> String {
-    multi_row_sql(
+    numbered_rows_sql(
         "INSERT OR ROLLBACK INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
          last_seen) VALUES ",
-        "(?, ?, ?, ?, ?, ?, ?)",
+        &[Some(0), Some(1), Some(2), None, Some(3), Some(4), Some(5)],
         rows,
     )
 }
@@ -372,19 +462,18 @@ struct EdgeParams<'a> {
     src: i64,
     kind: &'a str,
     dst: i64,
-    sources: String,
+    sources: usize,
     first_seen: i64,
     last_seen: i64,
 }
 
-impl<'a> EdgeParams<'a> {
-    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, tenant: &'s &'a str) {
+impl EdgeParams<'_> {
+    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, sources: &'s SourcesJson) {
         values.extend_from_slice(&[
             &self.src as &dyn rusqlite::ToSql,
             &self.kind,
             &self.dst,
-            tenant,
-            &self.sources,
+            sources.json(self.sources),
             &self.first_seen,
             &self.last_seen,
         ]);
@@ -420,8 +509,8 @@ fn upsert_rows(
         // A node the directory knows is merged into its row (a rowid update); a node it does
         // not know, or whose row was deleted since (erasure: the merge changes no row), is
         // inserted, at the end of the rowid order.
-        let mut insert = tx.prepare_cached(NODE_INSERT).map_err(write_err)?;
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
+        let mut new: Vec<NodeParams<'_>> = Vec::new();
         for n in &batch.nodes {
             let attrs = attrs_json(&n.attrs);
             let id = StoredId::of(&n.id);
@@ -441,22 +530,22 @@ fn upsert_rows(
                     continue;
                 }
             }
-            insert
-                .execute(params![
-                    id,
-                    t,
-                    n.kind.as_str(),
-                    n.key_ct,
-                    n.label_ct,
-                    attrs,
-                    sources.get(&n.sources),
-                    micros(n.first_seen),
-                    micros(n.last_seen),
-                ])
-                .map_err(write_err)?;
-            let nid = tx.last_insert_rowid();
-            nids.insert(&n.id, nid);
-            inserted.push((nid, id));
+            new.push(NodeParams {
+                id,
+                kind: n.kind.as_str(),
+                row: n,
+                attrs,
+                sources: sources.index(&n.sources),
+                first_seen: micros(n.first_seen),
+                last_seen: micros(n.last_seen),
+            });
+        }
+        let first = insert_nodes(&tx, t, &new, &sources)?;
+        inserted.reserve(new.len());
+        for (p, nid) in new.into_iter().zip(first..) {
+            let row: &NodeRow = p.row;
+            nids.insert(&row.id, nid);
+            inserted.push((nid, p.id));
         }
         // Edge ends outside the batch (services, signatures): the directory's nid, once its
         // row is checked to exist (a rowid probe each).
@@ -521,7 +610,7 @@ fn upsert_rows(
                     src,
                     kind,
                     dst,
-                    sources: sources.get(&e.sources).to_owned(),
+                    sources: sources.index(&e.sources),
                     first_seen: micros(e.first_seen),
                     last_seen: micros(e.last_seen),
                 });
@@ -535,9 +624,10 @@ fn upsert_rows(
                 .prepare_cached(&edge_insert_sql(EDGE_ROWS))
                 .map_err(write_err)?;
             for chunk in &mut chunks {
-                let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * chunk.len());
+                let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + 6 * chunk.len());
+                values.push(&t);
                 for p in chunk {
-                    p.push_to(&mut values, &t);
+                    p.push_to(&mut values, &sources);
                 }
                 many.execute(&*values).map_err(write_err)?;
             }
@@ -545,7 +635,8 @@ fn upsert_rows(
         let mut one = tx.prepare_cached(&edge_insert_sql(1)).map_err(write_err)?;
         for p in chunks.remainder() {
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7);
-            p.push_to(&mut values, &t);
+            values.push(&t);
+            p.push_to(&mut values, &sources);
             one.execute(&*values).map_err(write_err)?;
         }
         let mut merge = tx
@@ -569,6 +660,67 @@ fn upsert_rows(
     let upto = inserted.last().map_or(last, |(nid, _)| *nid);
     dir.write().absorb(inserted, upto);
     Ok(())
+}
+
+/// Inserts the `new` nodes ([`NODE_ROWS`] per statement, the rest one by one) and returns the
+/// nid of the first: the others follow it, one apart, in order.
+///
+/// `AUTOINCREMENT` gives each row one past the largest nid ever handed out (the
+/// `sqlite_sequence` row, read first), in `VALUES` order. After each statement the nid of its
+/// last row is checked to be as many past the previous statement's as it inserted rows, so
+/// its rows hold exactly the nids in between; anything else fails the batch.
+fn insert_nodes(
+    tx: &rusqlite::Transaction<'_>,
+    t: &str,
+    new: &[NodeParams<'_>],
+    sources: &SourcesJson,
+) -> Result<i64> {
+    use rusqlite::OptionalExtension;
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let mut prev: i64 = tx
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'nodes'")
+        .map_err(write_err)?
+        .query_row([], |r| r.get(0))
+        .optional()
+        .map_err(write_err)?
+        .unwrap_or(0);
+    let first = prev + 1;
+    let mut run = |stmt: &mut rusqlite::CachedStatement<'_>, chunk: &[NodeParams<'_>]| {
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + 8 * chunk.len());
+        values.push(&t);
+        for p in chunk {
+            p.push_to(&mut values, sources);
+        }
+        stmt.execute(&*values).map_err(write_err)?;
+        let last = tx.last_insert_rowid();
+        if i64::try_from(chunk.len()).ok() != last.checked_sub(prev) {
+            return Err(Error::Database {
+                class: "new node ids out of sequence",
+                code: None,
+                retryable: false,
+            });
+        }
+        prev = last;
+        Ok(())
+    };
+    let mut chunks = new.chunks_exact(NODE_ROWS);
+    if chunks.len() > 0 {
+        let mut many = tx
+            .prepare_cached(&node_insert_sql(NODE_ROWS))
+            .map_err(write_err)?;
+        for chunk in &mut chunks {
+            run(&mut many, chunk)?;
+        }
+    }
+    if !chunks.remainder().is_empty() {
+        let mut one = tx.prepare_cached(&node_insert_sql(1)).map_err(write_err)?;
+        for p in chunks.remainder() {
+            run(&mut one, std::slice::from_ref(p))?;
+        }
+    }
+    Ok(first)
 }
 
 fn node_from_row(r: &SqliteRow) -> Result<NodeRow> {
