@@ -29,7 +29,7 @@ mod checkpoint;
 mod ids;
 
 use checkpoint::Checkpointer;
-use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
+use ids::{refresh, refresh_rusqlite, IdHash, SharedDirectory, StoredId};
 
 // Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
 // SQLite's 32766), keys per `IN` list of a read.
@@ -501,7 +501,8 @@ fn upsert_rows(
     refresh_rusqlite(&tx, dir)?;
     let last = dir.read().loaded_to();
     let fresh = |nid: i64| nid > last;
-    let mut nids: HashMap<&str, i64> = HashMap::with_capacity(batch.nodes.len() + 64);
+    let mut nids: HashMap<&str, i64, IdHash> =
+        HashMap::with_capacity_and_hasher(batch.nodes.len() + 64, IdHash::default());
     let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
     {
