@@ -567,8 +567,12 @@ fn upsert_rows(
         }
     }
     {
-        // Term rows sorted by (term, nid), the primary key's order.
-        let terms = batch.term_pairs(|id| nids.get(id).copied())?;
+        // Term rows in (nid, term) order, the key order of node_terms_by_node: there the new
+        // nodes' rows are appended at the end, which SQLite finds without a search from the
+        // root while a statement's cursor stays on the last page. The primary key (term, nid)
+        // takes them at one place per term either way.
+        let mut terms = batch.term_pairs(|id| nids.get(id).copied())?;
+        terms.sort_unstable_by_key(|&(term, nid)| (nid, term));
         let mut chunks = terms.chunks_exact(TERM_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
