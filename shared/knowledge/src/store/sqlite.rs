@@ -386,6 +386,8 @@ fn numbered_rows_sql(head: &str, row: &[Option<usize>], rows: usize) -> String {
 
 /// The values of one new node, in [`node_insert_sql`]'s column order (the tenant aside).
 struct NodeParams<'a> {
+    /// Index of the node in the batch.
+    index: usize,
     id: StoredId,
     kind: &'static str,
     row: &'a NodeRow,
@@ -505,6 +507,8 @@ fn upsert_rows(
         HashMap::with_capacity_and_hasher(batch.nodes.len() + 64, IdHash::default());
     let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
+    // The nid of each node of the batch, by its index (for its term rows).
+    let mut node_nids: Vec<i64> = vec![0; batch.nodes.len()];
     {
         let known = dir.read();
         // A node the directory knows is merged into its row (a rowid update); a node it does
@@ -512,7 +516,7 @@ fn upsert_rows(
         // inserted, at the end of the rowid order.
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
         let mut new: Vec<NodeParams<'_>> = Vec::new();
-        for n in &batch.nodes {
+        for (index, n) in batch.nodes.iter().enumerate() {
             let attrs = attrs_json(&n.attrs);
             let id = StoredId::of(&n.id);
             if let Some(nid) = known.get(&id) {
@@ -528,10 +532,12 @@ fn upsert_rows(
                     .map_err(write_err)?;
                 if merged == 1 {
                     nids.insert(&n.id, nid);
+                    node_nids[index] = nid;
                     continue;
                 }
             }
             new.push(NodeParams {
+                index,
                 id,
                 kind: n.kind.as_str(),
                 row: n,
@@ -546,6 +552,7 @@ fn upsert_rows(
         for (p, nid) in new.into_iter().zip(first..) {
             let row: &NodeRow = p.row;
             nids.insert(&row.id, nid);
+            node_nids[p.index] = nid;
             inserted.push((nid, p.id));
         }
         // Edge ends outside the batch (services, signatures): the directory's nid, once its
@@ -567,12 +574,19 @@ fn upsert_rows(
         }
     }
     {
-        // Term rows in (nid, term) order, the key order of node_terms_by_node: there the new
-        // nodes' rows are appended at the end, which SQLite finds without a search from the
-        // root while a statement's cursor stays on the last page. The primary key (term, nid)
-        // takes them at one place per term either way.
-        let mut terms = batch.term_pairs(|id| nids.get(id).copied())?;
-        terms.sort_unstable_by_key(|&(term, nid)| (nid, term));
+        // Term rows as (nid, term), sorted, without repeats: the key order of
+        // node_terms_by_node, where the new nodes' rows are appended at the end, which SQLite
+        // finds without a search from the root while a statement's cursor stays on the last
+        // page. The primary key (term, nid) takes them at one place per term either way.
+        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
+        for row in &batch.terms {
+            let nid = node_nids.get(row.node).copied().ok_or_else(|| {
+                Error::InvalidRecord("term refers to no node of the batch".into())
+            })?;
+            terms.push((nid, row.term));
+        }
+        terms.sort_unstable();
+        terms.dedup();
         let mut chunks = terms.chunks_exact(TERM_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
@@ -580,13 +594,13 @@ fn upsert_rows(
                 .map_err(write_err)?;
             for chunk in &mut chunks {
                 many.execute(rusqlite::params_from_iter(
-                    chunk.iter().flat_map(|(term, nid)| [*term, *nid]),
+                    chunk.iter().flat_map(|(nid, term)| [*term, *nid]),
                 ))
                 .map_err(write_err)?;
             }
         }
         let mut one = tx.prepare_cached(&term_insert_sql(1)).map_err(write_err)?;
-        for (term, nid) in chunks.remainder() {
+        for (nid, term) in chunks.remainder() {
             one.execute(params![term, nid]).map_err(write_err)?;
         }
     }
