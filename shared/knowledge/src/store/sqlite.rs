@@ -278,7 +278,7 @@ fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
          PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 16384;",
     )
     .map_err(write_err)?;
-    conn.set_prepared_statement_cache_capacity(16);
+    conn.set_prepared_statement_cache_capacity(24);
     Ok(conn)
 }
 
@@ -339,44 +339,102 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
 /// bookkeeping: a read and a rewrite of the `sqlite_sequence` row per node.
 const NODE_ROWS: usize = 64;
 
-/// `INSERT OR ROLLBACK INTO nodes` of `rows` new nodes, the tenant bound once as `?1`. Rows
-/// get their nids in `VALUES` order, each one past the previous (see [`upsert_rows`], which
-/// checks that). A violated constraint rolls the batch back either way; `OR ROLLBACK` says
-/// so to SQLite, which then keeps no statement journal for the multi-row statement.
-fn node_insert_sql(rows: usize) -> String {
+/// `INSERT OR ROLLBACK INTO nodes` of `rows` new nodes, the tenant bound once as `?1`, and
+/// with `shared` their attributes and sources too (`?2`, `?3`: each text or blob bound is a
+/// copy SQLite allocates). Rows get their nids in `VALUES` order, each one past the previous
+/// (see [`insert_nodes`], which checks that). A violated constraint rolls the batch back
+/// either way; `OR ROLLBACK` says so to SQLite, which then keeps no statement journal for the
+/// multi-row statement.
+fn node_insert_sql(rows: usize, shared: bool) -> String {
+    use Param::{Own, Shared};
+    let (attrs, sources, first, last) = if shared {
+        (Shared(2), Shared(3), Own(4), Own(5))
+    } else {
+        (Own(4), Own(5), Own(6), Own(7))
+    };
     numbered_rows_sql(
         "INSERT OR ROLLBACK INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, \
          first_seen, last_seen) VALUES ",
         &[
-            Some(0),
-            None,
-            Some(1),
-            Some(2),
-            Some(3),
-            Some(4),
-            Some(5),
-            Some(6),
-            Some(7),
+            Own(0),
+            Shared(1),
+            Own(1),
+            Own(2),
+            Own(3),
+            attrs,
+            sources,
+            first,
+            last,
         ],
         rows,
     )
 }
 
-/// `head` followed by `rows` tuples of numbered parameters, comma-separated: the tuple's
-/// `Some(k)` is the row's own k-th parameter (numbered from 2, in row order), `None` the
-/// tenant (`?1`, bound once per statement).
-fn numbered_rows_sql(head: &str, row: &[Option<usize>], rows: usize) -> String {
+/// SQL texts of an insert, built once per process: the multi-row statement with the values
+/// of each row, the one with shared values, and the single-row one.
+type InsertSql = std::sync::OnceLock<[String; 3]>;
+
+/// The SQL of a `rows`-row insert (`many` rows, or 1) from `cache`, built by `build` (rows,
+/// shared) at the first call.
+fn insert_sql(
+    cache: &'static InsertSql,
+    build: fn(usize, bool) -> String,
+    many: usize,
+    rows: usize,
+    shared: bool,
+) -> &'static str {
+    let [each, with_shared, one] =
+        cache.get_or_init(|| [build(many, false), build(many, true), build(1, false)]);
+    match (rows, shared) {
+        (1, _) => one,
+        (_, false) => each,
+        (_, true) => with_shared,
+    }
+}
+
+/// [`insert_sql`] of the node insert ([`NODE_ROWS`] or 1 rows).
+fn node_sql(rows: usize, shared: bool) -> &'static str {
+    static SQL: InsertSql = std::sync::OnceLock::new();
+    insert_sql(&SQL, node_insert_sql, NODE_ROWS, rows, shared)
+}
+
+/// [`insert_sql`] of the edge insert ([`EDGE_ROWS`] or 1 rows).
+fn edge_sql(rows: usize, shared: bool) -> &'static str {
+    static SQL: InsertSql = std::sync::OnceLock::new();
+    insert_sql(&SQL, edge_insert_sql, EDGE_ROWS, rows, shared)
+}
+
+/// A parameter of a row of [`numbered_rows_sql`].
+#[derive(Clone, Copy)]
+enum Param {
+    /// `?n`, bound once per statement (numbered from 1).
+    Shared(usize),
+    /// The row's own k-th parameter (numbered after the shared ones, in row order).
+    Own(usize),
+}
+
+/// `head` followed by `rows` tuples of numbered parameters (see [`Param`]), comma-separated.
+fn numbered_rows_sql(head: &str, row: &[Param], rows: usize) -> String {
     use std::fmt::Write as _;
-    let per_row = row.iter().flatten().count();
+    let (mut shared, mut per_row) = (0, 0);
+    for p in row {
+        match *p {
+            Param::Shared(n) => shared = shared.max(n),
+            Param::Own(k) => per_row = per_row.max(k + 1),
+        }
+    }
     let mut sql = String::with_capacity(head.len() + rows * row.len() * 7);
     sql.push_str(head);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
-        for (i, col) in row.iter().enumerate() {
+        for (i, p) in row.iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let n = col.map_or(1, |k| 2 + r * per_row + k);
+            let n = match *p {
+                Param::Shared(n) => n,
+                Param::Own(k) => shared + 1 + r * per_row + k,
+            };
             let _ = write!(sql, "?{n}");
         }
         sql.push(')');
@@ -398,17 +456,26 @@ struct NodeParams<'a> {
 }
 
 impl NodeParams<'_> {
-    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, sources: &'s SourcesJson) {
+    /// Pushes the row's own parameters (with `shared`, not its attributes and sources).
+    fn push_to<'s>(
+        &'s self,
+        values: &mut Vec<&'s dyn rusqlite::ToSql>,
+        sources: &'s SourcesJson,
+        shared: bool,
+    ) {
         values.extend_from_slice(&[
             &self.id as &dyn rusqlite::ToSql,
             &self.kind,
             &self.row.key_ct,
             &self.row.label_ct,
-            &self.attrs,
-            sources.json(self.sources),
-            &self.first_seen,
-            &self.last_seen,
         ]);
+        if !shared {
+            values.extend_from_slice(&[
+                &self.attrs as &dyn rusqlite::ToSql,
+                sources.json(self.sources),
+            ]);
+        }
+        values.extend_from_slice(&[&self.first_seen as &dyn rusqlite::ToSql, &self.last_seen]);
     }
 }
 
@@ -433,15 +500,21 @@ fn term_insert_sql(rows: usize) -> String {
 /// Edges per execution of the multi-row edge insert (six parameters each, and the tenant).
 const EDGE_ROWS: usize = 64;
 
-/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges, the tenant bound once as `?1`. A
-/// violated constraint fails the whole transaction either way (the batch is rolled back);
-/// `OR ROLLBACK` says so to SQLite, which then keeps no statement journal for the multi-row
-/// statement.
-fn edge_insert_sql(rows: usize) -> String {
+/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges, the tenant bound once as `?1`, and
+/// with `shared` their sources too (`?2`). A violated constraint fails the whole transaction
+/// either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which then keeps no
+/// statement journal for the multi-row statement.
+fn edge_insert_sql(rows: usize, shared: bool) -> String {
+    use Param::{Own, Shared};
+    let (sources, first, last) = if shared {
+        (Shared(2), Own(3), Own(4))
+    } else {
+        (Own(3), Own(4), Own(5))
+    };
     numbered_rows_sql(
         "INSERT OR ROLLBACK INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
          last_seen) VALUES ",
-        &[Some(0), Some(1), Some(2), None, Some(3), Some(4), Some(5)],
+        &[Own(0), Own(1), Own(2), Shared(1), sources, first, last],
         rows,
     )
 }
@@ -470,15 +543,18 @@ struct EdgeParams<'a> {
 }
 
 impl EdgeParams<'_> {
-    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, sources: &'s SourcesJson) {
-        values.extend_from_slice(&[
-            &self.src as &dyn rusqlite::ToSql,
-            &self.kind,
-            &self.dst,
-            sources.json(self.sources),
-            &self.first_seen,
-            &self.last_seen,
-        ]);
+    /// Pushes the row's own parameters (with `shared`, not its sources).
+    fn push_to<'s>(
+        &'s self,
+        values: &mut Vec<&'s dyn rusqlite::ToSql>,
+        sources: &'s SourcesJson,
+        shared: bool,
+    ) {
+        values.extend_from_slice(&[&self.src as &dyn rusqlite::ToSql, &self.kind, &self.dst]);
+        if !shared {
+            values.push(sources.json(self.sources));
+        }
+        values.extend_from_slice(&[&self.first_seen as &dyn rusqlite::ToSql, &self.last_seen]);
     }
 }
 
@@ -638,24 +714,27 @@ fn upsert_rows(
             }
         }
         let mut chunks = new.chunks_exact(EDGE_ROWS);
-        if chunks.len() > 0 {
+        for chunk in &mut chunks {
+            // The sources bound once when the chunk's edges share them (the usual case).
+            let shared = chunk.iter().all(|p| p.sources == chunk[0].sources);
             let mut many = tx
-                .prepare_cached(&edge_insert_sql(EDGE_ROWS))
+                .prepare_cached(edge_sql(EDGE_ROWS, shared))
                 .map_err(write_err)?;
-            for chunk in &mut chunks {
-                let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + 6 * chunk.len());
-                values.push(&t);
-                for p in chunk {
-                    p.push_to(&mut values, &sources);
-                }
-                many.execute(&*values).map_err(write_err)?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2 + 6 * chunk.len());
+            values.push(&t);
+            if shared {
+                values.push(sources.json(chunk[0].sources));
             }
+            for p in chunk {
+                p.push_to(&mut values, &sources, shared);
+            }
+            many.execute(&*values).map_err(write_err)?;
         }
-        let mut one = tx.prepare_cached(&edge_insert_sql(1)).map_err(write_err)?;
+        let mut one = tx.prepare_cached(edge_sql(1, false)).map_err(write_err)?;
         for p in chunks.remainder() {
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7);
             values.push(&t);
-            p.push_to(&mut values, &sources);
+            p.push_to(&mut values, &sources, false);
             one.execute(&*values).map_err(write_err)?;
         }
         let mut merge = tx
@@ -706,11 +785,24 @@ fn insert_nodes(
         .map_err(write_err)?
         .unwrap_or(0);
     let first = prev + 1;
-    let mut run = |stmt: &mut rusqlite::CachedStatement<'_>, chunk: &[NodeParams<'_>]| {
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(1 + 8 * chunk.len());
+    let mut run = |chunk: &[NodeParams<'_>]| {
+        // Attributes and sources bound once when the chunk's nodes share them (the usual
+        // case: no attributes, one source).
+        let shared = chunk.len() > 1
+            && chunk
+                .iter()
+                .all(|p| p.sources == chunk[0].sources && p.attrs == chunk[0].attrs);
+        let mut stmt = tx
+            .prepare_cached(node_sql(chunk.len(), shared))
+            .map_err(write_err)?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + 8 * chunk.len());
         values.push(&t);
+        if shared {
+            values.push(&chunk[0].attrs);
+            values.push(sources.json(chunk[0].sources));
+        }
         for p in chunk {
-            p.push_to(&mut values, sources);
+            p.push_to(&mut values, sources, shared);
         }
         stmt.execute(&*values).map_err(write_err)?;
         let last = tx.last_insert_rowid();
@@ -725,19 +817,11 @@ fn insert_nodes(
         Ok(())
     };
     let mut chunks = new.chunks_exact(NODE_ROWS);
-    if chunks.len() > 0 {
-        let mut many = tx
-            .prepare_cached(&node_insert_sql(NODE_ROWS))
-            .map_err(write_err)?;
-        for chunk in &mut chunks {
-            run(&mut many, chunk)?;
-        }
+    for chunk in &mut chunks {
+        run(chunk)?;
     }
-    if !chunks.remainder().is_empty() {
-        let mut one = tx.prepare_cached(&node_insert_sql(1)).map_err(write_err)?;
-        for p in chunks.remainder() {
-            run(&mut one, std::slice::from_ref(p))?;
-        }
+    for p in chunks.remainder() {
+        run(std::slice::from_ref(p))?;
     }
     Ok(first)
 }
@@ -1166,5 +1250,31 @@ impl GraphStore for SqliteStore {
             dir.forget(&StoredId::of(id), nid);
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edge_insert_sql, node_insert_sql};
+
+    #[test]
+    fn multi_row_inserts_number_shared_values_once() {
+        let values = |sql: String| sql.split_once(" VALUES ").unwrap().1.to_owned();
+        assert_eq!(
+            values(edge_insert_sql(2, true)),
+            "(?3, ?4, ?5, ?1, ?2, ?6, ?7), (?8, ?9, ?10, ?1, ?2, ?11, ?12)"
+        );
+        assert_eq!(
+            values(edge_insert_sql(1, false)),
+            "(?2, ?3, ?4, ?1, ?5, ?6, ?7)"
+        );
+        assert_eq!(
+            values(node_insert_sql(2, true)),
+            "(?4, ?1, ?5, ?6, ?7, ?2, ?3, ?8, ?9), (?10, ?1, ?11, ?12, ?13, ?2, ?3, ?14, ?15)"
+        );
+        assert_eq!(
+            values(node_insert_sql(1, false)),
+            "(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        );
     }
 }
