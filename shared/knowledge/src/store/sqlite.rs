@@ -763,27 +763,28 @@ fn upsert_rows(
 /// Inserts the `new` nodes ([`NODE_ROWS`] per statement, the rest one by one) and returns the
 /// nid of the first: the others follow it, one apart, in order.
 ///
-/// `AUTOINCREMENT` gives each row one past the largest nid ever handed out (the
-/// `sqlite_sequence` row, read first), in `VALUES` order. After each statement the nid of its
-/// last row is checked to be as many past the previous statement's as it inserted rows, so
-/// its rows hold exactly the nids in between; anything else fails the batch.
+/// `AUTOINCREMENT` gives each row one past the largest nid ever handed out (the larger of the
+/// `sqlite_sequence` row and the largest stored nid, read first), in `VALUES` order. After
+/// each statement the nid of its last row is checked to be as many past the previous
+/// statement's as it inserted rows, so its rows hold exactly the nids in between; anything
+/// else fails the batch.
 fn insert_nodes(
     tx: &rusqlite::Transaction<'_>,
     t: &str,
     new: &[NodeParams<'_>],
     sources: &SourcesJson,
 ) -> Result<i64> {
-    use rusqlite::OptionalExtension;
     if new.is_empty() {
         return Ok(0);
     }
     let mut prev: i64 = tx
-        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'nodes'")
+        .prepare_cached(
+            "SELECT MAX(IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'nodes'), 0), \
+             IFNULL((SELECT MAX(nid) FROM nodes), 0))",
+        )
         .map_err(write_err)?
         .query_row([], |r| r.get(0))
-        .optional()
-        .map_err(write_err)?
-        .unwrap_or(0);
+        .map_err(write_err)?;
     let first = prev + 1;
     let mut run = |chunk: &[NodeParams<'_>]| {
         // Attributes and sources bound once when the chunk's nodes share them (the usual
