@@ -49,8 +49,9 @@ pub struct SqliteStore {
 /// whenever another connection changed the file) and readers.
 ///
 /// Upserts go through `writer`, a plain SQLite connection with cached prepared statements
-/// (one row per statement execution: no SQL text to build and parse per batch, no channel
-/// hop per statement), run on a blocking thread; migrations, erasure and reads stay on sqlx.
+/// (new rows many per execution, merges one: no SQL text to parse per batch, no channel hop
+/// per statement), run on the calling worker thread (or a blocking thread, see `upsert`);
+/// migrations, erasure and reads stay on sqlx.
 /// All of them map node ids to nids through `ids` (the file has no index on ids).
 #[derive(Debug, Clone)]
 struct Pools {
