@@ -352,6 +352,21 @@ async fn sqlite_large_batches_write_each_row_once_and_roll_back_whole() {
         .unwrap();
     assert_eq!(merged.len(), 1);
     assert_eq!(merged[0].sources, ["jira", "slack"]);
+    // Every edge reads back between the ids it was written with: the new nodes' nids (64
+    // per statement, then one by one) are the ones their edges were written with.
+    let written: BTreeSet<(String, String)> = batch
+        .edges
+        .iter()
+        .map(|e| (e.src.clone(), e.dst.clone()))
+        .collect();
+    let read: BTreeSet<(String, String)> = store
+        .edges(&tenant, &EdgeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.src, e.dst))
+        .collect();
+    assert_eq!(read, written);
 
     // 100 new incidents whose 31st edge (inside the first 64-row statement) breaks the CHECK
     // rule (first_seen <= last_seen): nothing of the batch is written.
@@ -371,4 +386,55 @@ async fn sqlite_large_batches_write_each_row_once_and_roll_back_whole() {
     let err = store.upsert(&tenant, &bad).await.unwrap_err();
     assert!(matches!(err, Error::Database { .. }), "{err}");
     assert_eq!(store.stats(&tenant).await.unwrap(), stats);
+}
+
+#[tokio::test]
+async fn sqlite_new_nodes_take_nids_past_the_largest_without_a_sequence_row() {
+    let tenant = TenantId::new("alpha").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), StoreOptions::default()).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let id = |k: usize| format!("{k:032x}");
+    let batch = |from: usize| {
+        let mut b = RowBatch::default();
+        for k in from..from + 100 {
+            b.nodes.push(NodeRow {
+                id: id(k),
+                kind: NodeKind::Incident,
+                key_ct: vec![1],
+                label_ct: None,
+                attrs: serde_json::json!({}),
+                sources: vec!["jira".to_owned()],
+                first_seen: t0(),
+                last_seen: t0(),
+            });
+            if k > 0 {
+                b.edges.push(EdgeRow {
+                    kind: EdgeKind::Affected,
+                    src: id(k),
+                    dst: id(k - 1),
+                    sources: vec!["jira".to_owned()],
+                    first_seen: t0(),
+                    last_seen: t0(),
+                });
+            }
+        }
+        b
+    };
+    store.upsert(&tenant, &batch(0)).await.unwrap();
+    // A file whose AUTOINCREMENT counter row is gone: SQLite then numbers from the largest nid.
+    rusqlite::Connection::open(store.tenant_path(&tenant))
+        .unwrap()
+        .execute("DELETE FROM sqlite_sequence", [])
+        .unwrap();
+    store.upsert(&tenant, &batch(100)).await.unwrap();
+    let read: BTreeSet<(String, String)> = store
+        .edges(&tenant, &EdgeFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.src, e.dst))
+        .collect();
+    let written: BTreeSet<(String, String)> = (1..200).map(|k| (id(k), id(k - 1))).collect();
+    assert_eq!(read, written);
 }

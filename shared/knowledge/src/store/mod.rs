@@ -405,32 +405,6 @@ impl RowBatch {
         outside.dedup();
         outside
     }
-
-    /// The term rows as `(term, nid)` pairs, the key order of `node_terms`, through
-    /// `nid_of` (a node id's surrogate key after the node upsert): sorted and de-duplicated.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidRecord`] when a term refers to no node of the batch.
-    pub(crate) fn term_pairs(
-        &self,
-        nid_of: impl Fn(&str) -> Option<i64>,
-    ) -> Result<Vec<(i64, i64)>> {
-        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(self.terms.len());
-        for term in &self.terms {
-            let nid = self
-                .nodes
-                .get(term.node)
-                .and_then(|n| nid_of(&n.id))
-                .ok_or_else(|| {
-                    Error::InvalidRecord("term refers to no node of the batch".into())
-                })?;
-            terms.push((term.term, nid));
-        }
-        terms.sort_unstable();
-        terms.dedup();
-        Ok(terms)
-    }
 }
 
 /// Sorted, de-duplicated union of two source lists.

@@ -30,7 +30,7 @@ mod checkpoint;
 mod ids;
 
 use checkpoint::Checkpointer;
-use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
+use ids::{refresh, refresh_rusqlite, IdHash, SharedDirectory, StoredId};
 
 // Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
 // SQLite's 32766), keys per `IN` list of a read.
@@ -50,8 +50,9 @@ pub struct SqliteStore {
 /// whenever another connection changed the file) and readers.
 ///
 /// Upserts go through `writer`, a plain SQLite connection with cached prepared statements
-/// (one row per statement execution: no SQL text to build and parse per batch, no channel
-/// hop per statement), run on a blocking thread; migrations, erasure and reads stay on sqlx.
+/// (new rows many per execution, merges one: no SQL text to parse per batch, no channel hop
+/// per statement), run on the calling worker thread (or a blocking thread, see `upsert`);
+/// migrations, erasure and reads stay on sqlx.
 /// All of them map node ids to nids through `ids` (the file has no index on ids).
 #[derive(Debug, Clone)]
 struct Pools {
@@ -279,7 +280,7 @@ fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
          PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 16384;",
     )
     .map_err(write_err)?;
-    conn.set_prepared_statement_cache_capacity(16);
+    conn.set_prepared_statement_cache_capacity(24);
     Ok(conn)
 }
 
@@ -291,25 +292,38 @@ fn attrs_json(v: &serde_json::Value) -> std::borrow::Cow<'static, str> {
     }
 }
 
-/// JSON text of source lists, re-encoded only when the list differs from the previous one
-/// (the rows of a batch usually share one list).
+/// JSON texts of a batch's source lists, each list encoded once it differs from the previous
+/// one (the rows of a batch usually share one list), kept for the batch so that many rows'
+/// parameters can refer to them at once.
 #[derive(Default)]
 struct SourcesJson {
     list: Vec<String>,
-    json: String,
+    json: Vec<String>,
 }
 
 impl SourcesJson {
-    fn get(&mut self, v: &[String]) -> &str {
+    /// Index (for [`Self::json`]) of the JSON text of `v`.
+    fn index(&mut self, v: &[String]) -> usize {
         if self.json.is_empty() || self.list != v {
             self.list = v.to_vec();
-            self.json = json_list(v);
+            self.json.push(json_list(v));
         }
-        &self.json
+        self.json.len() - 1
+    }
+
+    /// The JSON text of `v` (see [`Self::index`]).
+    fn get(&mut self, v: &[String]) -> &str {
+        let i = self.index(v);
+        &self.json[i]
+    }
+
+    /// The JSON text an [`Self::index`] names.
+    fn json(&self, i: usize) -> &String {
+        &self.json[i]
     }
 }
 
-/// Insert of a new node (its id is in no stored row: see [`ids`]).
+/// Insert of a new node (its id is in no stored row: see [`ids`]); erasure's.
 const NODE_INSERT: &str = "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
      sources, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 /// Merge of a node into its stored row (the rule of [`NODE_CONFLICT`]).
@@ -322,6 +336,151 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
      first_seen = MIN(first_seen, ?5), \
      last_seen = MAX(last_seen, ?6) \
      WHERE nid = ?1";
+/// New nodes per execution of the multi-row node insert (eight parameters each, and the
+/// tenant). One statement per node paid, besides its start and end, `AUTOINCREMENT`'s
+/// bookkeeping: a read and a rewrite of the `sqlite_sequence` row per node.
+const NODE_ROWS: usize = 64;
+
+/// `INSERT OR ROLLBACK INTO nodes` of `rows` new nodes, the tenant bound once as `?1`, and
+/// with `shared` their attributes and sources too (`?2`, `?3`: each text or blob bound is a
+/// copy SQLite allocates). Rows get their nids in `VALUES` order, each one past the previous
+/// (see [`insert_nodes`], which checks that). A violated constraint rolls the batch back
+/// either way; `OR ROLLBACK` says so to SQLite, which then keeps no statement journal for the
+/// multi-row statement.
+fn node_insert_sql(rows: usize, shared: bool) -> String {
+    use Param::{Own, Shared};
+    let (attrs, sources, first, last) = if shared {
+        (Shared(2), Shared(3), Own(4), Own(5))
+    } else {
+        (Own(4), Own(5), Own(6), Own(7))
+    };
+    numbered_rows_sql(
+        "INSERT OR ROLLBACK INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, \
+         first_seen, last_seen) VALUES ",
+        &[
+            Own(0),
+            Shared(1),
+            Own(1),
+            Own(2),
+            Own(3),
+            attrs,
+            sources,
+            first,
+            last,
+        ],
+        rows,
+    )
+}
+
+/// SQL texts of an insert, built once per process: the multi-row statement with the values
+/// of each row, the one with shared values, and the single-row one.
+type InsertSql = std::sync::OnceLock<[String; 3]>;
+
+/// The SQL of a `rows`-row insert (`many` rows, or 1) from `cache`, built by `build` (rows,
+/// shared) at the first call.
+fn insert_sql(
+    cache: &'static InsertSql,
+    build: fn(usize, bool) -> String,
+    many: usize,
+    rows: usize,
+    shared: bool,
+) -> &'static str {
+    let [each, with_shared, one] =
+        cache.get_or_init(|| [build(many, false), build(many, true), build(1, false)]);
+    match (rows, shared) {
+        (1, _) => one,
+        (_, false) => each,
+        (_, true) => with_shared,
+    }
+}
+
+/// [`insert_sql`] of the node insert ([`NODE_ROWS`] or 1 rows).
+fn node_sql(rows: usize, shared: bool) -> &'static str {
+    static SQL: InsertSql = std::sync::OnceLock::new();
+    insert_sql(&SQL, node_insert_sql, NODE_ROWS, rows, shared)
+}
+
+/// [`insert_sql`] of the edge insert ([`EDGE_ROWS`] or 1 rows).
+fn edge_sql(rows: usize, shared: bool) -> &'static str {
+    static SQL: InsertSql = std::sync::OnceLock::new();
+    insert_sql(&SQL, edge_insert_sql, EDGE_ROWS, rows, shared)
+}
+
+/// A parameter of a row of [`numbered_rows_sql`].
+#[derive(Clone, Copy)]
+enum Param {
+    /// `?n`, bound once per statement (numbered from 1).
+    Shared(usize),
+    /// The row's own k-th parameter (numbered after the shared ones, in row order).
+    Own(usize),
+}
+
+/// `head` followed by `rows` tuples of numbered parameters (see [`Param`]), comma-separated.
+fn numbered_rows_sql(head: &str, row: &[Param], rows: usize) -> String {
+    use std::fmt::Write as _;
+    let (mut shared, mut per_row) = (0, 0);
+    for p in row {
+        match *p {
+            Param::Shared(n) => shared = shared.max(n),
+            Param::Own(k) => per_row = per_row.max(k + 1),
+        }
+    }
+    let mut sql = String::with_capacity(head.len() + rows * row.len() * 7);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for (i, p) in row.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = match *p {
+                Param::Shared(n) => n,
+                Param::Own(k) => shared + 1 + r * per_row + k,
+            };
+            let _ = write!(sql, "?{n}");
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The values of one new node, in [`node_insert_sql`]'s column order (the tenant aside).
+struct NodeParams<'a> {
+    /// Index of the node in the batch.
+    index: usize,
+    id: StoredId,
+    kind: &'static str,
+    row: &'a NodeRow,
+    attrs: std::borrow::Cow<'static, str>,
+    sources: usize,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl NodeParams<'_> {
+    /// Pushes the row's own parameters (with `shared`, not its attributes and sources).
+    fn push_to<'s>(
+        &'s self,
+        values: &mut Vec<&'s dyn rusqlite::ToSql>,
+        sources: &'s SourcesJson,
+        shared: bool,
+    ) {
+        values.extend_from_slice(&[
+            &self.id as &dyn rusqlite::ToSql,
+            &self.kind,
+            &self.row.key_ct,
+            &self.row.label_ct,
+        ]);
+        if !shared {
+            values.extend_from_slice(&[
+                &self.attrs as &dyn rusqlite::ToSql,
+                sources.json(self.sources),
+            ]);
+        }
+        values.extend_from_slice(&[&self.first_seen as &dyn rusqlite::ToSql, &self.last_seen]);
+    }
+}
+
 /// Term rows per execution of the multi-row term insert (two parameters each).
 const TERM_ROWS: usize = 128;
 
@@ -340,17 +499,24 @@ fn term_insert_sql(rows: usize) -> String {
     )
 }
 
-/// Edges per execution of the multi-row edge insert (seven parameters each).
+/// Edges per execution of the multi-row edge insert (six parameters each, and the tenant).
 const EDGE_ROWS: usize = 64;
 
-/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges. A violated constraint fails the whole
-/// transaction either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which
-/// then keeps no statement journal for the multi-row statement.
-fn edge_insert_sql(rows: usize) -> String {
-    multi_row_sql(
+/// `INSERT OR ROLLBACK INTO edges` of `rows` new edges, the tenant bound once as `?1`, and
+/// with `shared` their sources too (`?2`). A violated constraint fails the whole transaction
+/// either way (the batch is rolled back); `OR ROLLBACK` says so to SQLite, which then keeps no
+/// statement journal for the multi-row statement.
+fn edge_insert_sql(rows: usize, shared: bool) -> String {
+    use Param::{Own, Shared};
+    let (sources, first, last) = if shared {
+        (Shared(2), Own(3), Own(4))
+    } else {
+        (Own(3), Own(4), Own(5))
+    };
+    numbered_rows_sql(
         "INSERT OR ROLLBACK INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
          last_seen) VALUES ",
-        "(?, ?, ?, ?, ?, ?, ?)",
+        &[Own(0), Own(1), Own(2), Shared(1), sources, first, last],
         rows,
     )
 }
@@ -373,22 +539,24 @@ struct EdgeParams<'a> {
     src: i64,
     kind: &'a str,
     dst: i64,
-    sources: String,
+    sources: usize,
     first_seen: i64,
     last_seen: i64,
 }
 
-impl<'a> EdgeParams<'a> {
-    fn push_to<'s>(&'s self, values: &mut Vec<&'s dyn rusqlite::ToSql>, tenant: &'s &'a str) {
-        values.extend_from_slice(&[
-            &self.src as &dyn rusqlite::ToSql,
-            &self.kind,
-            &self.dst,
-            tenant,
-            &self.sources,
-            &self.first_seen,
-            &self.last_seen,
-        ]);
+impl EdgeParams<'_> {
+    /// Pushes the row's own parameters (with `shared`, not its sources).
+    fn push_to<'s>(
+        &'s self,
+        values: &mut Vec<&'s dyn rusqlite::ToSql>,
+        sources: &'s SourcesJson,
+        shared: bool,
+    ) {
+        values.extend_from_slice(&[&self.src as &dyn rusqlite::ToSql, &self.kind, &self.dst]);
+        if !shared {
+            values.push(sources.json(self.sources));
+        }
+        values.extend_from_slice(&[&self.first_seen as &dyn rusqlite::ToSql, &self.last_seen]);
     }
 }
 
@@ -413,17 +581,20 @@ fn upsert_rows(
     refresh_rusqlite(&tx, dir)?;
     let last = dir.read().loaded_to();
     let fresh = |nid: i64| nid > last;
-    let mut nids: HashMap<&str, i64> = HashMap::with_capacity(batch.nodes.len() + 64);
+    let mut nids: HashMap<&str, i64, IdHash> =
+        HashMap::with_capacity_and_hasher(batch.nodes.len() + 64, IdHash::default());
     let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
+    // The nid of each node of the batch, by its index (for its term rows).
+    let mut node_nids: Vec<i64> = vec![0; batch.nodes.len()];
     {
         let known = dir.read();
         // A node the directory knows is merged into its row (a rowid update); a node it does
         // not know, or whose row was deleted since (erasure: the merge changes no row), is
         // inserted, at the end of the rowid order.
-        let mut insert = tx.prepare_cached(NODE_INSERT).map_err(write_err)?;
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
-        for n in &batch.nodes {
+        let mut new: Vec<NodeParams<'_>> = Vec::new();
+        for (index, n) in batch.nodes.iter().enumerate() {
             let attrs = attrs_json(&n.attrs);
             let id = StoredId::of(&n.id);
             if let Some(nid) = known.get(&id) {
@@ -439,25 +610,28 @@ fn upsert_rows(
                     .map_err(write_err)?;
                 if merged == 1 {
                     nids.insert(&n.id, nid);
+                    node_nids[index] = nid;
                     continue;
                 }
             }
-            insert
-                .execute(params![
-                    id,
-                    t,
-                    n.kind.as_str(),
-                    n.key_ct,
-                    n.label_ct,
-                    attrs,
-                    sources.get(&n.sources),
-                    micros(n.first_seen),
-                    micros(n.last_seen),
-                ])
-                .map_err(write_err)?;
-            let nid = tx.last_insert_rowid();
-            nids.insert(&n.id, nid);
-            inserted.push((nid, id));
+            new.push(NodeParams {
+                index,
+                id,
+                kind: n.kind.as_str(),
+                row: n,
+                attrs,
+                sources: sources.index(&n.sources),
+                first_seen: micros(n.first_seen),
+                last_seen: micros(n.last_seen),
+            });
+        }
+        let first = insert_nodes(&tx, t, &new, &sources)?;
+        inserted.reserve(new.len());
+        for (p, nid) in new.into_iter().zip(first..) {
+            let row: &NodeRow = p.row;
+            nids.insert(&row.id, nid);
+            node_nids[p.index] = nid;
+            inserted.push((nid, p.id));
         }
         // Edge ends outside the batch (services, signatures): the directory's nid, once its
         // row is checked to exist (a rowid probe each).
@@ -478,8 +652,19 @@ fn upsert_rows(
         }
     }
     {
-        // Term rows sorted by (term, nid), the primary key's order.
-        let terms = batch.term_pairs(|id| nids.get(id).copied())?;
+        // Term rows as (nid, term), sorted, without repeats: the key order of
+        // node_terms_by_node, where the new nodes' rows are appended at the end, which SQLite
+        // finds without a search from the root while a statement's cursor stays on the last
+        // page. The primary key (term, nid) takes them at one place per term either way.
+        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
+        for row in &batch.terms {
+            let nid = node_nids.get(row.node).copied().ok_or_else(|| {
+                Error::InvalidRecord("term refers to no node of the batch".into())
+            })?;
+            terms.push((nid, row.term));
+        }
+        terms.sort_unstable();
+        terms.dedup();
         let mut chunks = terms.chunks_exact(TERM_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
@@ -487,13 +672,13 @@ fn upsert_rows(
                 .map_err(write_err)?;
             for chunk in &mut chunks {
                 many.execute(rusqlite::params_from_iter(
-                    chunk.iter().flat_map(|(term, nid)| [*term, *nid]),
+                    chunk.iter().flat_map(|(nid, term)| [*term, *nid]),
                 ))
                 .map_err(write_err)?;
             }
         }
         let mut one = tx.prepare_cached(&term_insert_sql(1)).map_err(write_err)?;
-        for (term, nid) in chunks.remainder() {
+        for (nid, term) in chunks.remainder() {
             one.execute(params![term, nid]).map_err(write_err)?;
         }
     }
@@ -522,7 +707,7 @@ fn upsert_rows(
                     src,
                     kind,
                     dst,
-                    sources: sources.get(&e.sources).to_owned(),
+                    sources: sources.index(&e.sources),
                     first_seen: micros(e.first_seen),
                     last_seen: micros(e.last_seen),
                 });
@@ -531,22 +716,27 @@ fn upsert_rows(
             }
         }
         let mut chunks = new.chunks_exact(EDGE_ROWS);
-        if chunks.len() > 0 {
+        for chunk in &mut chunks {
+            // The sources bound once when the chunk's edges share them (the usual case).
+            let shared = chunk.iter().all(|p| p.sources == chunk[0].sources);
             let mut many = tx
-                .prepare_cached(&edge_insert_sql(EDGE_ROWS))
+                .prepare_cached(edge_sql(EDGE_ROWS, shared))
                 .map_err(write_err)?;
-            for chunk in &mut chunks {
-                let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7 * chunk.len());
-                for p in chunk {
-                    p.push_to(&mut values, &t);
-                }
-                many.execute(&*values).map_err(write_err)?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2 + 6 * chunk.len());
+            values.push(&t);
+            if shared {
+                values.push(sources.json(chunk[0].sources));
             }
+            for p in chunk {
+                p.push_to(&mut values, &sources, shared);
+            }
+            many.execute(&*values).map_err(write_err)?;
         }
-        let mut one = tx.prepare_cached(&edge_insert_sql(1)).map_err(write_err)?;
+        let mut one = tx.prepare_cached(edge_sql(1, false)).map_err(write_err)?;
         for p in chunks.remainder() {
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(7);
-            p.push_to(&mut values, &t);
+            values.push(&t);
+            p.push_to(&mut values, &sources, false);
             one.execute(&*values).map_err(write_err)?;
         }
         let mut merge = tx
@@ -574,6 +764,73 @@ fn upsert_rows(
     let upto = inserted.last().map_or(last, |(nid, _)| *nid);
     dir.write().absorb(inserted, upto);
     Ok(())
+}
+
+/// Inserts the `new` nodes ([`NODE_ROWS`] per statement, the rest one by one) and returns the
+/// nid of the first: the others follow it, one apart, in order.
+///
+/// `AUTOINCREMENT` gives each row one past the largest nid ever handed out (the larger of the
+/// `sqlite_sequence` row and the largest stored nid, read first), in `VALUES` order. After
+/// each statement the nid of its last row is checked to be as many past the previous
+/// statement's as it inserted rows, so its rows hold exactly the nids in between; anything
+/// else fails the batch.
+fn insert_nodes(
+    tx: &rusqlite::Transaction<'_>,
+    t: &str,
+    new: &[NodeParams<'_>],
+    sources: &SourcesJson,
+) -> Result<i64> {
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let mut prev: i64 = tx
+        .prepare_cached(
+            "SELECT MAX(IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'nodes'), 0), \
+             IFNULL((SELECT MAX(nid) FROM nodes), 0))",
+        )
+        .map_err(write_err)?
+        .query_row([], |r| r.get(0))
+        .map_err(write_err)?;
+    let first = prev + 1;
+    let mut run = |chunk: &[NodeParams<'_>]| {
+        // Attributes and sources bound once when the chunk's nodes share them (the usual
+        // case: no attributes, one source).
+        let shared = chunk.len() > 1
+            && chunk
+                .iter()
+                .all(|p| p.sources == chunk[0].sources && p.attrs == chunk[0].attrs);
+        let mut stmt = tx
+            .prepare_cached(node_sql(chunk.len(), shared))
+            .map_err(write_err)?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + 8 * chunk.len());
+        values.push(&t);
+        if shared {
+            values.push(&chunk[0].attrs);
+            values.push(sources.json(chunk[0].sources));
+        }
+        for p in chunk {
+            p.push_to(&mut values, sources, shared);
+        }
+        stmt.execute(&*values).map_err(write_err)?;
+        let last = tx.last_insert_rowid();
+        if i64::try_from(chunk.len()).ok() != last.checked_sub(prev) {
+            return Err(Error::Database {
+                class: "new node ids out of sequence",
+                code: None,
+                retryable: false,
+            });
+        }
+        prev = last;
+        Ok(())
+    };
+    let mut chunks = new.chunks_exact(NODE_ROWS);
+    for chunk in &mut chunks {
+        run(chunk)?;
+    }
+    for p in chunks.remainder() {
+        run(std::slice::from_ref(p))?;
+    }
+    Ok(first)
 }
 
 fn node_from_row(r: &SqliteRow) -> Result<NodeRow> {
@@ -1051,5 +1308,31 @@ impl GraphStore for SqliteStore {
             dir.forget(&StoredId::of(id), nid);
         }
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edge_insert_sql, node_insert_sql};
+
+    #[test]
+    fn multi_row_inserts_number_shared_values_once() {
+        let values = |sql: String| sql.split_once(" VALUES ").unwrap().1.to_owned();
+        assert_eq!(
+            values(edge_insert_sql(2, true)),
+            "(?3, ?4, ?5, ?1, ?2, ?6, ?7), (?8, ?9, ?10, ?1, ?2, ?11, ?12)"
+        );
+        assert_eq!(
+            values(edge_insert_sql(1, false)),
+            "(?2, ?3, ?4, ?1, ?5, ?6, ?7)"
+        );
+        assert_eq!(
+            values(node_insert_sql(2, true)),
+            "(?4, ?1, ?5, ?6, ?7, ?2, ?3, ?8, ?9), (?10, ?1, ?11, ?12, ?13, ?2, ?3, ?14, ?15)"
+        );
+        assert_eq!(
+            values(node_insert_sql(1, false)),
+            "(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        );
     }
 }
