@@ -137,18 +137,54 @@ impl StoredKeys {
 /// are all read again. A failed write voids the index (whether it committed is unknown).
 /// Only incidents with this binary's ids (32 lowercase hex digits) are indexed.
 ///
-/// Memory per incident: its id (16 bytes) and the indexes of its title's distinct words (4
-/// bytes each) in a hash map (about 50 bytes plus 4 per word, plus slack); each distinct word
-/// is stored once in the vocabulary.
+/// Words are kept as 64-bit hashes of their lower-case bytes ([`word_hash`]), computed
+/// without allocating: every batch's titles pass through here, so a vocabulary of strings cost
+/// the incident streams ~15% of their write rate. Two words sharing a hash only make
+/// [`Self::naming`] return an incident whose current title is then read and does not match.
+///
+/// Memory per incident: its id (16 bytes) and the hashes of its title's distinct words (8
+/// bytes each) in a hash map (about 50 bytes plus 8 per word, plus slack).
 #[derive(Debug, Default)]
 struct IncidentTitles {
     /// Where the titles were read up to, with `writes` counting this graph's own writes since;
     /// `None` when not loaded (or voided).
     cursor: Option<NodeCursor>,
-    /// Words of titles, each with its index.
-    vocab: HashMap<String, u32>,
-    /// Incident id -> indexes of its title's words.
-    titles: HashMap<u128, Box<[u32]>>,
+    /// Incident id -> hashes of its title's distinct words, sorted.
+    titles: HashMap<u128, Box<[u64]>>,
+    /// This graph's writes since the index was last asked (see [`TITLES_IDLE_WRITES`]).
+    idle_writes: u32,
+}
+
+/// Own writes after which an unused title index is dropped (memory freed, the next use reads
+/// the titles again): keeping it costs every incident of every batch a hash and an insert,
+/// which a stream of incidents pays for nothing while no new service arrives.
+const TITLES_IDLE_WRITES: u32 = 32;
+
+/// FNV-1a over `bytes`, lower-cased as ASCII: the in-memory word hash of [`IncidentTitles`]
+/// (not keyed: it never leaves the process and only narrows a lookup).
+fn word_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The distinct [`mention_words`] of `text` as [`word_hash`]es, sorted, allocating only for
+/// words with non-ASCII letters (lower-cased as [`str::to_lowercase`] does).
+fn mention_word_hashes(text: &str) -> Box<[u64]> {
+    let mut out: Vec<u64> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            if w.is_ascii() {
+                word_hash(w.as_bytes())
+            } else {
+                word_hash(w.to_lowercase().as_bytes())
+            }
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.into_boxed_slice()
 }
 
 impl IncidentTitles {
@@ -165,19 +201,12 @@ impl IncidentTitles {
         let Ok(id) = u128::from_str_radix(id, 16) else {
             return;
         };
-        let words: Box<[u32]> = mention_words(title)
-            .into_iter()
-            .map(|w| {
-                let next = u32::try_from(self.vocab.len()).unwrap_or(u32::MAX);
-                *self.vocab.entry(w).or_insert(next)
-            })
-            .collect();
-        self.titles.insert(id, words);
+        self.titles.insert(id, mention_word_hashes(title));
     }
 
-    /// Ids of the incidents whose titles hold one of `names`, sorted.
+    /// Ids of the incidents whose titles may hold one of `names` (lower case), sorted.
     fn naming<'a>(&self, names: impl Iterator<Item = &'a str>) -> Vec<String> {
-        let wanted: Vec<u32> = names.filter_map(|n| self.vocab.get(n).copied()).collect();
+        let wanted: Vec<u64> = names.map(|n| word_hash(n.as_bytes())).collect();
         if wanted.is_empty() {
             return Vec::new();
         }
@@ -630,6 +659,7 @@ impl KnowledgeGraph {
             // words a title no longer has, never lack one it has).
             let mut caches = self.stored.lock().await;
             self.top_up_titles(&mut caches.incidents).await?;
+            caches.incidents.idle_writes = 0;
             let ids = caches.incidents.naming(new.keys().map(String::as_str));
             drop(caches);
             let mut stored: Vec<(String, Node)> =
@@ -984,19 +1014,24 @@ impl KnowledgeGraph {
     }
 
     /// After this graph's write of `batch`: its incident titles go into the title index,
-    /// counted as one write, or the index is voided when the write failed.
+    /// counted as one write, or the index is voided when the write failed (whether it
+    /// committed is unknown) or the index went unused for [`TITLES_IDLE_WRITES`] writes.
     async fn note_titles(&self, batch: &Batch, ids: &mut HashMap<NodeRef, String>, ok: bool) {
         let mut caches = self.stored.lock().await;
         let titles = &mut caches.incidents;
-        let Some(cursor) = titles.cursor.as_mut().filter(|_| ok) else {
+        titles.idle_writes += 1;
+        let keep = ok && titles.idle_writes <= TITLES_IDLE_WRITES;
+        let Some(cursor) = titles.cursor.as_mut().filter(|_| keep) else {
             titles.clear();
             return;
         };
         cursor.writes += 1;
         for n in &batch.nodes {
             if let (NodeKind::Incident, Some(title)) = (n.node.kind, &n.label) {
-                let id = self.memo_id(ids, &n.node);
-                titles.set(&id, title);
+                match ids.get(&n.node) {
+                    Some(id) => titles.set(id, title),
+                    None => titles.set(&self.memo_id(ids, &n.node), title),
+                }
             }
         }
     }
@@ -1325,6 +1360,32 @@ impl KnowledgeGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn title_index_finds_the_incidents_whose_mention_words_hold_a_name() {
+        let mut t = IncidentTitles::default();
+        let a = format!("{:032x}", 1);
+        let b = format!("{:032x}", 2);
+        t.set(&a, "Checkout-API timeouts after deploy of Zürich-Gateway");
+        t.set(&b, "payments.db replica lag");
+        t.set("not-an-id", "checkout-api down");
+        for name in mention_words("Checkout-API timeouts after deploy of Zürich-Gateway") {
+            assert_eq!(
+                t.naming([name.as_str()].into_iter()),
+                vec![a.clone()],
+                "{name}"
+            );
+        }
+        assert_eq!(t.naming(["payments.db"].into_iter()), vec![b.clone()]);
+        assert_eq!(
+            t.naming(["checkout-api", "lag"].into_iter()),
+            [a.clone(), b]
+        );
+        assert!(t.naming(["checkout"].into_iter()).is_empty());
+        // A new title replaces the incident's words.
+        t.set(&a, "disk full");
+        assert!(t.naming(["checkout-api"].into_iter()).is_empty());
+    }
 
     #[test]
     fn node_domains_are_node_and_the_kind_name() {
