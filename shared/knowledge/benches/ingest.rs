@@ -5,7 +5,9 @@
 //! fresh schema dropped at the end) PostgreSQL.
 //!
 //! The streams are seeded synthetic records shaped like the connectors' output after
-//! anonymization (pseudonyms in place of people): Datadog log lines (signatures), Slack
+//! anonymization (pseudonyms in place of people): Datadog log lines (signatures; from 8 pods
+//! per service, replaced every 5000 lines, and, as the worst case, from a new host each line:
+//! hosts become Service nodes), Slack
 //! incident-channel threads of 8 messages, Jira issues with 4 comments each, and Datadog
 //! incidents (one new incident per record: the stream closest to the `graph` bench's
 //! records). Every batch carries new ids and later times, so the graph grows as it would.
@@ -157,6 +159,12 @@ const LOGS: &[&str] = &[
     "deploy of {svc} version v{v} started by {person}",
 ];
 
+/// Pods (hosts) per service in the log stream.
+const PODS: usize = 8;
+
+/// Log lines between two rollouts (every pod of every service replaced).
+const ROLLOUT: u64 = 5000;
+
 /// One stream's generator state: a seeded RNG, the next record number and the clock.
 struct Stream {
     rng: Rng,
@@ -224,13 +232,31 @@ impl Stream {
         self.next
     }
 
-    /// Datadog log lines.
+    /// Datadog log lines from the pods of each service: [`PODS`] per service, all replaced by
+    /// a rollout every [`ROLLOUT`] lines of the stream (hosts become Service nodes, so this is
+    /// how many the graph gains).
     fn log(&mut self) -> Value {
-        let svc = self.service();
+        let i = self.rng.below(self.services.len());
+        let (slot, rollout) = (self.rng.below(PODS), self.next / ROLLOUT);
+        let mut pod = Rng::new((rollout << 32) ^ (u64::try_from(i * PODS + slot).unwrap()));
+        let host = format!("{}-{}", self.services[i], pod.hex(5));
+        self.log_on(i, host)
+    }
+
+    /// Datadog log lines each from a host never seen before (a new Service node per line):
+    /// the worst case of the graph layer's per-batch work on new services.
+    fn log_new_host(&mut self) -> Value {
+        let i = self.rng.below(self.services.len());
+        let host = format!("{}-{}", self.services[i], self.rng.hex(5));
+        self.log_on(i, host)
+    }
+
+    /// A log line of service `i` from `host`.
+    fn log_on(&mut self, i: usize, host: String) -> Value {
+        let svc = self.services[i].clone();
         let template = self.rng.pick(LOGS);
         let text = self.fill(template, &svc);
         let id = self.id();
-        let host = format!("{svc}-{}", self.rng.hex(5));
         json!({"source": "datadog", "kind": "log", "id": format!("log-{id}"),
                "occurred_at": self.tick(2), "text": text,
                "attributes": {"service": svc, "host": host, "status": "error",
@@ -320,6 +346,7 @@ type MakeRecord = fn(&mut Stream) -> Value;
 /// The streams: name and record maker.
 const STREAMS: &[(&str, MakeRecord)] = &[
     ("datadog_logs", Stream::log),
+    ("datadog_logs_new_host_each", Stream::log_new_host),
     ("slack_threads", Stream::slack),
     ("jira_issues_comments", Stream::jira),
     ("datadog_incidents", Stream::incident),
