@@ -223,6 +223,47 @@ pub struct NodesSince {
     pub cursor: NodeCursor,
 }
 
+impl NodesSince {
+    /// The answer to a reader whose cursor's `nid` part is `after` (`None`: read everything),
+    /// from the tenant's counts and the rows read (columns `nid`, `id`, `key_ct`,
+    /// `label_ct`), as both backends' [`GraphStore::nodes_since`] build it.
+    pub(crate) fn from_rows<R>(
+        rows: &[R],
+        erasures: i64,
+        writes: i64,
+        after: Option<i64>,
+    ) -> Result<Self>
+    where
+        R: sqlx::Row,
+        &'static str: sqlx::ColumnIndex<R>,
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let mut cursor = NodeCursor {
+            erasures,
+            writes,
+            nid: after.unwrap_or(0),
+        };
+        let rows = rows
+            .iter()
+            .map(|r| {
+                cursor.nid = cursor.nid.max(r.try_get("nid")?);
+                Ok(NodeKeyRow {
+                    id: r.try_get("id")?,
+                    key_ct: r.try_get("key_ct")?,
+                    label_ct: r.try_get("label_ct")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            reset: after.is_none(),
+            rows,
+            cursor,
+        })
+    }
+}
+
 /// Persistent storage of tenant graphs. Implementations pass the same test suite
 /// (`tests/store_suite.rs`).
 #[async_trait]

@@ -40,8 +40,7 @@ use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
-    NodeKeyRow, NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
-    MAX_TERM_POSTINGS,
+    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -751,27 +750,7 @@ impl GraphStore for PostgresStore {
         qb.push(" ORDER BY nid");
         let rows = qb.build().fetch_all(&mut *tx).await?;
         tx.commit().await?;
-        let mut cursor = NodeCursor {
-            erasures,
-            writes,
-            nid: after.unwrap_or(0),
-        };
-        let rows = rows
-            .iter()
-            .map(|r| {
-                cursor.nid = cursor.nid.max(r.try_get("nid")?);
-                Ok(NodeKeyRow {
-                    id: r.try_get("id")?,
-                    key_ct: r.try_get("key_ct")?,
-                    label_ct: r.try_get("label_ct")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(NodesSince {
-            reset: after.is_none(),
-            rows,
-            cursor,
-        })
+        NodesSince::from_rows(&rows, erasures, writes, after)
     }
 
     async fn edges(&self, tenant: &TenantId, filter: &EdgeFilter) -> Result<Vec<EdgeRow>> {
