@@ -163,17 +163,13 @@ const TITLES_IDLE_WRITES: u32 = 32;
 /// FNV-1a over `bytes`, lower-cased as ASCII: the in-memory word hash of [`IncidentTitles`]
 /// (not keyed: it never leaves the process and only narrows a lookup).
 fn word_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::signature::hash::fnv1a64_of(bytes.iter().map(u8::to_ascii_lowercase))
 }
 
 /// The distinct [`mention_words`] of `text` as [`word_hash`]es, sorted, allocating only for
 /// words with non-ASCII letters (lower-cased as [`str::to_lowercase`] does).
 fn mention_word_hashes(text: &str) -> Box<[u64]> {
-    let mut out: Vec<u64> = text
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
-        .filter(|w| !w.is_empty())
+    let mut out: Vec<u64> = mention_word_slices(text)
         .map(|w| {
             if w.is_ascii() {
                 word_hash(w.as_bytes())
@@ -306,10 +302,13 @@ fn erase_tokens(text: &str, tokens: &[&str]) -> Option<String> {
 
 /// Lowercase words of a title that can name a service (as extraction splits them).
 fn mention_words(text: &str) -> BTreeSet<String> {
+    mention_word_slices(text).map(str::to_lowercase).collect()
+}
+
+/// The words of `text` as written: runs of letters, digits, `-`, `_` and `.`.
+fn mention_word_slices(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
 }
 
 /// `general` covers `specific`: as many words, each equal or a wildcard in `general`.

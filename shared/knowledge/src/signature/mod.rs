@@ -4,7 +4,7 @@
 //! single word position are grouped once that position has shown several distinct values,
 //! provided enough of the template stays constant. See [`SignatureMiner`].
 
-mod hash;
+pub(crate) mod hash;
 pub mod mask;
 mod miner;
 
