@@ -1,4 +1,4 @@
-//! Migrations of stored graphs: a graph written by an older binary (SQLite schemas 1 and 8,
+//! Migrations of stored graphs: a graph written by an older binary (SQLite schemas 1, 8 and 9,
 //! PostgreSQL schemas 1, 3, 6 and 8) is refused without migrating (`SchemaTooOld`) and migrated to the
 //! current schema with every row kept, readable and, on PostgreSQL, under row-level security.
 //! PostgreSQL tests need `BACCA_TEST_POSTGRES_URL` (see `store_suite.rs`).
@@ -523,49 +523,7 @@ async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
     let tenant = TenantId::new("alpha").unwrap();
     let (expected, rows) = fixture_rows(&tenant).await;
     let pool = support::sqlite_alpha_at_version(dir.path(), 8).await;
-    let us = |t: DateTime<Utc>| t.timestamp_micros();
-    let mut nids = std::collections::HashMap::new();
-    for n in &rows.nodes {
-        let nid: i64 = sqlx::query_scalar(
-            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
-             VALUES (?, 'alpha', ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
-        )
-        .bind(hex::decode(&n.id).unwrap())
-        .bind(n.kind.as_str())
-        .bind(&n.key_ct)
-        .bind(&n.label_ct)
-        .bind(n.attrs.to_string())
-        .bind(serde_json::to_string(&n.sources).unwrap())
-        .bind(us(n.first_seen))
-        .bind(us(n.last_seen))
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        nids.insert(n.id.clone(), nid);
-    }
-    for e in &rows.edges {
-        sqlx::query(
-            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
-             VALUES (?, ?, ?, 'alpha', ?, ?, ?)",
-        )
-        .bind(nids[&e.src])
-        .bind(e.kind.as_str())
-        .bind(nids[&e.dst])
-        .bind(serde_json::to_string(&e.sources).unwrap())
-        .bind(us(e.first_seen))
-        .bind(us(e.last_seen))
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
-    for t in &rows.terms {
-        sqlx::query("INSERT INTO node_terms (term, nid) VALUES (?, ?)")
-            .bind(t.term)
-            .bind(nids[&rows.nodes[t.node].id])
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    insert_blob_id_rows(&pool, &rows).await;
     pool.close().await;
 
     support::assert_sqlite_too_old(dir.path(), &tenant, 8).await;
@@ -602,4 +560,154 @@ async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
         .unwrap();
     assert_eq!(counts.nodes_deleted, 1);
     assert_eq!(erasures().await, 1);
+}
+
+/// Inserts `rows` into tenant `alpha`'s SQLite file as the binaries of schemas 8 and 9 wrote
+/// them (blob ids, nids from `AUTOINCREMENT`, one `node_terms` row per term); returns the nids
+/// by node id.
+async fn insert_blob_id_rows(
+    pool: &sqlx::SqlitePool,
+    rows: &RowBatch,
+) -> std::collections::HashMap<String, i64> {
+    let us = |t: DateTime<Utc>| t.timestamp_micros();
+    let mut nids = std::collections::HashMap::new();
+    for n in &rows.nodes {
+        let nid: i64 = sqlx::query_scalar(
+            "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen) \
+             VALUES (?, 'alpha', ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
+        )
+        .bind(hex::decode(&n.id).unwrap())
+        .bind(n.kind.as_str())
+        .bind(&n.key_ct)
+        .bind(&n.label_ct)
+        .bind(n.attrs.to_string())
+        .bind(serde_json::to_string(&n.sources).unwrap())
+        .bind(us(n.first_seen))
+        .bind(us(n.last_seen))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        nids.insert(n.id.clone(), nid);
+    }
+    for e in &rows.edges {
+        sqlx::query(
+            "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, last_seen) \
+             VALUES (?, ?, ?, 'alpha', ?, ?, ?)",
+        )
+        .bind(nids[&e.src])
+        .bind(e.kind.as_str())
+        .bind(nids[&e.dst])
+        .bind(serde_json::to_string(&e.sources).unwrap())
+        .bind(us(e.first_seen))
+        .bind(us(e.last_seen))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    for t in &rows.terms {
+        sqlx::query("INSERT INTO node_terms (term, nid) VALUES (?, ?)")
+            .bind(t.term)
+            .bind(nids[&rows.nodes[t.node].id])
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    nids
+}
+
+/// A SQLite file at schema 9 (one `node_terms` row per term, indexed by node) is migrated to
+/// term lists in node rows (10): each node's list holds its terms in order, the term rows stay,
+/// the by-node index is gone; `similar` still ranks the incident first, replaying the fixture
+/// changes nothing, and erasure removes a deleted node's term rows.
+#[tokio::test]
+async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new("alpha").unwrap();
+    let (expected, rows) = fixture_rows(&tenant).await;
+    let pool = support::sqlite_alpha_at_version(dir.path(), 9).await;
+    let nids = insert_blob_id_rows(&pool, &rows).await;
+    let mut want: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for t in &rows.terms {
+        want.entry(nids[&rows.nodes[t.node].id])
+            .or_default()
+            .insert(t.term);
+    }
+    pool.close().await;
+
+    support::assert_sqlite_too_old(dir.path(), &tenant, 9).await;
+
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let migrated = KnowledgeGraph::new(store, cipher(), tenant.clone());
+    let mut got = migrated.export().await.unwrap();
+    assert_eq!(got.schema_version, expected.schema_version);
+    got.schema_version = expected.schema_version;
+    assert_eq!(got, expected);
+    let check = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
+    )
+    .await
+    .unwrap();
+    let lists = || async {
+        let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as("SELECT nid, terms FROM nodes")
+            .fetch_all(&check)
+            .await
+            .unwrap();
+        rows.into_iter()
+            .filter_map(|(nid, list)| {
+                let list = list?;
+                assert_eq!(list.len() % 8, 0);
+                let terms: Vec<i64> = list
+                    .chunks(8)
+                    .map(|c| i64::from_be_bytes(c.try_into().unwrap()))
+                    .collect();
+                assert!(
+                    terms.windows(2).all(|w| w[0] < w[1]),
+                    "ascending, no repeats"
+                );
+                Some((nid, terms.into_iter().collect::<BTreeSet<i64>>()))
+            })
+            .collect::<BTreeMap<i64, BTreeSet<i64>>>()
+    };
+    assert_eq!(lists().await, want);
+    let term_rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM node_terms")
+            .fetch_one(&check)
+            .await
+            .unwrap()
+    };
+    let count = i64::try_from(want.values().map(BTreeSet::len).sum::<usize>()).unwrap();
+    assert_eq!(term_rows().await, count);
+    let by_node: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'node_terms_by_node'")
+            .fetch_optional(&check)
+            .await
+            .unwrap();
+    assert_eq!(by_node, None);
+    let hits = migrated
+        .similar(
+            "checkout: connection pool exhausted for db payments-7 after 3000 ms",
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
+    migrated.upsert(&fixture()).await.unwrap();
+    assert_eq!(migrated.export().await.unwrap(), expected);
+    assert_eq!(lists().await, want, "a replay adds no term");
+    assert_eq!(term_rows().await, count);
+    let counts = migrated
+        .erase_subject(&tenant, &["person_7f3a".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(counts.nodes_deleted, 1);
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM node_terms t WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.nid = t.nid)",
+    )
+    .fetch_one(&check)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "no term row outlives its node");
+    let listed: usize = lists().await.values().map(BTreeSet::len).sum();
+    assert_eq!(i64::try_from(listed).unwrap(), term_rows().await);
 }

@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -59,6 +59,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         9,
         "node cursors: the tenant's erasure and write counts",
         include_str!("../../migrations/sqlite/0009_node_cursors.sql"),
+    ),
+    (
+        10,
+        "term lists in node rows, no by-node term index",
+        include_str!("../../migrations/sqlite/0010_node_term_lists.sql"),
     ),
 ];
 
@@ -108,6 +113,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "node cursors: tenants.erasures and writes, nodes_by_kind ending with nid",
         include_str!("../../migrations/postgres/0009_node_cursors.sql"),
+    ),
+    (
+        10,
+        "SQLite term lists in node rows (no change)",
+        include_str!("../../migrations/postgres/0010_sqlite_node_term_lists.sql"),
     ),
 ];
 

@@ -27,6 +27,7 @@ use crate::{Error, Result};
 
 mod checkpoint;
 mod ids;
+mod terms;
 
 use checkpoint::Checkpointer;
 use ids::{refresh, refresh_rusqlite, IdHash, SharedDirectory, StoredId};
@@ -325,7 +326,8 @@ impl SourcesJson {
 /// Insert of a new node (its id is in no stored row: see [`ids`]); erasure's.
 const NODE_INSERT: &str = "INSERT INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, \
      sources, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-/// Merge of a node into its stored row (the rule of [`NODE_CONFLICT`]).
+/// Merge of a node into its stored row: label replaced when given, attributes patched,
+/// sources union, times widen, the term list ([`terms`]) replaced when given.
 const NODE_MERGE: &str = "UPDATE nodes SET \
      label_ct = COALESCE(?2, label_ct), \
      attrs = json_patch(attrs, ?3), \
@@ -333,7 +335,8 @@ const NODE_MERGE: &str = "UPDATE nodes SET \
                (SELECT json_group_array(value) FROM (SELECT value FROM json_each(sources) \
                 UNION SELECT value FROM json_each(?4) ORDER BY 1)) END, \
      first_seen = MIN(first_seen, ?5), \
-     last_seen = MAX(last_seen, ?6) \
+     last_seen = MAX(last_seen, ?6), \
+     terms = COALESCE(?7, terms) \
      WHERE nid = ?1";
 /// New nodes per execution of the multi-row node insert (eight parameters each, and the
 /// tenant). One statement per node paid, besides its start and end, `AUTOINCREMENT`'s
@@ -348,14 +351,14 @@ const NODE_ROWS: usize = 64;
 /// multi-row statement.
 fn node_insert_sql(rows: usize, shared: bool) -> String {
     use Param::{Own, Shared};
-    let (attrs, sources, first, last) = if shared {
-        (Shared(2), Shared(3), Own(4), Own(5))
+    let (attrs, sources, first, last, terms) = if shared {
+        (Shared(2), Shared(3), Own(4), Own(5), Own(6))
     } else {
-        (Own(4), Own(5), Own(6), Own(7))
+        (Own(4), Own(5), Own(6), Own(7), Own(8))
     };
     numbered_rows_sql(
         "INSERT OR ROLLBACK INTO nodes (id, tenant_id, kind, key_ct, label_ct, attrs, sources, \
-         first_seen, last_seen) VALUES ",
+         first_seen, last_seen, terms) VALUES ",
         &[
             Own(0),
             Shared(1),
@@ -366,6 +369,7 @@ fn node_insert_sql(rows: usize, shared: bool) -> String {
             sources,
             first,
             last,
+            terms,
         ],
         rows,
     )
@@ -454,6 +458,8 @@ struct NodeParams<'a> {
     sources: usize,
     first_seen: i64,
     last_seen: i64,
+    /// The stored form of its term list ([`terms::encode`]).
+    terms: Option<Vec<u8>>,
 }
 
 impl NodeParams<'_> {
@@ -476,7 +482,11 @@ impl NodeParams<'_> {
                 sources.json(self.sources),
             ]);
         }
-        values.extend_from_slice(&[&self.first_seen as &dyn rusqlite::ToSql, &self.last_seen]);
+        values.extend_from_slice(&[
+            &self.first_seen as &dyn rusqlite::ToSql,
+            &self.last_seen,
+            &self.terms,
+        ]);
     }
 }
 
@@ -568,7 +578,7 @@ fn upsert_rows(
     t: &str,
     batch: &RowBatch,
 ) -> Result<()> {
-    use rusqlite::params;
+    use rusqlite::{params, OptionalExtension};
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(write_err)?;
@@ -584,33 +594,63 @@ fn upsert_rows(
         HashMap::with_capacity_and_hasher(batch.nodes.len() + 64, IdHash::default());
     let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
-    // The nid of each node of the batch, by its index (for its term rows).
-    let mut node_nids: Vec<i64> = vec![0; batch.nodes.len()];
+    let by_node = terms::BatchTerms::new(batch)?;
+    // The term rows to write, (term, nid): a new node's every term, a stored node's terms
+    // that its list lacks.
+    let mut term_rows: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
     {
         let known = dir.read();
-        // A node the directory knows is merged into its row (a rowid update); a node it does
-        // not know, or whose row was deleted since (erasure: the merge changes no row), is
-        // inserted, at the end of the rowid order.
+        // A node the directory knows is merged into its row (a rowid update; with terms, after
+        // a read of its list by rowid); a node it does not know, or whose row was deleted
+        // since (erasure: no row to read or merge into), is inserted, at the end of the rowid
+        // order.
         let mut merge = tx.prepare_cached(NODE_MERGE).map_err(write_err)?;
+        let mut stored_terms = tx
+            .prepare_cached("SELECT terms FROM nodes WHERE nid = ?1")
+            .map_err(write_err)?;
         let mut new: Vec<NodeParams<'_>> = Vec::new();
         for (index, n) in batch.nodes.iter().enumerate() {
             let attrs = attrs_json(&n.attrs);
             let id = StoredId::of(&n.id);
+            let mine = by_node.of(index);
             if let Some(nid) = known.get(&id) {
-                let merged = merge
-                    .execute(params![
-                        nid,
-                        n.label_ct,
-                        attrs,
-                        sources.get(&n.sources),
-                        micros(n.first_seen),
-                        micros(n.last_seen),
-                    ])
-                    .map_err(write_err)?;
-                if merged == 1 {
-                    nids.insert(&n.id, nid);
-                    node_nids[index] = nid;
-                    continue;
+                // The terms this merge adds, and the new list (`None`: unchanged); `None` when
+                // the row is gone.
+                let added = if mine.is_empty() {
+                    Some((Vec::new(), None))
+                } else {
+                    let stored: Option<Option<Vec<u8>>> = stored_terms
+                        .query_row([nid], |r| r.get(0))
+                        .optional()
+                        .map_err(write_err)?;
+                    match stored {
+                        Some(list) => {
+                            let had = terms::decode(list.as_deref())?;
+                            let added = terms::difference(mine, &had);
+                            let list = (!added.is_empty())
+                                .then(|| terms::encode(&terms::union(&had, &added)));
+                            Some((added, list.flatten()))
+                        }
+                        None => None,
+                    }
+                };
+                if let Some((added, list)) = added {
+                    let merged = merge
+                        .execute(params![
+                            nid,
+                            n.label_ct,
+                            attrs,
+                            sources.get(&n.sources),
+                            micros(n.first_seen),
+                            micros(n.last_seen),
+                            list,
+                        ])
+                        .map_err(write_err)?;
+                    if merged == 1 {
+                        nids.insert(&n.id, nid);
+                        term_rows.extend(added.into_iter().map(|term| (term, nid)));
+                        continue;
+                    }
                 }
             }
             new.push(NodeParams {
@@ -622,6 +662,7 @@ fn upsert_rows(
                 sources: sources.index(&n.sources),
                 first_seen: micros(n.first_seen),
                 last_seen: micros(n.last_seen),
+                terms: terms::encode(mine),
             });
         }
         let first = insert_nodes(&tx, t, &new, &sources)?;
@@ -629,7 +670,7 @@ fn upsert_rows(
         for (p, nid) in new.into_iter().zip(first..) {
             let row: &NodeRow = p.row;
             nids.insert(&row.id, nid);
-            node_nids[p.index] = nid;
+            term_rows.extend(by_node.of(p.index).iter().map(|&term| (term, nid)));
             inserted.push((nid, p.id));
         }
         // Edge ends outside the batch (services, signatures): the directory's nid, once its
@@ -651,33 +692,24 @@ fn upsert_rows(
         }
     }
     {
-        // Term rows as (nid, term), sorted, without repeats: the key order of
-        // node_terms_by_node, where the new nodes' rows are appended at the end, which SQLite
-        // finds without a search from the root while a statement's cursor stays on the last
-        // page. The primary key (term, nid) takes them at one place per term either way.
-        let mut terms: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
-        for row in &batch.terms {
-            let nid = node_nids.get(row.node).copied().ok_or_else(|| {
-                Error::InvalidRecord("term refers to no node of the batch".into())
-            })?;
-            terms.push((nid, row.term));
-        }
-        terms.sort_unstable();
-        terms.dedup();
-        let mut chunks = terms.chunks_exact(TERM_ROWS);
+        // Term rows in the primary key's order (term, nid), without repeats (a node of the
+        // batch given twice).
+        term_rows.sort_unstable();
+        term_rows.dedup();
+        let mut chunks = term_rows.chunks_exact(TERM_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
                 .prepare_cached(&term_insert_sql(TERM_ROWS))
                 .map_err(write_err)?;
             for chunk in &mut chunks {
                 many.execute(rusqlite::params_from_iter(
-                    chunk.iter().flat_map(|(nid, term)| [*term, *nid]),
+                    chunk.iter().flat_map(|(term, nid)| [*term, *nid]),
                 ))
                 .map_err(write_err)?;
             }
         }
         let mut one = tx.prepare_cached(&term_insert_sql(1)).map_err(write_err)?;
-        for (nid, term) in chunks.remainder() {
+        for (term, nid) in chunks.remainder() {
             one.execute(params![term, nid]).map_err(write_err)?;
         }
     }
@@ -935,32 +967,9 @@ async fn merge_node(tx: &mut Transaction<'_, Sqlite>, nid: i64, n: &NodeRow) -> 
         .bind(json_list(&n.sources))
         .bind(micros(n.first_seen))
         .bind(micros(n.last_seen))
+        .bind(None::<Vec<u8>>)
         .execute(&mut **tx)
         .await?;
-    Ok(())
-}
-
-/// Adds term rows to a node, first removing its old ones when `clear`.
-async fn replace_terms(
-    tx: &mut Transaction<'_, Sqlite>,
-    nid: i64,
-    terms: &[i64],
-    clear: bool,
-) -> Result<()> {
-    if clear {
-        sqlx::query("DELETE FROM node_terms WHERE nid = ?")
-            .bind(nid)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for chunk in terms.chunks(TERM_CHUNK) {
-        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (term, nid) ");
-        qb.push_values(chunk, |mut b, term| {
-            b.push_bind(*term).push_bind(nid);
-        });
-        qb.push(" ON CONFLICT DO NOTHING");
-        qb.build().execute(&mut **tx).await?;
-    }
     Ok(())
 }
 
@@ -1179,7 +1188,7 @@ impl GraphStore for SqliteStore {
         qb.push_bind(limit);
         qb.push(format!(
             ") SELECT {} AS id, s, v, m, \
-             (SELECT COUNT(*) FROM node_terms x WHERE x.nid = top.nid) AS total \
+             IFNULL(length(n.terms), 0) / 8 AS total \
              FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
             id_text("n.id")
         ));
@@ -1217,7 +1226,7 @@ impl GraphStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            replace_terms(&mut tx, nid, &[], true).await?;
+            terms::replace(&mut tx, nid, &[], true).await?;
             counts.nodes_deleted += sqlx::query("DELETE FROM nodes WHERE nid = ?")
                 .bind(nid)
                 .execute(&mut *tx)
@@ -1265,7 +1274,7 @@ impl GraphStore for SqliteStore {
                     .bind(old)
                     .execute(&mut *tx)
                     .await?;
-                replace_terms(&mut tx, old, &[], true).await?;
+                terms::replace(&mut tx, old, &[], true).await?;
                 sqlx::query("DELETE FROM nodes WHERE nid = ?")
                     .bind(old)
                     .execute(&mut *tx)
@@ -1274,7 +1283,7 @@ impl GraphStore for SqliteStore {
                 new
             };
             // A node moved onto an existing one keeps that node's terms and adds its own.
-            replace_terms(&mut tx, new, &rw.terms, new == old).await?;
+            terms::replace(&mut tx, new, &rw.terms, new == old).await?;
             counts.labels_rewritten += 1;
         }
         // Readers' node cursors ([`GraphStore::nodes_since`]) are void from this commit on.
@@ -1307,11 +1316,11 @@ mod tests {
         );
         assert_eq!(
             values(node_insert_sql(2, true)),
-            "(?4, ?1, ?5, ?6, ?7, ?2, ?3, ?8, ?9), (?10, ?1, ?11, ?12, ?13, ?2, ?3, ?14, ?15)"
+            "(?4, ?1, ?5, ?6, ?7, ?2, ?3, ?8, ?9, ?10), (?11, ?1, ?12, ?13, ?14, ?2, ?3, ?15, ?16, ?17)"
         );
         assert_eq!(
             values(node_insert_sql(1, false)),
-            "(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            "(?2, ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         );
     }
 }

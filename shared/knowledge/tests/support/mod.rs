@@ -230,7 +230,7 @@ pub async fn fixture_rows(tenant: &TenantId) -> (Export, RowBatch) {
 }
 
 /// SQLite migrations, oldest first, under their file names.
-const SQLITE_MIGRATIONS: [&str; 8] = [
+const SQLITE_MIGRATIONS: [&str; 9] = [
     "0001_graph.sql",
     "0002_integer_keys.sql",
     "0003_edge_row_locks.sql",
@@ -239,6 +239,7 @@ const SQLITE_MIGRATIONS: [&str; 8] = [
     "0006_node_updates_in_place.sql",
     "0007_term_arrays.sql",
     "0008_id_directory.sql",
+    "0009_node_cursors.sql",
 ];
 
 /// `<dir>/alpha.sqlite` holding the first `version` SQLite migrations, as a binary of that
