@@ -57,9 +57,9 @@ impl std::fmt::Debug for Directory {
 pub(crate) struct DirectoryMatcher {
     ac: Option<AhoCorasick>,
     types: Vec<EntityType>,
-    /// Hashes of the ASCII-lowercased first three bytes of every pattern (a 128 Ki-bit set;
-    /// every pattern has at least three bytes): a word start whose trigram is absent cannot
-    /// start a match, so the automaton only runs where one can.
+    /// Hashes of the first three bytes of every pattern, folded as [`trigram`] says (a 128
+    /// Ki-bit set; every pattern has at least three bytes): a word start whose trigram is
+    /// absent cannot start a match, so the automaton only runs where one can.
     trigrams: Vec<u64>,
     /// Every pattern starts with a word byte (otherwise: scan the whole text).
     word_start_only: bool,
@@ -68,11 +68,12 @@ pub(crate) struct DirectoryMatcher {
 /// Bits in the trigram set.
 const TRIGRAM_BITS: u32 = 17;
 
-/// Where the ASCII-lowercased bytes `a`, `b`, `c` fall in the trigram set.
+/// Where the bytes `a`, `b`, `c` fall in the trigram set, each with its bit `0x20` set: that
+/// lower-cases ASCII letters and folds some other pairs of bytes together (`@` and `` ` ``),
+/// a coarser fold than the automaton's ASCII case-insensitivity, so the trigram of a match is
+/// always that of its pattern (one OR instead of a lower-casing per byte).
 fn trigram(a: u8, b: u8, c: u8) -> usize {
-    let k = u32::from(a.to_ascii_lowercase()) << 16
-        | u32::from(b.to_ascii_lowercase()) << 8
-        | u32::from(c.to_ascii_lowercase());
+    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
     (k.wrapping_mul(0x9E37_79B1) >> (32 - TRIGRAM_BITS)) as usize
 }
 

@@ -627,7 +627,14 @@ fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Optio
     {
         return None;
     }
-    let cues = cues_before(&window_before(bytes, c.start, 40));
+    // every cue bit is read only for a cluster of one group (`is_ssn`, the licence branch
+    // below, and `is_phone`, where a cluster of two or more groups is formatted): the
+    // context window is searched only for those
+    let cues = if c.groups.len() == 1 {
+        cues_before(&window_before(bytes, c.start, 40))
+    } else {
+        0
+    };
     if prefix && !(c.plus || c.paren) {
         // a cut cluster may only be a card or an SSN: phones inside longer numbers are noise
         let t = if is_card(c) {
