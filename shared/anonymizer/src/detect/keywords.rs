@@ -138,6 +138,29 @@ pub(crate) struct Keywords {
     present: u8,
 }
 
+/// [`KEY_CLASS`] of a byte that is no key byte (`is_key_byte`).
+const NOT_KEY: u8 = 0;
+/// [`KEY_CLASS`] of a key byte that is no ASCII letter.
+const KEY_OTHER: u8 = 1;
+/// [`KEY_CLASS`] of an ASCII letter (a key byte).
+const KEY_LETTER: u8 = 2;
+
+/// [`NOT_KEY`], [`KEY_OTHER`] or [`KEY_LETTER`] of every byte, as a table.
+const KEY_CLASS: [u8; 256] = {
+    let mut t = [NOT_KEY; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            t[b] = KEY_LETTER;
+        } else if is_key_byte(c) {
+            t[b] = KEY_OTHER;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Bytes that continue a word (`super::is_word_byte`) and bytes after which a keyword can
 /// matter (digits, `=`, `:`), as tables.
 const WORD: [bool; 256] = {
@@ -241,14 +264,20 @@ fn regions(
         if q > 0 && matches!(bytes.get(q - 1), Some(b'"' | b'\'')) {
             q -= 1;
         }
+        // back over the key bytes, noting whether one is a letter (one table look-up each)
         let mut ks = q;
-        while ks > 0 && bytes.get(ks - 1).is_some_and(|&b| is_key_byte(b)) {
+        let mut letter = false;
+        while let Some(&b) = ks.checked_sub(1).and_then(|k| bytes.get(k)) {
+            let class = KEY_CLASS[usize::from(b)];
+            if class == NOT_KEY {
+                break;
+            }
+            letter |= class == KEY_LETTER;
             ks -= 1;
         }
         // every credential and identity key ends in a letter or holds one, which is a key
         // byte: a key of digits only (`18:01:47`) can hold neither
-        let key = bytes.get(ks..q).unwrap_or_default();
-        if key.iter().any(u8::is_ascii_alphabetic) {
+        if letter {
             let identity = match (
                 q.checked_sub(2).and_then(|k| bytes.get(k)),
                 q.checked_sub(1).and_then(|k| bytes.get(k)),
@@ -683,6 +712,20 @@ mod tests {
         }
         assert!(acted > 500, "{acted}");
         assert!(a.max_len >= "incident commander".len());
+    }
+
+    #[test]
+    fn key_class_table_matches_the_key_byte_classes() {
+        for b in 0..=255u8 {
+            let want = if !is_key_byte(b) {
+                NOT_KEY
+            } else if b.is_ascii_alphabetic() {
+                KEY_LETTER
+            } else {
+                KEY_OTHER
+            };
+            assert_eq!(KEY_CLASS[usize::from(b)], want, "{b}");
+        }
     }
 
     #[test]

@@ -751,16 +751,18 @@ fn mod97(chars: &[u8]) -> bool {
     rem == 1
 }
 
-/// IBANs, compact or grouped by spaces, any case.
-pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
+/// IBANs, compact or grouped by spaces, any case. `each` is called with every word start, in
+/// order (a later detector's filter, run in the same pass over the word starts).
+pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>, mut each: impl FnMut(usize)) {
     let bytes = text.as_bytes();
     let mut after = 0usize;
     for &i in kw.word_starts() {
+        each(i);
         if i < after {
             continue;
         }
         let Some(w) = bytes.get(i..i + 4) else {
-            break;
+            continue;
         };
         // a letter first (digit starts fail), then a digit third (most words fail)
         if !(w[0].is_ascii_alphabetic()
@@ -805,7 +807,7 @@ mod tests {
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
         let kw = Keywords::scan(t);
-        ibans(t, &kw, &mut v);
+        ibans(t, &kw, &mut v, |_| {});
         let ib = v.clone();
         find(t, &kw, &ib, &mut v);
         let v = crate::span::resolve(v);
