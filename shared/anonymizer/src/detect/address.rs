@@ -159,6 +159,48 @@ const ENDINGS: &[&str] = &[
     "ská", "ova", "ovo", "ego", "street", "road",
 ];
 
+/// Per byte length (below 16), the low six bits of the first bytes of the words of a list,
+/// one bit each: a word whose entry lacks its first byte's bit is not in the list.
+type WordIndex = [u64; 16];
+
+/// The [`WordIndex`] of `list`.
+const fn word_index(list: &[&str]) -> WordIndex {
+    let mut t = [0u64; 16];
+    let mut k = 0;
+    while k < list.len() {
+        let w = list[k].as_bytes();
+        if w.len() < 16 {
+            t[w.len()] |= 1 << (w[0] & 63);
+        } else {
+            // longer words are always looked up
+            let mut l = 0;
+            while l < 16 {
+                t[l] = u64::MAX;
+                l += 1;
+            }
+        }
+        k += 1;
+    }
+    t
+}
+
+/// [`word_index`] of [`SUFFIXES`].
+const SUFFIX_INDEX: WordIndex = word_index(SUFFIXES);
+/// [`word_index`] of [`PREFIXES`].
+const PREFIX_INDEX: WordIndex = word_index(PREFIXES);
+
+/// Whether `w` is in `list`, whose [`word_index`] is `index` (most words are rejected by the
+/// index without a comparison).
+fn listed(index: &WordIndex, list: &[&str], w: &str) -> bool {
+    let b = w.as_bytes();
+    let possible = match (b.first(), index.get(b.len())) {
+        (Some(&f), Some(bits)) => bits & (1 << (f & 63)) != 0,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    possible && list.contains(&w)
+}
+
 /// Unit and box words (followed by a number).
 pub(crate) const UNITS: &[&str] = &[
     "suite ",
@@ -201,6 +243,18 @@ impl std::ops::Deref for NextWords {
     }
 }
 
+/// Bytes that end a word of [`next_words`]: ASCII whitespace, `,`, `;`, `(`, `)`, `"`.
+const WORD_END: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_whitespace() || matches!(c, b',' | b';' | b'(' | b')' | b'"');
+        b += 1;
+    }
+    t
+};
+
 /// Words (letters, `.`, `'`) of a line starting at `i`, up to `n` (at most
 /// [`NEXT_WORDS_MAX`]) of them: (start, end) pairs.
 fn next_words(text: &str, mut i: usize, n: usize) -> NextWords {
@@ -215,10 +269,7 @@ fn next_words(text: &str, mut i: usize, n: usize) -> NextWords {
             i += 1;
         }
         let s = i;
-        while i < bytes.len()
-            && !bytes[i].is_ascii_whitespace()
-            && !matches!(bytes[i], b',' | b';' | b'(' | b')' | b'"')
-        {
+        while i < bytes.len() && !WORD_END[usize::from(bytes[i])] {
             i += 1;
         }
         if i == s {
@@ -302,7 +353,7 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
             return Some(ws[k + pos].1);
         }
     }
-    if PREFIXES.contains(&wt) && ws.len() > k + 1 {
+    if listed(&PREFIX_INDEX, PREFIXES, wt) && ws.len() > k + 1 {
         // the street name after the prefix: up to the end of the line
         return Some(line_end(text, ws.get(k + 1)?.1));
     }
@@ -316,7 +367,7 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
     for (idx, &(a, b)) in ws.iter().enumerate().skip(k) {
         let w = lower_word(text, a, b);
         let wt = w.trim_end_matches('.');
-        if idx > k && SUFFIXES.contains(&wt) {
+        if idx > k && listed(&SUFFIX_INDEX, SUFFIXES, wt) {
             // the words between the number and the suffix must look like a name
             let named = ws[k..idx].iter().all(|&(x, y)| {
                 text.get(x..y).is_some_and(|t| {
@@ -691,6 +742,31 @@ mod tests {
         find(t, &Keywords::scan(t), &mut v);
         let v = crate::span::resolve(v);
         v.iter().map(|s| t[s.start..s.end].to_string()).collect()
+    }
+
+    #[test]
+    fn word_index_keeps_every_listed_word() {
+        for (index, list) in [(&SUFFIX_INDEX, SUFFIXES), (&PREFIX_INDEX, PREFIXES)] {
+            for w in list {
+                assert!(listed(index, list, w), "{w}");
+            }
+            for w in [
+                "",
+                "x",
+                "streets",
+                "Street",
+                "main",
+                "avenue.",
+                "rua",
+                "ul",
+                "p.o",
+                "boulevard",
+                "crescentx",
+                "averylongwordthatisnotlisted",
+            ] {
+                assert_eq!(listed(index, list, w), list.contains(&w), "{w}");
+            }
+        }
     }
 
     #[test]

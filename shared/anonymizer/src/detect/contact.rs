@@ -181,6 +181,11 @@ pub(crate) fn ips(text: &str, marks: &[usize], keep_private: bool, out: &mut Vec
         while s > 0 && is_v6(bytes[s - 1]) {
             s -= 1;
         }
+        // glued on the left (`sha256:`, `T21:39`): rejected before the walk to the right (a
+        // `:` later in the same run walks back to the same start and is rejected the same)
+        if before(bytes, s).is_some_and(|b| is_word_byte(b) || b == b'-') {
+            continue;
+        }
         let mut e = c;
         while e < bytes.len() && is_v6(bytes[e]) {
             e += 1;
@@ -189,9 +194,7 @@ pub(crate) fn ips(text: &str, marks: &[usize], keep_private: bool, out: &mut Vec
         while e > s && matches!(bytes[e - 1], b'.' | b':') && !bytes[..e].ends_with(b"::") {
             e -= 1;
         }
-        if before(bytes, s).is_some_and(|b| is_word_byte(b) || b == b'-')
-            || bytes.get(e).is_some_and(|&b| is_word_byte(b))
-        {
+        if bytes.get(e).is_some_and(|&b| is_word_byte(b)) {
             continue;
         }
         let cand = &bytes[s..e];

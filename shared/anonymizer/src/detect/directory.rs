@@ -4,6 +4,7 @@
 use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
 use super::keywords::Keywords;
 use super::lexicon::Lexicon;
 use super::{before, is_word_byte};
@@ -57,9 +58,9 @@ impl std::fmt::Debug for Directory {
 pub(crate) struct DirectoryMatcher {
     ac: Option<AhoCorasick>,
     types: Vec<EntityType>,
-    /// Hashes of the ASCII-lowercased first three bytes of every pattern (a 128 Ki-bit set;
-    /// every pattern has at least three bytes): a word start whose trigram is absent cannot
-    /// start a match, so the automaton only runs where one can.
+    /// Hashes of the first three bytes of every pattern, folded as [`trigram`] says (a 128
+    /// Ki-bit set; every pattern has at least three bytes): a word start whose trigram is
+    /// absent cannot start a match, so the automaton only runs where one can.
     trigrams: Vec<u64>,
     /// Every pattern starts with a word byte (otherwise: scan the whole text).
     word_start_only: bool,
@@ -68,11 +69,12 @@ pub(crate) struct DirectoryMatcher {
 /// Bits in the trigram set.
 const TRIGRAM_BITS: u32 = 17;
 
-/// Where the ASCII-lowercased bytes `a`, `b`, `c` fall in the trigram set.
+/// Where the bytes `a`, `b`, `c` fall in the trigram set, each with its bit `0x20` set: that
+/// lower-cases ASCII letters and folds some other pairs of bytes together (`@` and `` ` ``),
+/// a coarser fold than the automaton's ASCII case-insensitivity, so the trigram of a match is
+/// always that of its pattern (one OR instead of a lower-casing per byte).
 fn trigram(a: u8, b: u8, c: u8) -> usize {
-    let k = u32::from(a.to_ascii_lowercase()) << 16
-        | u32::from(b.to_ascii_lowercase()) << 8
-        | u32::from(c.to_ascii_lowercase());
+    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
     (k.wrapping_mul(0x9E37_79B1) >> (32 - TRIGRAM_BITS)) as usize
 }
 
@@ -158,7 +160,46 @@ impl DirectoryMatcher {
     /// Directory entries in `text`: whole words only (patterns start with a letter, digit or
     /// `_` since they are names, handles, e-mails and ids at least 3 characters long, so
     /// every match starts at a word start).
+    #[cfg(test)]
     pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
+        let mut starts = Vec::new();
+        if self.at_word_starts() {
+            let bytes = text.as_bytes();
+            starts.extend(
+                kw.word_starts()
+                    .iter()
+                    .copied()
+                    .filter(|&s| self.may_start(bytes, s)),
+            );
+        }
+        self.find_from(text, &starts, out);
+    }
+
+    /// Whether the entries are looked for at word starts only: then [`DirectoryMatcher::find_from`]
+    /// reads the word starts [`DirectoryMatcher::may_start`] lets through (an empty directory
+    /// has none, and one with an entry that starts with another byte scans the whole text).
+    pub(crate) fn at_word_starts(&self) -> bool {
+        self.ac.is_some() && self.word_start_only
+    }
+
+    /// Whether an entry can start at the word start `s`: its first three bytes are in the
+    /// trigram set (every pattern has at least three bytes).
+    #[inline]
+    pub(crate) fn may_start(&self, bytes: &[u8], s: usize) -> bool {
+        let Some(&[a, b, c]) = bytes.get(s..s + 3) else {
+            return false;
+        };
+        let k = trigram(a, b, c);
+        self.trigrams
+            .get(k / 64)
+            .is_some_and(|w| w & (1 << (k % 64)) != 0)
+    }
+
+    /// [`DirectoryMatcher::find`] given `starts`: the word starts of `text` that
+    /// [`DirectoryMatcher::may_start`] lets through, ascending (read only when
+    /// [`DirectoryMatcher::at_word_starts`]), so a caller that visits the word starts anyway
+    /// (`numbers::ibans`) collects them on the way.
+    pub(crate) fn find_from(&self, text: &str, starts: &[usize], out: &mut Vec<Span>) {
         let Some(ac) = &self.ac else { return };
         let bytes = text.as_bytes();
         if !self.word_start_only {
@@ -173,20 +214,8 @@ impl DirectoryMatcher {
             return;
         }
         let mut after = 0usize;
-        for &s in kw.word_starts() {
+        for &s in starts {
             if s < after {
-                continue;
-            }
-            // every pattern has at least three bytes
-            let Some(&[a, b, c]) = bytes.get(s..s + 3) else {
-                break;
-            };
-            let k = trigram(a, b, c);
-            if self
-                .trigrams
-                .get(k / 64)
-                .is_none_or(|w| w & (1 << (k % 64)) == 0)
-            {
                 continue;
             }
             let input = Input::new(text).range(s..).anchored(Anchored::Yes);

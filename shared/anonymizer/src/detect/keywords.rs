@@ -49,6 +49,9 @@ struct Automaton {
     /// ASCII-lowercased last two bytes before the final space of every unit word and street
     /// ending (a 64 Ki-bit set).
     place_tails: Vec<u64>,
+    /// The first three bytes of every credential key, folded (see [`key_gram`]), as a 64
+    /// Ki-bit set.
+    secret_heads: Vec<u64>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
     /// Longest pattern, in bytes.
@@ -86,6 +89,15 @@ fn automaton() -> &'static Automaton {
                 set_tail(&mut id_tails, *a, *b);
             }
         }
+        let mut secret_heads = vec![0u64; 1024];
+        for k in super::secret::SECRET_KEYS {
+            if let [a, b, c, ..] = k.as_bytes() {
+                let g = key_gram(*a, *b, *c);
+                if let Some(w) = secret_heads.get_mut(g / 64) {
+                    *w |= 1 << (g % 64);
+                }
+            }
+        }
         let mut place_tails = vec![0u64; 1024];
         for k in super::address::UNITS
             .iter()
@@ -99,6 +111,7 @@ fn automaton() -> &'static Automaton {
             ac,
             id_tails,
             place_tails,
+            secret_heads,
             ids,
             max_len,
         }
@@ -108,6 +121,14 @@ fn automaton() -> &'static Automaton {
 /// Index of two bytes, ASCII-lowercased, in a 64 Ki-bit set.
 fn tail(a: u8, b: u8) -> usize {
     usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
+}
+
+/// Where the three bytes `a`, `b`, `c` fall in a 64 Ki-bit set, each with its bit `0x20`
+/// set: that lower-cases ASCII letters (and folds some other pairs of bytes together), a
+/// coarser fold than the automaton's ASCII case-insensitivity.
+fn key_gram(a: u8, b: u8, c: u8) -> usize {
+    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
+    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
 }
 
 /// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
@@ -137,6 +158,29 @@ pub(crate) struct Keywords {
     /// The [`present`] bits of the text's bytes.
     present: u8,
 }
+
+/// [`KEY_CLASS`] of a byte that is no key byte (`is_key_byte`).
+const NOT_KEY: u8 = 0;
+/// [`KEY_CLASS`] of a key byte that is no ASCII letter.
+const KEY_OTHER: u8 = 1;
+/// [`KEY_CLASS`] of an ASCII letter (a key byte).
+const KEY_LETTER: u8 = 2;
+
+/// [`NOT_KEY`], [`KEY_OTHER`] or [`KEY_LETTER`] of every byte, as a table.
+const KEY_CLASS: [u8; 256] = {
+    let mut t = [NOT_KEY; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            t[b] = KEY_LETTER;
+        } else if is_key_byte(c) {
+            t[b] = KEY_OTHER;
+        }
+        b += 1;
+    }
+    t
+};
 
 /// Bytes that continue a word (`super::is_word_byte`) and bytes after which a keyword can
 /// matter (digits, `=`, `:`), as tables.
@@ -223,7 +267,9 @@ std::thread_local! {
 /// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
 /// A credential key lies within the run of key bytes before its `=` or `:`; the window
 /// reaches further back (an identity key may hold a space: `incident commander:`) only when
-/// the key ends with the last two bytes of an identity key (`id_tails`), as each does.
+/// the key ends with the last two bytes of an identity key (`id_tails`), as each does;
+/// otherwise there is a window only when the key holds the first three bytes of a credential
+/// key (in any ASCII case).
 fn regions(
     bytes: &[u8],
     digit_starts: &[usize],
@@ -241,14 +287,20 @@ fn regions(
         if q > 0 && matches!(bytes.get(q - 1), Some(b'"' | b'\'')) {
             q -= 1;
         }
+        // back over the key bytes, noting whether one is a letter (one table look-up each)
         let mut ks = q;
-        while ks > 0 && bytes.get(ks - 1).is_some_and(|&b| is_key_byte(b)) {
+        let mut letter = false;
+        while let Some(&b) = ks.checked_sub(1).and_then(|k| bytes.get(k)) {
+            let class = KEY_CLASS[usize::from(b)];
+            if class == NOT_KEY {
+                break;
+            }
+            letter |= class == KEY_LETTER;
             ks -= 1;
         }
         // every credential and identity key ends in a letter or holds one, which is a key
         // byte: a key of digits only (`18:01:47`) can hold neither
-        let key = bytes.get(ks..q).unwrap_or_default();
-        if key.iter().any(u8::is_ascii_alphabetic) {
+        if letter {
             let identity = match (
                 q.checked_sub(2).and_then(|k| bytes.get(k)),
                 q.checked_sub(1).and_then(|k| bytes.get(k)),
@@ -258,7 +310,17 @@ fn regions(
             };
             if identity {
                 out.push((ks.min(q.saturating_sub(max_len)), q));
-            } else {
+            } else if bytes.get(ks..q).is_some_and(|key| {
+                key.windows(3).any(|w| {
+                    let g = key_gram(w[0], w[1], w[2]);
+                    a.secret_heads
+                        .get(g / 64)
+                        .is_some_and(|s| s & (1 << (g % 64)) != 0)
+                })
+            }) {
+                // no identity key ends here, so only a credential key, which lies in the key,
+                // can be acted on: a key that holds the first three bytes of none
+                // (`2026-11-24T03`, `timestamp`) needs no window
                 out.push((ks, q));
             }
         }
@@ -686,6 +748,20 @@ mod tests {
     }
 
     #[test]
+    fn key_class_table_matches_the_key_byte_classes() {
+        for b in 0..=255u8 {
+            let want = if !is_key_byte(b) {
+                NOT_KEY
+            } else if b.is_ascii_alphabetic() {
+                KEY_LETTER
+            } else {
+                KEY_OTHER
+            };
+            assert_eq!(KEY_CLASS[usize::from(b)], want, "{b}");
+        }
+    }
+
+    #[test]
     fn keywords_have_the_shape_the_windows_rely_on() {
         for c in super::super::numbers::LICENCE_CUES {
             let l = c.to_ascii_lowercase();
@@ -713,6 +789,8 @@ mod tests {
         }
         for c in super::super::secret::SECRET_KEYS {
             assert!(c.bytes().all(is_key_byte), "{c}");
+            // three bytes or more (the windows of keys without their first three are left out)
+            assert!(c.len() >= 3, "{c}");
             assert!(c.bytes().any(|b| b.is_ascii_alphabetic()), "{c}");
         }
         for c in super::super::handle::IDENTITY_KEYS {

@@ -76,15 +76,43 @@ impl Detector {
             handle::jira_account_ids(text, kw.marks(), &mut out);
         }
         self.keys.find(text, &kw, &mut out);
+        // the word starts where a directory entry may start (see `DirectoryMatcher::find_from`),
+        // taken in the IBAN scan's pass over the word starts when there is one
+        let mut dir_starts = DIR_STARTS.with(std::cell::RefCell::take);
+        dir_starts.clear();
+        let dir = &self.directory;
+        let mut dir_pending = dir.at_word_starts();
         // IBANs, cards, SSNs, phones, licences and addresses all hold digits
         if kw.has(present::DIGIT) {
             let ib = out.len();
-            numbers::ibans(text, &kw, &mut out);
+            if dir_pending {
+                let bytes = text.as_bytes();
+                numbers::ibans(text, &kw, &mut out, |s| {
+                    if dir.may_start(bytes, s) {
+                        dir_starts.push(s);
+                    }
+                });
+                dir_pending = false;
+            } else {
+                numbers::ibans(text, &kw, &mut out, |_| {});
+            }
             let ibans: Vec<Span> = out.get(ib..).unwrap_or_default().to_vec();
             numbers::find(text, &kw, &ibans, &mut out);
             address::find(text, &kw, &mut out);
         }
-        self.directory.find(text, &kw, &mut out);
+        if dir_pending {
+            let bytes = text.as_bytes();
+            dir_starts.extend(
+                kw.word_starts()
+                    .iter()
+                    .copied()
+                    .filter(|&s| dir.may_start(bytes, s)),
+            );
+        }
+        dir.find_from(text, &dir_starts, &mut out);
+        dir_starts.clear();
+        dir_starts.shrink_to(DIR_STARTS_KEEP);
+        DIR_STARTS.with(|c| c.replace(dir_starts));
         person::find(text, kw.word_starts(), &mut out);
         kw.recycle();
         resolve(out)
@@ -95,6 +123,16 @@ impl Detector {
     pub fn entity_types(&self) -> &'static [EntityType] {
         &EntityType::ALL
     }
+}
+
+/// Directory word-start lists kept above this many entries are released after a line (a
+/// 10 MiB line must not pin its list for the life of the thread).
+const DIR_STARTS_KEEP: usize = 1 << 14;
+
+std::thread_local! {
+    /// The directory's word starts of the previous line, reused (no allocation per line).
+    static DIR_STARTS: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Substring searchers built once (building a searcher per call costs more than scanning a

@@ -627,7 +627,14 @@ fn classify(text: &str, c: &Cluster, prefix: bool, out: &mut Vec<Span>) -> Optio
     {
         return None;
     }
-    let cues = cues_before(&window_before(bytes, c.start, 40));
+    // every cue bit is read only for a cluster of one group (`is_ssn`, the licence branch
+    // below, and `is_phone`, where a cluster of two or more groups is formatted): the
+    // context window is searched only for those
+    let cues = if c.groups.len() == 1 {
+        cues_before(&window_before(bytes, c.start, 40))
+    } else {
+        0
+    };
     if prefix && !(c.plus || c.paren) {
         // a cut cluster may only be a card or an SSN: phones inside longer numbers are noise
         let t = if is_card(c) {
@@ -744,16 +751,18 @@ fn mod97(chars: &[u8]) -> bool {
     rem == 1
 }
 
-/// IBANs, compact or grouped by spaces, any case.
-pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
+/// IBANs, compact or grouped by spaces, any case. `each` is called with every word start, in
+/// order (a later detector's filter, run in the same pass over the word starts).
+pub(crate) fn ibans(text: &str, kw: &Keywords, out: &mut Vec<Span>, mut each: impl FnMut(usize)) {
     let bytes = text.as_bytes();
     let mut after = 0usize;
     for &i in kw.word_starts() {
+        each(i);
         if i < after {
             continue;
         }
         let Some(w) = bytes.get(i..i + 4) else {
-            break;
+            continue;
         };
         // a letter first (digit starts fail), then a digit third (most words fail)
         if !(w[0].is_ascii_alphabetic()
@@ -798,7 +807,7 @@ mod tests {
     fn found(t: &str) -> Vec<(String, EntityType)> {
         let mut v = Vec::new();
         let kw = Keywords::scan(t);
-        ibans(t, &kw, &mut v);
+        ibans(t, &kw, &mut v, |_| {});
         let ib = v.clone();
         find(t, &kw, &ib, &mut v);
         let v = crate::span::resolve(v);

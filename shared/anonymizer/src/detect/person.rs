@@ -20,65 +20,85 @@ fn space_gap(text: &str, a: usize, b: usize) -> bool {
     b == a + 1 && text.as_bytes().get(a) == Some(&b' ')
 }
 
+/// The cue words, in lower case (ASCII, 2 to 10 bytes each).
+const CUE_WORDS: &[&str] = &[
+    "paging",
+    "page",
+    "paged",
+    "cc",
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "hi",
+    "hey",
+    "hello",
+    "dear",
+    "ping",
+    "pinged",
+    "pinging",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "reporter",
+    "assignee",
+    "author",
+    "owner",
+    "oncall",
+    "on-call",
+    "regards",
+    "cheers",
+    "best",
+    "sincerely",
+    "per",
+    "ask",
+    "asked",
+    "told",
+    "congrats",
+    "welcome",
+    "escalated",
+    "escalating",
+    "assigned",
+    "named",
+    "is",
+    "says",
+    "said",
+    "i'm",
+    "me",
+];
+
+/// Longest cue word, in bytes.
+const CUE_MAX: usize = 10;
+
+/// Per cue-word length and first byte (its low five bits), the low five bits of the last
+/// bytes of the cue words of that length and first byte, one bit each: a word whose entry
+/// lacks its last byte's bit is no cue word in any ASCII case (upper and lower case of a
+/// letter share their low five bits), so most words are rejected before any comparison.
+const CUE_ENDS: [[u32; 32]; CUE_MAX + 1] = {
+    let mut t = [[0u32; 32]; CUE_MAX + 1];
+    let mut k = 0;
+    while k < CUE_WORDS.len() {
+        let c = CUE_WORDS[k].as_bytes();
+        t[c.len()][(c[0] & 31) as usize] |= 1 << (c[c.len() - 1] & 31);
+        k += 1;
+    }
+    t
+};
+
 /// The cue word `w` (any ASCII case) as its lower-case spelling, if it is one.
 fn cue_word(w: &str) -> Option<&'static str> {
     let b = w.as_bytes();
-    if b.len() > 10 || b.is_empty() {
+    let (&first, &last) = (b.first()?, b.last()?);
+    let ends = CUE_ENDS.get(b.len())?[usize::from(first & 31)];
+    if ends & (1 << (last & 31)) == 0 {
         return None;
     }
-    let mut buf = [0u8; 10];
-    for (d, s) in buf.iter_mut().zip(b) {
-        *d = s.to_ascii_lowercase();
-    }
-    let l = buf.get(..b.len())?;
-    Some(match l {
-        b"paging" => "paging",
-        b"page" => "page",
-        b"paged" => "paged",
-        b"cc" => "cc",
-        b"thanks" => "thanks",
-        b"thank" => "thank",
-        b"thx" => "thx",
-        b"ty" => "ty",
-        b"hi" => "hi",
-        b"hey" => "hey",
-        b"hello" => "hello",
-        b"dear" => "dear",
-        b"ping" => "ping",
-        b"pinged" => "pinged",
-        b"pinging" => "pinging",
-        b"mr" => "mr",
-        b"mrs" => "mrs",
-        b"ms" => "ms",
-        b"dr" => "dr",
-        b"prof" => "prof",
-        b"reporter" => "reporter",
-        b"assignee" => "assignee",
-        b"author" => "author",
-        b"owner" => "owner",
-        b"oncall" => "oncall",
-        b"on-call" => "on-call",
-        b"regards" => "regards",
-        b"cheers" => "cheers",
-        b"best" => "best",
-        b"sincerely" => "sincerely",
-        b"per" => "per",
-        b"ask" => "ask",
-        b"asked" => "asked",
-        b"told" => "told",
-        b"congrats" => "congrats",
-        b"welcome" => "welcome",
-        b"escalated" => "escalated",
-        b"escalating" => "escalating",
-        b"assigned" => "assigned",
-        b"named" => "named",
-        b"is" => "is",
-        b"says" => "says",
-        b"said" => "said",
-        b"i'm" => "i'm",
-        b"me" => "me",
-        _ => return None,
-    })
+    CUE_WORDS
+        .iter()
+        .copied()
+        .find(|c| c.as_bytes().eq_ignore_ascii_case(b))
 }
 
 /// Strong cue right before word `i`: a cue word separated by at most a few spaces or
@@ -92,6 +112,13 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     if cur.start > prev.end + 4 || !(2..=10).contains(&(prev.end - prev.start)) {
         return false;
     }
+    // then the word itself (`cue_word` rejects most words on their length and end bytes)
+    let Some(pw) = text.get(prev.start..prev.end) else {
+        return false;
+    };
+    let Some(pl) = cue_word(pw) else {
+        return false;
+    };
     let Some(gap) = text.as_bytes().get(prev.end..cur.start) else {
         return false;
     };
@@ -101,12 +128,6 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     {
         return false;
     }
-    let Some(pw) = text.get(prev.start..prev.end) else {
-        return false;
-    };
-    let Some(pl) = cue_word(pw) else {
-        return false;
-    };
     if pl == "me" {
         // only "call me X" / "calls me X" / "called me X"
         let Some(pp) = i.checked_sub(2).and_then(|k| ws.get(k)) else {
@@ -588,6 +609,56 @@ mod tests {
             assert_eq!(a, b, "{t:?}");
         }
         assert!(differs > 1000, "{differs}");
+    }
+
+    #[test]
+    fn cue_word_filter_keeps_every_cue_word_in_any_case() {
+        let reference = |w: &str| {
+            CUE_WORDS
+                .iter()
+                .copied()
+                .find(|c| c.eq_ignore_ascii_case(w))
+        };
+        for c in CUE_WORDS {
+            assert!((2..=CUE_MAX).contains(&c.len()), "{c}");
+            let upper = c.to_ascii_uppercase();
+            let title = format!("{}{}", &upper[..1], &c[1..]);
+            for w in [(*c).to_string(), upper, title] {
+                assert_eq!(cue_word(&w), Some(*c), "{w}");
+            }
+        }
+        // every word of a mixed vocabulary, as the reference scan answers
+        let words = [
+            "Pager",
+            "cc",
+            "CCs",
+            "pages",
+            "Thanks",
+            "mE",
+            "i'M",
+            "im",
+            "on-call",
+            "oncal",
+            "x",
+            "",
+            "Søren",
+            "ié",
+            "escalatingx",
+            "Is",
+            "it",
+            "bests",
+            "Best",
+            "per",
+            "peR",
+            "prof.",
+            "hey",
+            "hex",
+            "tz",
+            "ty",
+        ];
+        for w in words {
+            assert_eq!(cue_word(w), reference(w), "{w}");
+        }
     }
 
     #[test]

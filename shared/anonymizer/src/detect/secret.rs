@@ -270,7 +270,7 @@ fn bearer(text: &str, out: &mut Vec<Span>) {
 }
 
 /// Bytes of a credential key (also what the keyword windows walk back over).
-pub(crate) fn is_key_byte(b: u8) -> bool {
+pub(crate) const fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
