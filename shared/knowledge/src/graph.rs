@@ -9,6 +9,7 @@ use bacca_audit::{AuditEvent, AuditSink};
 use serde::Serialize;
 
 use crate::cipher::{RowAad, RowCipher};
+use crate::id_hash::IdHash;
 use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef, TenantId};
 use crate::signature::mask::{template_matches, WILDCARD};
 use crate::store::{
@@ -27,6 +28,9 @@ pub const ERASED: &str = "<ERASED>";
 pub const LOG_LEAD_MINUTES: i64 = 60;
 /// Terms kept per text for similarity.
 const MAX_TERMS: usize = 64;
+
+/// The blind-index ids computed so far for one write, by node (see [`KnowledgeGraph::node_id`]).
+type IdMemo = HashMap<NodeRef, String, IdHash>;
 
 /// One tenant's graph. Writes and queries emit audit events (counts only, never content) to
 /// the sink set with [`KnowledgeGraph::with_audit`] (default: the `audit` tracing target).
@@ -441,7 +445,7 @@ impl KnowledgeGraph {
     }
 
     /// [`Self::node_id`] through `ids`, the ids computed so far for one write.
-    fn memo_id(&self, ids: &mut HashMap<NodeRef, String>, node: &NodeRef) -> String {
+    fn memo_id(&self, ids: &mut IdMemo, node: &NodeRef) -> String {
         if let Some(id) = ids.get(node) {
             return id.clone();
         }
@@ -504,7 +508,7 @@ impl KnowledgeGraph {
             with_mentions = b;
             &with_mentions
         };
-        let mut ids = HashMap::with_capacity(batch.nodes.len());
+        let mut ids = IdMemo::with_capacity_and_hasher(batch.nodes.len(), IdHash::default());
         let linked = self.link_across_batches(batch, &mut ids).await?;
         let extended;
         let batch = if linked.is_empty() {
@@ -653,7 +657,7 @@ impl KnowledgeGraph {
             .collect();
         drop(caches);
         if !new.is_empty() {
-            let in_batch: HashSet<&NodeRef> = incidents.iter().map(|n| &n.node).collect();
+            let in_batch: HashSet<&NodeRef, IdHash> = incidents.iter().map(|n| &n.node).collect();
             // Candidates from the title index; their current rows decide (the index can hold
             // words a title no longer has, never lack one it has).
             let mut caches = self.stored.lock().await;
@@ -695,12 +699,9 @@ impl KnowledgeGraph {
     /// signatures the same way. Pairs with both ends in the batch are left to extraction, so
     /// a replayed batch adds nothing. Which pairs are linked does not depend on the order the
     /// batches arrive in.
-    async fn link_across_batches(
-        &self,
-        batch: &Batch,
-        ids: &mut HashMap<NodeRef, String>,
-    ) -> Result<Vec<Edge>> {
-        let by_ref: HashMap<&NodeRef, &Node> = batch.nodes.iter().map(|n| (&n.node, n)).collect();
+    async fn link_across_batches(&self, batch: &Batch, ids: &mut IdMemo) -> Result<Vec<Edge>> {
+        let by_ref: HashMap<&NodeRef, &Node, IdHash> =
+            batch.nodes.iter().map(|n| (&n.node, n)).collect();
         let mut sigs: HashMap<String, Vec<&Node>> = HashMap::new();
         let mut incs: HashMap<String, Vec<&Node>> = HashMap::new();
         for e in &batch.edges {
@@ -739,7 +740,7 @@ impl KnowledgeGraph {
             );
         }
         // Affected edges this batch adds to stored incidents (service mentions) count as stored.
-        let batch_ids: HashSet<&NodeRef> = batch.nodes.iter().map(|n| &n.node).collect();
+        let batch_ids: HashSet<&NodeRef, IdHash> = batch.nodes.iter().map(|n| &n.node).collect();
         for e in &batch.edges {
             if e.kind == EdgeKind::Affected && !batch_ids.contains(&e.from) {
                 stored.push(EdgeRow {
@@ -753,7 +754,7 @@ impl KnowledgeGraph {
             }
         }
         // Pairs inside the batch were decided by extraction (with each log's own time).
-        let in_batch: HashSet<String> = batch
+        let in_batch: HashSet<String, IdHash> = batch
             .nodes
             .iter()
             .filter(|n| matches!(n.node.kind, NodeKind::Incident | NodeKind::Signature))
@@ -825,20 +826,17 @@ impl KnowledgeGraph {
     ///
     /// [`Error::Crypto`].
     pub fn encrypt_batch(&self, batch: &Batch) -> Result<RowBatch> {
-        self.encrypt_batch_with(batch, &mut HashMap::new())
+        self.encrypt_batch_with(batch, &mut IdMemo::default())
     }
 
     /// [`Self::encrypt_batch`] with the ids already computed for this write (`ids`, extended).
     /// Large batches encrypt their nodes on two threads.
-    fn encrypt_batch_with(
-        &self,
-        batch: &Batch,
-        ids: &mut HashMap<NodeRef, String>,
-    ) -> Result<RowBatch> {
+    fn encrypt_batch_with(&self, batch: &Batch, ids: &mut IdMemo) -> Result<RowBatch> {
         // A node is copied only when a duplicate is merged into it.
         let mut merged: Vec<(std::borrow::Cow<'_, Node>, String)> =
             Vec::with_capacity(batch.nodes.len());
-        let mut index: HashMap<String, usize> = HashMap::with_capacity(batch.nodes.len());
+        let mut index: HashMap<String, usize, IdHash> =
+            HashMap::with_capacity_and_hasher(batch.nodes.len(), IdHash::default());
         for n in &batch.nodes {
             let id = self.memo_id(ids, &n.node);
             if let Some(&i) = index.get(&id) {
@@ -1015,7 +1013,7 @@ impl KnowledgeGraph {
     /// After this graph's write of `batch`: its incident titles go into the title index,
     /// counted as one write, or the index is voided when the write failed (whether it
     /// committed is unknown) or the index went unused for [`TITLES_IDLE_WRITES`] writes.
-    async fn note_titles(&self, batch: &Batch, ids: &mut HashMap<NodeRef, String>, ok: bool) {
+    async fn note_titles(&self, batch: &Batch, ids: &mut IdMemo, ok: bool) {
         let mut caches = self.stored.lock().await;
         let titles = &mut caches.incidents;
         titles.idle_writes += 1;

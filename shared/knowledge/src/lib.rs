@@ -13,6 +13,7 @@ pub mod cipher;
 mod error;
 pub mod extract;
 pub mod graph;
+mod id_hash;
 pub mod model;
 pub mod signature;
 pub mod store;

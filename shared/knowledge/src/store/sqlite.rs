@@ -29,8 +29,9 @@ mod checkpoint;
 mod ids;
 mod terms;
 
+use crate::id_hash::IdHash;
 use checkpoint::Checkpointer;
-use ids::{refresh, refresh_rusqlite, IdHash, SharedDirectory, StoredId};
+use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
 
 // Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
 // SQLite's 32766), keys per `IN` list of a read.
@@ -397,6 +398,34 @@ fn insert_sql(
     }
 }
 
+/// Which of a write's kept statements ([`prepared`]) an insert of `rows` rows is, in the
+/// order of [`insert_sql`]'s texts.
+fn insert_slot(rows: usize, shared: bool) -> usize {
+    match (rows, shared) {
+        (1, _) => 2,
+        (_, false) => 0,
+        (_, true) => 1,
+    }
+}
+
+/// The statement in `slot`, prepared from `sql` (through the connection's cache) at its first
+/// use in a write and then kept for the rest of it: each cache lookup hashes and compares the
+/// SQL text, kilobytes for the multi-row inserts, and putting a statement back hashes it again.
+fn prepared<'s, 'c>(
+    slot: &'s mut Option<rusqlite::CachedStatement<'c>>,
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+) -> Result<&'s mut rusqlite::CachedStatement<'c>> {
+    if slot.is_none() {
+        *slot = Some(conn.prepare_cached(sql).map_err(write_err)?);
+    }
+    slot.as_mut().ok_or(Error::Database {
+        class: "statement not prepared",
+        code: None,
+        retryable: false,
+    })
+}
+
 /// [`insert_sql`] of the node insert ([`NODE_ROWS`] or 1 rows).
 fn node_sql(rows: usize, shared: bool) -> &'static str {
     static SQL: InsertSql = std::sync::OnceLock::new();
@@ -746,13 +775,13 @@ fn upsert_rows(
                 merged.push((src, kind, dst, e));
             }
         }
+        let mut statements: [Option<rusqlite::CachedStatement<'_>>; 2] = [None, None];
         let mut chunks = new.chunks_exact(EDGE_ROWS);
         for chunk in &mut chunks {
             // The sources bound once when the chunk's edges share them (the usual case).
             let shared = chunk.iter().all(|p| p.sources == chunk[0].sources);
-            let mut many = tx
-                .prepare_cached(edge_sql(EDGE_ROWS, shared))
-                .map_err(write_err)?;
+            let slot = &mut statements[insert_slot(EDGE_ROWS, shared)];
+            let many = prepared(slot, &tx, edge_sql(EDGE_ROWS, shared))?;
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2 + 6 * chunk.len());
             values.push(&t);
             if shared {
@@ -823,6 +852,7 @@ fn insert_nodes(
         .query_row([], |r| r.get(0))
         .map_err(write_err)?;
     let first = prev + 1;
+    let mut statements: [Option<rusqlite::CachedStatement<'_>>; 3] = [None, None, None];
     let mut run = |chunk: &[NodeParams<'_>]| {
         // Attributes and sources bound once when the chunk's nodes share them (the usual
         // case: no attributes, one source).
@@ -830,9 +860,8 @@ fn insert_nodes(
             && chunk
                 .iter()
                 .all(|p| p.sources == chunk[0].sources && p.attrs == chunk[0].attrs);
-        let mut stmt = tx
-            .prepare_cached(node_sql(chunk.len(), shared))
-            .map_err(write_err)?;
+        let slot = &mut statements[insert_slot(chunk.len(), shared)];
+        let stmt = prepared(slot, tx, node_sql(chunk.len(), shared))?;
         let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + 8 * chunk.len());
         values.push(&t);
         if shared {

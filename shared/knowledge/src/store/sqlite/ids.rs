@@ -18,12 +18,13 @@
 //! the tenant's first read or write in the process.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use sqlx::{Row, Sqlite};
 
 use super::{id_bytes, write_err};
+use crate::id_hash::IdHash;
 use crate::Result;
 
 /// A node id as stored in `nodes.id` (see [`id_bytes`]): the 16 bytes of the usual 32-character
@@ -78,88 +79,6 @@ impl Hash for StoredId {
                 state.write_u8(2);
             }
         }
-    }
-}
-
-/// Hashing of node ids for the id maps of the writer's path (the directory, a batch's
-/// id -> nid map): a folded multiply per eight bytes under a random per-process seed (the
-/// scheme of the foldhash crate), a few instructions per id where the standard SipHash took
-/// about two hundred. The ids the graph writes are keyed blind indexes, which no one can
-/// choose; the random seed keeps other ids from colliding on purpose at little cost.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct IdHash {
-    seed: u64,
-}
-
-impl Default for IdHash {
-    fn default() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let seed = *SEED.get_or_init(|| std::hash::RandomState::new().hash_one(0u64));
-        Self { seed }
-    }
-}
-
-impl BuildHasher for IdHash {
-    type Hasher = IdHasher;
-
-    fn build_hasher(&self) -> IdHasher {
-        IdHasher {
-            acc: self.seed,
-            key: self.seed.rotate_left(32) ^ 0x243f_6a88_85a3_08d3,
-        }
-    }
-}
-
-/// The hasher of [`IdHash`].
-#[derive(Debug, Clone, Copy)]
-pub(super) struct IdHasher {
-    acc: u64,
-    key: u64,
-}
-
-impl IdHasher {
-    fn mix(&mut self, word: u64) {
-        let p = u128::from(self.acc ^ word) * u128::from(self.key);
-        #[allow(clippy::cast_possible_truncation)] // the halves of the product, folded
-        let folded = (p as u64) ^ ((p >> 64) as u64);
-        self.acc = folded;
-    }
-}
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            self.mix(u64::from_le_bytes(b));
-        }
-        let rest = words.remainder();
-        // The length tells "ab" from "ab\0".
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        b[7] = u8::try_from(rest.len()).unwrap_or(0);
-        if !rest.is_empty() {
-            self.mix(u64::from_le_bytes(b));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i) | 0x100);
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.mix(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.mix(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        let mut h = *self;
-        h.mix(0x1f83_d9ab_fb41_bd6b);
-        h.acc
     }
 }
 
@@ -309,6 +228,8 @@ pub(super) fn refresh_rusqlite(conn: &rusqlite::Connection, dir: &SharedDirector
 
 #[cfg(test)]
 mod tests {
+    use std::hash::BuildHasher;
+
     use super::*;
 
     #[test]
