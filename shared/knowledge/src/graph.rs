@@ -49,7 +49,7 @@ pub struct KnowledgeGraph {
     /// Term blind indexes already computed (shared by clones): titles of one tenant reuse a
     /// limited vocabulary, and each hash is an HMAC. Emptied when it reaches
     /// [`TERM_CACHE_MAX`] entries.
-    term_cache: Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    term_cache: Arc<std::sync::Mutex<HashMap<String, i64, IdHash>>>,
     /// The stored signatures' and services' keys and incidents' titles (shared by clones),
     /// which the cross-batch links consult: kept current from the store under the write lock
     /// ([`StoredKeys`], [`IncidentTitles`]), so that a batch reads and decrypts only the nodes
@@ -348,14 +348,18 @@ pub fn terms(text: &str) -> Vec<String> {
         "the", "and", "for", "with", "from", "that", "this", "was", "were", "are", "has", "have",
         "not", "but", "into", "after", "before", "when", "then", "than", "our", "its",
     ];
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
+    // At most MAX_TERMS terms: a linear search for repeats beats a set of copies.
+    let mut out: Vec<String> = Vec::new();
     for w in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3 && !w.chars().any(|c| c.is_ascii_digit()))
     {
-        let w = w.to_lowercase();
-        if STOP.contains(&w.as_str()) || !seen.insert(w.clone()) {
+        let w = if w.is_ascii() {
+            w.to_ascii_lowercase()
+        } else {
+            w.to_lowercase()
+        };
+        if STOP.contains(&w.as_str()) || out.contains(&w) {
             continue;
         }
         out.push(w);
@@ -1382,6 +1386,30 @@ mod tests {
         // A new title replaces the incident's words.
         t.set(&a, "disk full");
         assert!(t.naming(["checkout-api"].into_iter()).is_empty());
+    }
+
+    #[test]
+    fn terms_are_unique_lowercase_words_without_digits_or_stop_words() {
+        assert_eq!(
+            terms("The Checkout API: checkout TIMEOUTS after v2 deploy; api ok"),
+            ["checkout", "api", "timeouts", "deploy"]
+        );
+        // Non-ASCII words lower-case by Unicode rules, ASCII ones as before.
+        assert_eq!(
+            terms("ZÜRICH Gateway zürich ÉTÉ"),
+            ["zürich", "gateway", "été"]
+        );
+        assert!(terms("db1 x2y to is").is_empty());
+        let many: String = (0..100)
+            .map(|i| format!("w{} ", "ab".repeat(i % 50 + 1)))
+            .collect();
+        let got = terms(&many.replace(|c: char| c.is_ascii_digit(), ""));
+        assert_eq!(got.len(), 50.min(MAX_TERMS));
+        let words: Vec<String> = (0..80)
+            .map(|i| format!("word{}", "q".repeat(i + 1)))
+            .map(|w| w.replace(|c: char| c.is_ascii_digit(), ""))
+            .collect();
+        assert_eq!(terms(&words.join(" ")).len(), MAX_TERMS);
     }
 
     #[test]
