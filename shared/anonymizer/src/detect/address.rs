@@ -357,10 +357,11 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
         // the street name after the prefix: up to the end of the line
         return Some(line_end(text, ws.get(k + 1)?.1));
     }
-    if ENDINGS.iter().any(|e| w.ends_with(e))
-        && text
-            .get(a..b)
-            .is_some_and(|x| x.chars().next().is_some_and(char::is_uppercase))
+    // the capital first (one test) before the endings (one comparison each)
+    if text
+        .get(a..b)
+        .is_some_and(|x| x.chars().next().is_some_and(char::is_uppercase))
+        && ENDINGS.iter().any(|e| w.ends_with(e))
     {
         return Some(line_end(text, a + wt.len()));
     }
