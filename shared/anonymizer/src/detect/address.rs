@@ -529,8 +529,10 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         if i < next_free || !clean_left(bytes, i) {
             continue;
         }
+        // the digits, up to seven: every test below fails alike for a longer run, and no
+        // digit start lies inside a run of digits, so `next_free` skips nothing more
         let mut d = i;
-        while d < bytes.len() && bytes[d].is_ascii_digit() {
+        while d < bytes.len() && d - i < 7 && bytes[d].is_ascii_digit() {
             d += 1;
         }
         // cheap gate: at most 6 digits, then a space and a word or a second number
