@@ -585,6 +585,10 @@ fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
         let b = bytes[j];
         if b.is_ascii_digit() {
             nd += 1;
+            if nd == 7 {
+                // enough: the cluster is scanned below, and `j` is read only for fewer
+                break;
+            }
         } else {
             let joins = matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
                 && bytes
