@@ -283,11 +283,20 @@ fn next_words(text: &str, mut i: usize, n: usize) -> NextWords {
     out
 }
 
-/// `text[s..e]` in lower case, borrowed when it already is (no allocation for most words).
-fn lower_word(text: &str, s: usize, e: usize) -> Cow<'_, str> {
+/// Longest ASCII word [`lower_word`] lower-cases into its buffer.
+const LOWER_BUF: usize = 24;
+
+/// `text[s..e]` in lower case, borrowed when it already is, lower-cased into `buf` when it
+/// is an ASCII word of at most [`LOWER_BUF`] bytes (no allocation for most words).
+fn lower_word<'a>(text: &'a str, s: usize, e: usize, buf: &'a mut [u8; LOWER_BUF]) -> Cow<'a, str> {
     let w = text.get(s..e).unwrap_or("");
     if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
         Cow::Borrowed(w)
+    } else if w.is_ascii() && w.len() <= LOWER_BUF {
+        let lower = buf.get_mut(..w.len()).unwrap_or_default();
+        lower.copy_from_slice(w.as_bytes());
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower).map_or_else(|_| Cow::Owned(w.to_lowercase()), Cow::Borrowed)
     } else {
         Cow::Owned(w.to_lowercase())
     }
@@ -322,7 +331,8 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
         k += 1;
     }
     let &(a, b) = ws.get(k)?;
-    let w = lower_word(text, a, b);
+    let mut wbuf = [0u8; LOWER_BUF];
+    let w = lower_word(text, a, b, &mut wbuf);
     let wt = w.trim_end_matches('.');
     if !letters(&w) && !is_ordinal(&w) {
         return None;
@@ -339,7 +349,8 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
             && names.iter().all(|&(x, y)| {
                 text.get(x..y).is_some_and(|t| {
                     t.chars().next().is_some_and(char::is_uppercase)
-                        || STREET_WORDS.contains(&lower_word(text, x, y).as_ref())
+                        || STREET_WORDS
+                            .contains(&lower_word(text, x, y, &mut [0; LOWER_BUF]).as_ref())
                 })
             })
             && names.iter().any(|&(x, y)| {
@@ -348,7 +359,7 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
             })
             && names
                 .iter()
-                .any(|&(x, y)| !lex.is_word(&lower_word(text, x, y)))
+                .any(|&(x, y)| !lex.is_word(&lower_word(text, x, y, &mut [0; LOWER_BUF])))
         {
             return Some(ws[k + pos].1);
         }
@@ -357,15 +368,17 @@ fn street_from_number(text: &str, s: usize) -> Option<usize> {
         // the street name after the prefix: up to the end of the line
         return Some(line_end(text, ws.get(k + 1)?.1));
     }
-    if ENDINGS.iter().any(|e| w.ends_with(e))
-        && text
-            .get(a..b)
-            .is_some_and(|x| x.chars().next().is_some_and(char::is_uppercase))
+    // the capital first (one test) before the endings (one comparison each)
+    if text
+        .get(a..b)
+        .is_some_and(|x| x.chars().next().is_some_and(char::is_uppercase))
+        && ENDINGS.iter().any(|e| w.ends_with(e))
     {
         return Some(line_end(text, a + wt.len()));
     }
     for (idx, &(a, b)) in ws.iter().enumerate().skip(k) {
-        let w = lower_word(text, a, b);
+        let mut wbuf = [0u8; LOWER_BUF];
+        let w = lower_word(text, a, b, &mut wbuf);
         let wt = w.trim_end_matches('.');
         if idx > k && listed(&SUFFIX_INDEX, SUFFIXES, wt) {
             // the words between the number and the suffix must look like a name
@@ -516,8 +529,10 @@ pub(crate) fn find(text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         if i < next_free || !clean_left(bytes, i) {
             continue;
         }
+        // the digits, up to seven: every test below fails alike for a longer run, and no
+        // digit start lies inside a run of digits, so `next_free` skips nothing more
         let mut d = i;
-        while d < bytes.len() && bytes[d].is_ascii_digit() {
+        while d < bytes.len() && d - i < 7 && bytes[d].is_ascii_digit() {
             d += 1;
         }
         // cheap gate: at most 6 digits, then a space and a word or a second number

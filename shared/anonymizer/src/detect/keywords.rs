@@ -46,6 +46,11 @@ struct Automaton {
     ac: Option<AhoCorasick>,
     /// ASCII-lowercased last two bytes of every identity key (a 64 Ki-bit set).
     id_tails: Vec<u64>,
+    /// ASCII-lowercased last [`ID_END`] bytes (or all, if fewer) of every identity key,
+    /// hashed with their length by [`id_end`] (a 64 Ki-bit set).
+    id_ends: Vec<u64>,
+    /// Bit `n` set: some identity key's [`id_end`] is `n` bytes long.
+    id_end_lens: u8,
     /// ASCII-lowercased last two bytes before the final space of every unit word and street
     /// ending (a 64 Ki-bit set).
     place_tails: Vec<u64>,
@@ -89,6 +94,17 @@ fn automaton() -> &'static Automaton {
                 set_tail(&mut id_tails, *a, *b);
             }
         }
+        let mut id_ends = vec![0u64; 1024];
+        let mut id_end_lens = 0u8;
+        for k in super::handle::IDENTITY_KEYS {
+            let b = k.as_bytes();
+            let end = b.get(b.len().saturating_sub(ID_END)..).unwrap_or(b);
+            let h = id_end(end);
+            if let Some(w) = id_ends.get_mut(h / 64) {
+                *w |= 1 << (h % 64);
+            }
+            id_end_lens |= 1 << end.len();
+        }
         let mut secret_heads = vec![0u64; 1024];
         for k in super::secret::SECRET_KEYS {
             if let [a, b, c, ..] = k.as_bytes() {
@@ -110,6 +126,8 @@ fn automaton() -> &'static Automaton {
         Automaton {
             ac,
             id_tails,
+            id_ends,
+            id_end_lens,
             place_tails,
             secret_heads,
             ids,
@@ -129,6 +147,33 @@ fn tail(a: u8, b: u8) -> usize {
 fn key_gram(a: u8, b: u8, c: u8) -> usize {
     let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
     (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+/// Most bytes at the end of an identity key that [`Automaton::id_ends`] holds.
+const ID_END: usize = 5;
+
+/// Where the bytes `end` (at most [`ID_END`]), ASCII-lowercased, fall in a 64 Ki-bit set.
+fn id_end(end: &[u8]) -> usize {
+    let v = end.iter().fold(end.len() as u64, |v, &b| {
+        v << 8 | u64::from(b.to_ascii_lowercase())
+    });
+    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+}
+
+/// Whether an identity key (any ASCII case) may end at `q`: the last [`ID_END`] bytes of
+/// one (all of a shorter one) end there, up to a collision in [`Automaton::id_ends`].
+fn may_end_identity_key(a: &Automaton, bytes: &[u8], q: usize) -> bool {
+    (1..=ID_END).any(|n| {
+        a.id_end_lens & (1 << n) != 0
+            && q.checked_sub(n)
+                .and_then(|s| bytes.get(s..q))
+                .is_some_and(|end| {
+                    let h = id_end(end);
+                    a.id_ends
+                        .get(h / 64)
+                        .is_some_and(|w| w & (1 << (h % 64)) != 0)
+                })
+    })
 }
 
 /// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
@@ -267,7 +312,8 @@ std::thread_local! {
 /// Matches elsewhere are dropped by those detectors, so leaving them out changes nothing.
 /// A credential key lies within the run of key bytes before its `=` or `:`; the window
 /// reaches further back (an identity key may hold a space: `incident commander:`) only when
-/// the key ends with the last two bytes of an identity key (`id_tails`), as each does;
+/// the key ends with the last two bytes of an identity key (`id_tails`) and with its last
+/// five bytes, or all of a shorter one (`id_ends`), as each does;
 /// otherwise there is a window only when the key holds the first three bytes of a credential
 /// key (in any ASCII case).
 fn regions(
@@ -305,7 +351,11 @@ fn regions(
                 q.checked_sub(2).and_then(|k| bytes.get(k)),
                 q.checked_sub(1).and_then(|k| bytes.get(k)),
             ) {
-                (Some(&x), Some(&y)) => has_tail(&a.id_tails, x, y),
+                // the last two bytes, then the last five: most keys that end like an
+                // identity key (`request_id`, `dd.span_id`) end with no identity key
+                (Some(&x), Some(&y)) => {
+                    has_tail(&a.id_tails, x, y) && may_end_identity_key(a, bytes, q)
+                }
                 _ => true,
             };
             if identity {
@@ -745,6 +795,20 @@ mod tests {
         }
         assert!(acted > 500, "{acted}");
         assert!(a.max_len >= "incident commander".len());
+    }
+
+    #[test]
+    fn identity_key_ends_are_found_in_any_case() {
+        let a = automaton();
+        for k in super::super::handle::IDENTITY_KEYS {
+            for key in [(*k).to_string(), k.to_uppercase(), format!("x.{k}")] {
+                let b = key.as_bytes();
+                assert!(may_end_identity_key(a, b, b.len()), "{key}");
+            }
+        }
+        for key in ["request_id", "dd.trace_id", "dd.span_id", "timestamp"] {
+            assert!(!may_end_identity_key(a, key.as_bytes(), key.len()), "{key}");
+        }
     }
 
     #[test]

@@ -69,12 +69,14 @@ struct Cluster {
     start: usize,
     end: usize,
     digits: Inline<u8>,
-    /// Lengths of the digit groups.
-    groups: Inline<usize>,
+    /// Lengths of the digit groups (at most 25 each: one byte).
+    groups: Inline<u8>,
     /// Separator bytes between groups.
     seps: Inline<u8>,
-    /// Byte offset where each group ends.
-    group_ends: Inline<usize>,
+    /// Where each group ends, as a byte offset from `start` (a cluster spans fewer than 256
+    /// bytes: at most 25 digits, each followed by at most two separator bytes, after a `+`
+    /// and a `(`), so the cluster is small to build and copy.
+    group_ends: Inline<u8>,
     plus: bool,
     paren: bool,
 }
@@ -82,8 +84,11 @@ struct Cluster {
 impl Cluster {
     /// The same cluster cut after `k` groups.
     fn prefix(&self, k: usize) -> Self {
-        let end = self.group_ends.get(k - 1).copied().unwrap_or(self.end);
-        let ndigits: usize = self.groups.iter().take(k).sum();
+        let end = self
+            .group_ends
+            .get(k - 1)
+            .map_or(self.end, |&e| self.start + usize::from(e));
+        let ndigits: usize = self.groups.iter().take(k).map(|&g| usize::from(g)).sum();
         Self {
             start: self.start,
             end,
@@ -100,6 +105,11 @@ impl Cluster {
             paren: self.paren,
         }
     }
+}
+
+/// `n` (a group length or an offset within a cluster, below 256) as one byte.
+fn byte(n: usize) -> u8 {
+    u8::try_from(n).unwrap_or(u8::MAX)
 }
 
 fn is_sep(b: u8) -> bool {
@@ -137,8 +147,8 @@ fn cluster_at(bytes: &[u8], i: usize) -> Cluster {
                 j += 1;
             }
             Some(b')') if c.paren && group > 0 => {
-                c.groups.push(group);
-                c.group_ends.push(j);
+                c.groups.push(byte(group));
+                c.group_ends.push(byte(j - i));
                 group = 0;
                 c.seps.push(b')');
                 j += 1;
@@ -152,8 +162,8 @@ fn cluster_at(bytes: &[u8], i: usize) -> Cluster {
                     && (bytes.get(j + 1).is_some_and(u8::is_ascii_digit)
                         || (b == b' ' && bytes.get(j + 1) == Some(&b'('))) =>
             {
-                c.groups.push(group);
-                c.group_ends.push(j);
+                c.groups.push(byte(group));
+                c.group_ends.push(byte(j - i));
                 group = 0;
                 c.seps.push(b);
                 j += 1;
@@ -165,8 +175,8 @@ fn cluster_at(bytes: &[u8], i: usize) -> Cluster {
         }
     }
     if group > 0 {
-        c.groups.push(group);
-        c.group_ends.push(c.end);
+        c.groups.push(byte(group));
+        c.group_ends.push(byte(c.end - i));
     }
     c
 }
@@ -232,7 +242,11 @@ fn is_date_like(c: &Cluster) -> bool {
     if c.groups.len() < 3 || c.seps[0] != c.seps[1] || c.seps[0] == b' ' {
         return false;
     }
-    let g = &c.groups;
+    let g = [
+        usize::from(c.groups[0]),
+        usize::from(c.groups[1]),
+        usize::from(c.groups[2]),
+    ];
     let d = &c.digits;
     let (month, day) = match (g[0], g[1], g[2]) {
         (4, 2, 2) => (num(&d[4..6]), num(&d[6..8])),
@@ -472,7 +486,8 @@ fn international_shaped(c: &Cluster) -> bool {
     let (Some(&cc), Some(rest)) = (g.first(), g.get(1..)) else {
         return false;
     };
-    let national: usize = rest.iter().sum();
+    let cc = usize::from(cc);
+    let national: usize = rest.iter().map(|&n| usize::from(n)).sum();
     let mut seps = c.seps.iter().skip(1);
     c.plus
         && !c.paren
@@ -570,6 +585,10 @@ fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
         let b = bytes[j];
         if b.is_ascii_digit() {
             nd += 1;
+            if nd == 7 {
+                // enough: the cluster is scanned below, and `j` is read only for fewer
+                break;
+            }
         } else {
             let joins = matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
                 && bytes
@@ -591,8 +610,8 @@ fn number_at(text: &str, i: usize, out: &mut Vec<Span>) -> usize {
         .seps
         .iter()
         .position(|&s| s == b' ')
-        .and_then(|k| full.group_ends.get(k).copied())
-        .unwrap_or(full.end)
+        .and_then(|k| full.group_ends.get(k))
+        .map_or(full.end, |&e| i + usize::from(e))
         .max(i + 1);
     // the whole cluster first, then shorter prefixes cut at a space ("205-46-4452 0A")
     let mut k = full.groups.len();
