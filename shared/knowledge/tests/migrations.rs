@@ -526,20 +526,7 @@ async fn sqlite_migrates_a_version_8_graph_to_node_cursors() {
     insert_blob_id_rows(&pool, &rows).await;
     pool.close().await;
 
-    support::assert_sqlite_too_old(dir.path(), &tenant, 8).await;
-
-    let store: Arc<dyn GraphStore> =
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
-    let migrated = KnowledgeGraph::new(store, cipher(), tenant.clone());
-    let mut got = migrated.export().await.unwrap();
-    assert_eq!(got.schema_version, expected.schema_version);
-    got.schema_version = expected.schema_version;
-    assert_eq!(got, expected);
-    let check = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
-    )
-    .await
-    .unwrap();
+    let (migrated, check) = open_migrated_sqlite(dir.path(), &tenant, 8, &expected).await;
     let erasures = || async {
         sqlx::query_scalar::<_, i64>("SELECT erasures FROM bacca_tenant")
             .fetch_one(&check)
@@ -634,20 +621,7 @@ async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
     }
     pool.close().await;
 
-    support::assert_sqlite_too_old(dir.path(), &tenant, 9).await;
-
-    let store: Arc<dyn GraphStore> =
-        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
-    let migrated = KnowledgeGraph::new(store, cipher(), tenant.clone());
-    let mut got = migrated.export().await.unwrap();
-    assert_eq!(got.schema_version, expected.schema_version);
-    got.schema_version = expected.schema_version;
-    assert_eq!(got, expected);
-    let check = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
-    )
-    .await
-    .unwrap();
+    let (migrated, check) = open_migrated_sqlite(dir.path(), &tenant, 9, &expected).await;
     let lists = || async {
         let rows: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as("SELECT nid, terms FROM nodes")
             .fetch_all(&check)
@@ -710,4 +684,29 @@ async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
     assert_eq!(orphans, 0, "no term row outlives its node");
     let listed: usize = lists().await.values().map(BTreeSet::len).sum();
     assert_eq!(i64::try_from(listed).unwrap(), term_rows().await);
+}
+
+/// Tenant `alpha`'s SQLite file in `dir`, written at schema `version`: refused without
+/// migrating, then opened (migrated) by a store; its export must equal `expected` but for the
+/// schema version. Returns the graph and a pool on the file for checks.
+async fn open_migrated_sqlite(
+    dir: &std::path::Path,
+    tenant: &TenantId,
+    version: i64,
+    expected: &Export,
+) -> (KnowledgeGraph, sqlx::SqlitePool) {
+    support::assert_sqlite_too_old(dir, tenant, version).await;
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir, StoreOptions::default()).unwrap());
+    let migrated = KnowledgeGraph::new(store, cipher(), tenant.clone());
+    let mut got = migrated.export().await.unwrap();
+    assert_eq!(got.schema_version, expected.schema_version);
+    got.schema_version = expected.schema_version;
+    assert_eq!(&got, expected);
+    let check = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("alpha.sqlite")),
+    )
+    .await
+    .unwrap();
+    (migrated, check)
 }
