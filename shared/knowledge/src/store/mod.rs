@@ -7,6 +7,7 @@
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
+pub(crate) mod term_sets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -197,6 +198,14 @@ pub struct NodeCursor {
     pub writes: i64,
     /// Largest `nid` read (0: none).
     pub nid: i64,
+}
+
+impl NodeCursor {
+    /// The nid a read goes on from: `since`'s while the tenant's erasure count is still the
+    /// one it saw (`erasures`), else none (read everything again).
+    pub(crate) fn resume_after(since: Option<Self>, erasures: i64) -> Option<i64> {
+        since.filter(|c| c.erasures == erasures).map(|c| c.nid)
+    }
 }
 
 /// A node's id, encrypted natural key and encrypted label, as [`GraphStore::nodes_since`]

@@ -37,6 +37,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::term_sets::{difference, sorted_unique, BatchTerms};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
@@ -276,26 +277,6 @@ fn joined(v: &[String]) -> Result<String> {
     Ok(v.join("\u{1f}"))
 }
 
-/// Term hashes of each node of `batch` (aligned with `batch.nodes`), sorted and unique.
-///
-/// # Errors
-///
-/// [`Error::InvalidRecord`] when a term refers to no node of the batch.
-fn terms_by_node(batch: &RowBatch) -> Result<Vec<Vec<i64>>> {
-    let mut by_node = vec![Vec::new(); batch.nodes.len()];
-    for term in &batch.terms {
-        by_node
-            .get_mut(term.node)
-            .ok_or_else(|| Error::InvalidRecord("term refers to no node of the batch".into()))?
-            .push(term.term);
-    }
-    for terms in &mut by_node {
-        terms.sort_unstable();
-        terms.dedup();
-    }
-    Ok(by_node)
-}
-
 /// Per-node term lists as one flat array and each node's 1-based `[lo:hi]` slice of it (an
 /// empty list is `hi < lo`, written as NULL): PostgreSQL has no arrays of ragged arrays.
 struct TermSlices {
@@ -399,15 +380,6 @@ impl Postings {
     }
 }
 
-/// `sorted` minus `minus` (both sorted).
-fn sorted_difference(sorted: &[i64], minus: &[i64]) -> Vec<i64> {
-    sorted
-        .iter()
-        .filter(|t| minus.binary_search(t).is_err())
-        .copied()
-        .collect()
-}
-
 /// A unique violation of the plain node insert means a concurrent writer stored the node after
 /// the lookup: retryable, unlike other unique violations.
 fn raced_insert(e: sqlx::Error) -> Error {
@@ -439,7 +411,7 @@ async fn write_nodes(
     tx: &mut Transaction<'static, Postgres>,
     t: &str,
     nodes: &[NodeRow],
-    terms: &[Vec<i64>],
+    terms: &BatchTerms,
     nids: &mut HashMap<String, i64>,
     fresh: &mut HashSet<i64>,
     postings: &mut Postings,
@@ -465,16 +437,17 @@ async fn write_nodes(
         );
     }
     let (mut new, mut old) = (Vec::with_capacity(nodes.len()), Vec::new());
-    for (n, terms) in nodes.iter().zip(terms) {
+    for (i, n) in nodes.iter().enumerate() {
+        let terms = terms.of(i);
         match stored.get(&n.id) {
             Some((nid, had)) => {
-                postings.add(&sorted_difference(terms, had));
+                postings.add(&difference(terms, had));
                 nids.insert(n.id.clone(), *nid);
-                old.push((n, terms.as_slice(), *nid));
+                old.push((n, terms, *nid));
             }
             None => {
                 postings.add(terms);
-                new.push((n, terms.as_slice(), 0));
+                new.push((n, terms, 0));
             }
         }
     }
@@ -621,7 +594,7 @@ impl GraphStore for PostgresStore {
         let mut nids: HashMap<String, i64> = HashMap::with_capacity(batch.nodes.len());
         let mut fresh: HashSet<i64> = HashSet::with_capacity(batch.nodes.len());
         let mut postings = Postings::default();
-        let terms = terms_by_node(batch)?;
+        let terms = BatchTerms::new(batch)?;
         write_nodes(
             &mut tx,
             t,
@@ -736,7 +709,7 @@ impl GraphStore for PostgresStore {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| Error::UnknownTenant(tenant.to_string()))?;
-        let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
+        let after = NodeCursor::resume_after(since, erasures);
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT nid, id, key_ct, label_ct FROM nodes WHERE tenant_id = ",
         );
@@ -917,9 +890,7 @@ impl GraphStore for PostgresStore {
             let old_terms: Vec<i64> = old
                 .try_get::<Option<Vec<i64>>, _>("terms")?
                 .unwrap_or_default();
-            let mut terms = rw.terms.clone();
-            terms.sort_unstable();
-            terms.dedup();
+            let terms = sorted_unique(&rw.terms);
             postings.remove(&old_terms);
             if rw.row.id == rw.old_id {
                 // The node's terms are replaced.
@@ -940,7 +911,7 @@ impl GraphStore for PostgresStore {
                     &mut tx,
                     t,
                     std::slice::from_ref(&rw.row),
-                    std::slice::from_ref(&terms),
+                    &BatchTerms::single(&terms),
                     &mut nids,
                     &mut HashSet::new(),
                     &mut postings,

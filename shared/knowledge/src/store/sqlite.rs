@@ -17,6 +17,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
+use super::term_sets::{difference, union, BatchTerms};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
@@ -623,7 +624,7 @@ fn upsert_rows(
         HashMap::with_capacity_and_hasher(batch.nodes.len() + 64, IdHash::default());
     let mut inserted: Vec<(i64, StoredId)> = Vec::new();
     let mut sources = SourcesJson::default();
-    let by_node = terms::BatchTerms::new(batch)?;
+    let by_node = BatchTerms::new(batch)?;
     // The term rows to write, (term, nid): a new node's every term, a stored node's terms
     // that its list lacks.
     let mut term_rows: Vec<(i64, i64)> = Vec::with_capacity(batch.terms.len());
@@ -655,10 +656,13 @@ fn upsert_rows(
                     match stored {
                         Some(list) => {
                             let had = terms::decode(list.as_deref())?;
-                            let added = terms::difference(mine, &had);
-                            let list = (!added.is_empty())
-                                .then(|| terms::encode(&terms::union(&had, &added)));
-                            Some((added, list.flatten()))
+                            let added = difference(mine, &had);
+                            let list = if added.is_empty() {
+                                None
+                            } else {
+                                terms::encode(&union(&had, &added))
+                            };
+                            Some((added, list))
                         }
                         None => None,
                     }
@@ -1086,7 +1090,7 @@ impl GraphStore for SqliteStore {
             sqlx::query_as("SELECT erasures, writes FROM bacca_tenant")
                 .fetch_one(&mut *tx)
                 .await?;
-        let after = since.filter(|c| c.erasures == erasures).map(|c| c.nid);
+        let after = NodeCursor::resume_after(since, erasures);
         let rows = sqlx::query(&format!(
             "SELECT nid, {} AS id, key_ct, label_ct FROM nodes WHERE kind = ? AND nid > ? ORDER BY nid",
             id_text("id")
