@@ -977,9 +977,7 @@ impl KnowledgeGraph {
             cache.clear();
         }
         for r in &read.rows {
-            let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
-            let key = String::from_utf8(key).map_err(|_| Error::Crypto("row not UTF-8"))?;
-            cache.add(kind, key);
+            cache.add(kind, self.decrypt_text(&r.id, "key", &r.key_ct)?);
         }
         cache.cursor = Some(read.cursor);
         Ok(())
@@ -1005,9 +1003,7 @@ impl KnowledgeGraph {
         }
         for r in &read.rows {
             if let Some(ct) = &r.label_ct {
-                let title = self.cipher.decrypt(&self.aad(&r.id, "label"), ct)?;
-                let title = String::from_utf8(title).map_err(|_| Error::Crypto("row not UTF-8"))?;
-                titles.set(&r.id, &title);
+                titles.set(&r.id, &self.decrypt_text(&r.id, "label", ct)?);
             }
         }
         titles.cursor = Some(read.cursor);
@@ -1037,19 +1033,22 @@ impl KnowledgeGraph {
         }
     }
 
+    /// The text of node `id`'s encrypted `column` (`key` or `label`).
+    fn decrypt_text(&self, id: &str, column: &str, ct: &[u8]) -> Result<String> {
+        let plain = self.cipher.decrypt(&self.aad(id, column), ct)?;
+        String::from_utf8(plain).map_err(|_| Error::Crypto("row not UTF-8"))
+    }
+
     fn decrypt_node(&self, r: &NodeRow) -> Result<Node> {
-        let key = self.cipher.decrypt(&self.aad(&r.id, "key"), &r.key_ct)?;
-        let label = match &r.label_ct {
-            Some(ct) => Some(self.cipher.decrypt(&self.aad(&r.id, "label"), ct)?),
-            None => None,
-        };
-        let text = |b: Vec<u8>| String::from_utf8(b).map_err(|_| Error::Crypto("row not UTF-8"));
         Ok(Node {
             node: NodeRef {
                 kind: r.kind,
-                key: text(key)?,
+                key: self.decrypt_text(&r.id, "key", &r.key_ct)?,
             },
-            label: label.map(text).transpose()?,
+            label: match &r.label_ct {
+                Some(ct) => Some(self.decrypt_text(&r.id, "label", ct)?),
+                None => None,
+            },
             attrs: match &r.attrs {
                 serde_json::Value::Object(m) => m.clone(),
                 _ => serde_json::Map::new(),
