@@ -200,11 +200,7 @@ impl PostgresStore {
         // tenant's lookups scanned its rows: a graph_ingest stream fell from 11.5k to 1.7k
         // records/s after another tenant's stream (6.2k with custom plans; planning is
         // microseconds against batch statements of milliseconds).
-        let settings = match access {
-            Access::Write => WRITE_SETTINGS,
-            Access::Create | Access::Read => READ_SETTINGS,
-        };
-        sqlx::query(settings)
+        sqlx::query(SETTINGS)
             .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
@@ -226,22 +222,13 @@ impl PostgresStore {
     }
 }
 
-/// The tenant and planner settings of a transaction that reads (or registers a tenant), in
-/// one round trip: `$1` is the tenant.
-const READ_SETTINGS: &str = "SELECT set_config('bacca.tenant_id', $1, true), \
-       set_config('plan_cache_mode', 'force_custom_plan', true)";
-
-/// [`READ_SETTINGS`] for a write transaction, which also rules out sequential scans, hash
-/// joins and merge joins: each of its statements reads or changes the rows of one batch (or
-/// one erasure) by key, so index probes are the right plan whatever the statistics say.
-/// Without statistics (a table never analyzed, or grown much since: autovacuum off, or not
-/// run yet) the merge of a replayed batch's 2,000 nodes was planned as a hash join over a
-/// scan of every node, and each batch was slower than the one before as the graph grew.
-const WRITE_SETTINGS: &str = "SELECT set_config('bacca.tenant_id', $1, true), \
+/// The tenant and planner settings of a transaction, in one round trip: `$1` is the tenant.
+/// Without JIT compilation: the statements here touch a batch's rows or answer one query, and
+/// a plan costed past `jit_above_cost` (the lookup of a 10,000-node batch) spent ~6.5 ms
+/// compiling expressions it then evaluated in a few milliseconds.
+const SETTINGS: &str = "SELECT set_config('bacca.tenant_id', $1, true), \
        set_config('plan_cache_mode', 'force_custom_plan', true), \
-       set_config('enable_seqscan', 'off', true), \
-       set_config('enable_hashjoin', 'off', true), \
-       set_config('enable_mergejoin', 'off', true)";
+       set_config('jit', 'off', true)";
 
 /// The stored nodes among a batch's ids (`$2`), locked for the merge: one probe of the
 /// `(tenant_id, id)` index per id (`LATERAL`). The plain `id = ANY($2)` form is planned from
@@ -498,36 +485,7 @@ async fn write_nodes(
             .collect::<Result<_>>()?;
         let first: Vec<DateTime<Utc>> = n.iter().map(|x| x.first_seen).collect();
         let last: Vec<DateTime<Utc>> = n.iter().map(|x| x.last_seen).collect();
-        let unnest = "UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::jsonb[], \
-                      $7::text[], $8::timestamptz[], $9::timestamptz[], $11::int[], $12::int[], \
-                      $13::bigint[]) \
-                      AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen, lo, hi, nid)";
-        let terms = term_slice_sql("$10");
-        let sql = if insert {
-            format!(
-                "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, \
-                                    first_seen, last_seen, terms) \
-                 SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs, \
-                        string_to_array(u.sources, chr(31)), u.first_seen, u.last_seen, {terms} \
-                 FROM {unnest} RETURNING id, nid"
-            )
-        } else {
-            format!(
-                "UPDATE nodes SET \
-                   label_ct = COALESCE(u.label_ct, nodes.label_ct), \
-                   attrs = nodes.attrs || u.attrs, \
-                   sources = CASE WHEN nodes.sources = string_to_array(u.sources, chr(31)) \
-                             THEN nodes.sources ELSE ARRAY(SELECT DISTINCT s FROM \
-                             unnest(nodes.sources || string_to_array(u.sources, chr(31))) s \
-                             ORDER BY s) END, \
-                   first_seen = LEAST(nodes.first_seen, u.first_seen), \
-                   last_seen = GREATEST(nodes.last_seen, u.last_seen), \
-                   terms = CASE WHEN u.hi < u.lo OR {terms} <@ nodes.terms THEN nodes.terms \
-                           ELSE ARRAY(SELECT DISTINCT x FROM unnest(nodes.terms || {terms}) x \
-                           ORDER BY x) END \
-                 FROM {unnest} WHERE nodes.nid = u.nid AND nodes.tenant_id = $1"
-            )
-        };
+        let sql = node_write_sql(insert);
         let query = sqlx::query(&sql)
             .bind(t)
             .bind(&ids)
@@ -553,6 +511,48 @@ async fn write_nodes(
         }
     }
     Ok(())
+}
+
+/// The statement that writes a batch's new nodes (`insert`, returning their ids and nids) or
+/// merges its stored ones: `$1` the tenant, `$2`.. the columns as arrays (see
+/// [`write_nodes`]).
+fn node_write_sql(insert: bool) -> String {
+    let unnest = "UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::jsonb[], \
+                  $7::text[], $8::timestamptz[], $9::timestamptz[], $11::int[], $12::int[], \
+                  $13::bigint[]) \
+                  AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen, lo, hi, nid)";
+    let terms = term_slice_sql("$10");
+    let insert_rows = format!(
+        "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, \
+                            last_seen, terms) \
+         SELECT $1, u.id, u.kind, u.key_ct, u.label_ct, u.attrs, \
+                string_to_array(u.sources, chr(31)), u.first_seen, u.last_seen, {terms} \
+         FROM {unnest}"
+    );
+    if insert {
+        format!("{insert_rows} RETURNING id, nid")
+    } else {
+        // The merge goes through the insert's conflict check, a probe of the
+        // `(tenant_id, id)` index per row whatever the statistics say: an `UPDATE ... FROM
+        // UNNEST` join was planned from the tenant's estimated row count, and without
+        // statistics it scanned the tenant's every node (a hash join), or did so once per
+        // merged row (a nested loop over the scan). Every row conflicts (the lookup found
+        // and locked it); the unused nid it draws from the sequence leaves a gap.
+        format!(
+            "{insert_rows} ON CONFLICT (tenant_id, id) DO UPDATE SET \
+               label_ct = COALESCE(EXCLUDED.label_ct, nodes.label_ct), \
+               attrs = nodes.attrs || EXCLUDED.attrs, \
+               sources = CASE WHEN nodes.sources = EXCLUDED.sources \
+                         THEN nodes.sources ELSE ARRAY(SELECT DISTINCT s FROM \
+                         unnest(nodes.sources || EXCLUDED.sources) s ORDER BY s) END, \
+               first_seen = LEAST(nodes.first_seen, EXCLUDED.first_seen), \
+               last_seen = GREATEST(nodes.last_seen, EXCLUDED.last_seen), \
+               terms = CASE WHEN EXCLUDED.terms IS NULL OR EXCLUDED.terms <@ nodes.terms \
+                       THEN nodes.terms \
+                       ELSE ARRAY(SELECT DISTINCT x FROM unnest(nodes.terms || EXCLUDED.terms) x \
+                       ORDER BY x) END"
+        )
+    }
 }
 
 /// Adds the integer keys of `ids` (already in the graph) to `nids`, locking their rows
@@ -983,20 +983,14 @@ mod tests {
     use super::*;
 
     /// The plan (EXPLAIN text) of `sql` for tenant `$1` and the ids `$2`, in a transaction that
-    /// first runs `settings` and is rolled back.
-    async fn plan(
-        pool: &PgPool,
-        schema: &str,
-        settings: &str,
-        sql: &str,
-        ids: &[String],
-    ) -> String {
+    /// first runs [`SETTINGS`] and is rolled back.
+    async fn plan(pool: &PgPool, schema: &str, sql: &str, ids: &[String]) -> String {
         let mut tx = pool.begin().await.unwrap();
         sqlx::query(&format!("SET LOCAL search_path = {schema}"))
             .execute(&mut *tx)
             .await
             .unwrap();
-        sqlx::query(settings)
+        sqlx::query(SETTINGS)
             .bind("big")
             .execute(&mut *tx)
             .await
@@ -1011,12 +1005,12 @@ mod tests {
         lines.join("\n")
     }
 
-    /// A batch's lookups probe the `(tenant_id, id)` index once per id on a table never
-    /// analyzed, whatever the transaction's settings: the `id = ANY($2)` form they replace was
-    /// planned as a scan of the tenant's every row (PostgreSQL 15), each batch slower than the
-    /// one before as the graph grew.
+    /// A batch's lookups probe the `(tenant_id, id)` index once per id, and its merge once per
+    /// row, on a table never analyzed: the `id = ANY($2)` lookups and the `UPDATE ... FROM
+    /// UNNEST` merge they replace were planned as scans of the tenant's every row
+    /// (PostgreSQL 15), each batch slower than the one before as the graph grew.
     #[tokio::test]
-    async fn batch_lookups_probe_the_id_index_without_statistics() {
+    async fn batch_lookups_and_merges_probe_the_id_index_without_statistics() {
         let Some(url) = bacca_testenv::service_env(
             "BACCA_TEST_POSTGRES_URL",
             "scripts/test.sh starts PostgreSQL",
@@ -1036,7 +1030,9 @@ mod tests {
         sqlx::raw_sql(&format!(
             "CREATE SCHEMA {schema}; \
              CREATE TABLE {schema}.nodes (nid BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-               tenant_id TEXT NOT NULL, id TEXT NOT NULL, terms BIGINT[], UNIQUE (tenant_id, id)); \
+               tenant_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'incident', \
+               key_ct BYTEA, label_ct BYTEA, attrs JSONB, sources TEXT[], first_seen TIMESTAMPTZ, \
+               last_seen TIMESTAMPTZ, terms BIGINT[], UNIQUE (tenant_id, id)); \
              INSERT INTO {schema}.nodes (tenant_id, id) \
                SELECT 'big', md5(g::text) FROM generate_series(1, 20000) g; \
              INSERT INTO {schema}.nodes (tenant_id, id) \
@@ -1048,22 +1044,54 @@ mod tests {
         let ids: Vec<String> = (19_000..21_000).map(|i| format!("{i:032x}")).collect();
         let mut failures = Vec::new();
         for sql in [NODE_LOOKUP, NID_LOOKUP] {
-            let write = plan(&pool, &schema, WRITE_SETTINGS, sql, &ids).await;
-            let read = plan(&pool, &schema, READ_SETTINGS, sql, &ids).await;
+            let plan = plan(&pool, &schema, sql, &ids).await;
             // an index condition on the id, never on the tenant alone, and no scan
             let probes = |p: &str| {
                 p.contains("Index Cond: ((tenant_id = 'big'::text) AND (id = u.id))")
                     && !p.contains("Index Cond: (tenant_id = 'big'::text)")
                     && !p.contains("Seq Scan")
             };
-            for (settings, plan) in [("write", write), ("read", read)] {
-                if !probes(&plan) {
-                    // the plan without the ids' list (thousands of characters)
-                    let short: Vec<&str> =
-                        plan.lines().map(|l| l.get(..120).unwrap_or(l)).collect();
-                    failures.push(format!("{settings} plan scans:\n{}", short.join("\n")));
-                }
+            if !probes(&plan) {
+                // the plan without the ids' list (thousands of characters)
+                let short: Vec<&str> = plan.lines().map(|l| l.get(..120).unwrap_or(l)).collect();
+                failures.push(format!("lookup plan scans:\n{}", short.join("\n")));
             }
+        }
+        // The merge: the insert's conflict check on `(tenant_id, id)`, no join with a scan.
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query(&format!("SET LOCAL search_path = {schema}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let none: Vec<String> = Vec::new();
+        let ints: Vec<i32> = Vec::new();
+        let bigints: Vec<i64> = Vec::new();
+        let bytes: Vec<Vec<u8>> = Vec::new();
+        let json: Vec<serde_json::Value> = Vec::new();
+        let times: Vec<DateTime<Utc>> = Vec::new();
+        let merge: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {}", node_write_sql(false)))
+            .bind("big")
+            .bind(&none)
+            .bind(&none)
+            .bind(&bytes)
+            .bind(&bytes)
+            .bind(&json)
+            .bind(&none)
+            .bind(&times)
+            .bind(&times)
+            .bind(&bigints)
+            .bind(&ints)
+            .bind(&ints)
+            .bind(&bigints)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let merge = merge.join("\n");
+        if !merge.contains("Conflict Arbiter Indexes: nodes_tenant_id_id_key")
+            || merge.contains("Scan on nodes")
+        {
+            failures.push(format!("merge plan scans:\n{merge}"));
         }
         sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&pool)
