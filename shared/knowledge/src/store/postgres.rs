@@ -877,8 +877,12 @@ impl GraphStore for PostgresStore {
         let mut counts = ErasureCounts::default();
         let mut postings = Postings::default();
         if !erasure.delete.is_empty() {
+            // one index probe per distinct id (each node's terms counted off once), as
+            // NODE_LOOKUP
             let rows = sqlx::query(
-                "SELECT nid, terms FROM nodes WHERE tenant_id = $1 AND id = ANY($2) FOR UPDATE",
+                "SELECT n.nid, n.terms FROM (SELECT DISTINCT id FROM unnest($2::text[]) AS x(id)) u \
+                 CROSS JOIN LATERAL (SELECT nid, terms FROM nodes \
+                   WHERE tenant_id = $1 AND nodes.id = u.id FOR UPDATE) n",
             )
             .bind(t)
             .bind(&erasure.delete)
