@@ -244,6 +244,13 @@ const NID_LOOKUP: &str = "SELECT n.id, n.nid FROM unnest($2::text[]) AS u(id) \
      CROSS JOIN LATERAL (SELECT id, nid FROM nodes \
        WHERE tenant_id = $1 AND nodes.id = u.id FOR KEY SHARE) n";
 
+/// The stored nodes among an erasure's ids (`$2`), locked for the delete: one index probe per
+/// distinct id (each node's terms counted off once), as [`NODE_LOOKUP`].
+const ERASED_LOOKUP: &str = "SELECT n.nid, n.terms \
+     FROM (SELECT DISTINCT id FROM unnest($2::text[]) AS u(id)) u \
+     CROSS JOIN LATERAL (SELECT nid, terms FROM nodes \
+       WHERE tenant_id = $1 AND nodes.id = u.id FOR UPDATE) n";
+
 /// What a transaction does with its tenant's row.
 #[derive(Debug, Clone, Copy)]
 enum Access {
@@ -459,11 +466,11 @@ async fn write_nodes(
             Some((nid, had)) => {
                 postings.add(&difference(terms, had));
                 nids.insert(n.id.clone(), *nid);
-                old.push((n, terms, *nid));
+                old.push((n, terms));
             }
             None => {
                 postings.add(terms);
-                new.push((n, terms, 0));
+                new.push((n, terms));
             }
         }
     }
@@ -473,7 +480,6 @@ async fn write_nodes(
         }
         let n: Vec<&NodeRow> = rows.iter().map(|x| x.0).collect();
         let slices = TermSlices::new(rows.iter().map(|x| x.1))?;
-        let nid: Vec<i64> = rows.iter().map(|x| x.2).collect();
         let ids: Vec<&str> = n.iter().map(|x| x.id.as_str()).collect();
         let kinds: Vec<&str> = n.iter().map(|x| x.kind.as_str()).collect();
         let keys: Vec<&[u8]> = n.iter().map(|x| x.key_ct.as_slice()).collect();
@@ -498,8 +504,7 @@ async fn write_nodes(
             .bind(&last)
             .bind(&slices.flat)
             .bind(&slices.lo)
-            .bind(&slices.hi)
-            .bind(&nid);
+            .bind(&slices.hi);
         if insert {
             for r in query.fetch_all(&mut **tx).await.map_err(raced_insert)? {
                 let nid: i64 = r.try_get("nid")?;
@@ -518,9 +523,8 @@ async fn write_nodes(
 /// [`write_nodes`]).
 fn node_write_sql(insert: bool) -> String {
     let unnest = "UNNEST($2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::jsonb[], \
-                  $7::text[], $8::timestamptz[], $9::timestamptz[], $11::int[], $12::int[], \
-                  $13::bigint[]) \
-                  AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen, lo, hi, nid)";
+                  $7::text[], $8::timestamptz[], $9::timestamptz[], $11::int[], $12::int[]) \
+                  AS u(id, kind, key_ct, label_ct, attrs, sources, first_seen, last_seen, lo, hi)";
     let terms = term_slice_sql("$10");
     let insert_rows = format!(
         "INSERT INTO nodes (tenant_id, id, kind, key_ct, label_ct, attrs, sources, first_seen, \
@@ -877,17 +881,11 @@ impl GraphStore for PostgresStore {
         let mut counts = ErasureCounts::default();
         let mut postings = Postings::default();
         if !erasure.delete.is_empty() {
-            // one index probe per distinct id (each node's terms counted off once), as
-            // NODE_LOOKUP
-            let rows = sqlx::query(
-                "SELECT n.nid, n.terms FROM (SELECT DISTINCT id FROM unnest($2::text[]) AS x(id)) u \
-                 CROSS JOIN LATERAL (SELECT nid, terms FROM nodes \
-                   WHERE tenant_id = $1 AND nodes.id = u.id FOR UPDATE) n",
-            )
-            .bind(t)
-            .bind(&erasure.delete)
-            .fetch_all(&mut *tx)
-            .await?;
+            let rows = sqlx::query(ERASED_LOOKUP)
+                .bind(t)
+                .bind(&erasure.delete)
+                .fetch_all(&mut *tx)
+                .await?;
             let mut nids: Vec<i64> = Vec::with_capacity(rows.len());
             for r in rows {
                 nids.push(r.try_get("nid")?);
@@ -986,14 +984,20 @@ impl GraphStore for PostgresStore {
 mod tests {
     use super::*;
 
-    /// The plan (EXPLAIN text) of `sql` for tenant `$1` and the ids `$2`, in a transaction that
-    /// first runs [`SETTINGS`] and is rolled back.
-    async fn plan(pool: &PgPool, schema: &str, sql: &str, ids: &[String]) -> String {
+    /// A transaction on `schema`'s tables (rolled back when dropped).
+    async fn in_schema(pool: &PgPool, schema: &str) -> Transaction<'static, Postgres> {
         let mut tx = pool.begin().await.unwrap();
         sqlx::query(&format!("SET LOCAL search_path = {schema}"))
             .execute(&mut *tx)
             .await
             .unwrap();
+        tx
+    }
+
+    /// The plan (EXPLAIN text) of `sql` for tenant `$1` and the ids `$2`, in a transaction that
+    /// first runs [`SETTINGS`].
+    async fn plan(pool: &PgPool, schema: &str, sql: &str, ids: &[String]) -> String {
+        let mut tx = in_schema(pool, schema).await;
         sqlx::query(SETTINGS)
             .bind("big")
             .execute(&mut *tx)
@@ -1005,14 +1009,13 @@ mod tests {
             .fetch_all(&mut *tx)
             .await
             .unwrap();
-        tx.rollback().await.unwrap();
         lines.join("\n")
     }
 
-    /// A batch's lookups probe the `(tenant_id, id)` index once per id, and its merge once per
-    /// row, on a table never analyzed: the `id = ANY($2)` lookups and the `UPDATE ... FROM
-    /// UNNEST` merge they replace were planned as scans of the tenant's every row
-    /// (PostgreSQL 15), each batch slower than the one before as the graph grew.
+    /// A batch's lookups (and an erasure's) probe the `(tenant_id, id)` index once per id, and
+    /// its merge once per row, on a table never analyzed: the `id = ANY($2)` lookups and the
+    /// `UPDATE ... FROM UNNEST` merge they replace were planned as scans of the tenant's every
+    /// row (PostgreSQL 15), each batch slower than the one before as the graph grew.
     #[tokio::test]
     async fn batch_lookups_and_merges_probe_the_id_index_without_statistics() {
         let Some(url) = bacca_testenv::service_env(
@@ -1047,7 +1050,7 @@ mod tests {
         .unwrap();
         let ids: Vec<String> = (19_000..21_000).map(|i| format!("{i:032x}")).collect();
         let mut failures = Vec::new();
-        for sql in [NODE_LOOKUP, NID_LOOKUP] {
+        for sql in [NODE_LOOKUP, NID_LOOKUP, ERASED_LOOKUP] {
             let plan = plan(&pool, &schema, sql, &ids).await;
             // an index condition on the id, never on the tenant alone, and no scan
             let probes = |p: &str| {
@@ -1062,11 +1065,7 @@ mod tests {
             }
         }
         // The merge: the insert's conflict check on `(tenant_id, id)`, no join with a scan.
-        let mut tx = pool.begin().await.unwrap();
-        sqlx::query(&format!("SET LOCAL search_path = {schema}"))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let mut tx = in_schema(&pool, &schema).await;
         let none: Vec<String> = Vec::new();
         let ints: Vec<i32> = Vec::new();
         let bigints: Vec<i64> = Vec::new();
@@ -1086,11 +1085,10 @@ mod tests {
             .bind(&bigints)
             .bind(&ints)
             .bind(&ints)
-            .bind(&bigints)
             .fetch_all(&mut *tx)
             .await
             .unwrap();
-        tx.rollback().await.unwrap();
+        drop(tx);
         let merge = merge.join("\n");
         if !merge.contains("Conflict Arbiter Indexes: nodes_tenant_id_id_key")
             || merge.contains("Scan on nodes")
