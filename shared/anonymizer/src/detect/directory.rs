@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use super::keywords::Keywords;
 use super::lexicon::Lexicon;
-use super::{before, is_word_byte};
+use super::{before, bit_contains, bit_insert, folded_trigram, is_word_byte};
 use crate::span::{EntityType, Span};
 
 /// One person known to the tenant.
@@ -58,9 +58,9 @@ impl std::fmt::Debug for Directory {
 pub(crate) struct DirectoryMatcher {
     ac: Option<AhoCorasick>,
     types: Vec<EntityType>,
-    /// Hashes of the first three bytes of every pattern, folded as [`trigram`] says (a 128
-    /// Ki-bit set; every pattern has at least three bytes): a word start whose trigram is
-    /// absent cannot start a match, so the automaton only runs where one can.
+    /// The first three bytes of every pattern ([`super::folded_trigram`] of [`TRIGRAM_BITS`]
+    /// bits; every pattern has at least three bytes): a word start whose trigram is absent
+    /// cannot start a match, so the automaton only runs where one can.
     trigrams: Vec<u64>,
     /// Every pattern starts with a word byte (otherwise: scan the whole text).
     word_start_only: bool,
@@ -68,15 +68,6 @@ pub(crate) struct DirectoryMatcher {
 
 /// Bits in the trigram set.
 const TRIGRAM_BITS: u32 = 17;
-
-/// Where the bytes `a`, `b`, `c` fall in the trigram set, each with its bit `0x20` set: that
-/// lower-cases ASCII letters and folds some other pairs of bytes together (`@` and `` ` ``),
-/// a coarser fold than the automaton's ASCII case-insensitivity, so the trigram of a match is
-/// always that of its pattern (one OR instead of a lower-casing per byte).
-fn trigram(a: u8, b: u8, c: u8) -> usize {
-    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
-    (k.wrapping_mul(0x9E37_79B1) >> (32 - TRIGRAM_BITS)) as usize
-}
 
 impl std::fmt::Debug for DirectoryMatcher {
     // patterns are personal data: counts only
@@ -140,10 +131,7 @@ impl DirectoryMatcher {
         let mut trigrams = vec![0u64; (1 << TRIGRAM_BITS) / 64];
         for p in &pats {
             if let [a, b, c, ..] = p.as_bytes() {
-                let k = trigram(*a, *b, *c);
-                if let Some(w) = trigrams.get_mut(k / 64) {
-                    *w |= 1 << (k % 64);
-                }
+                bit_insert(&mut trigrams, folded_trigram(*a, *b, *c, TRIGRAM_BITS));
             }
         }
         let word_start_only = pats
@@ -164,15 +152,20 @@ impl DirectoryMatcher {
     pub(crate) fn find(&self, text: &str, kw: &Keywords, out: &mut Vec<Span>) {
         let mut starts = Vec::new();
         if self.at_word_starts() {
-            let bytes = text.as_bytes();
-            starts.extend(
-                kw.word_starts()
-                    .iter()
-                    .copied()
-                    .filter(|&s| self.may_start(bytes, s)),
-            );
+            self.push_starts(text.as_bytes(), kw.word_starts(), &mut starts);
         }
         self.find_from(text, &starts, out);
+    }
+
+    /// The `word_starts` where an entry may start ([`DirectoryMatcher::may_start`]), in order,
+    /// onto `out`.
+    pub(crate) fn push_starts(&self, bytes: &[u8], word_starts: &[usize], out: &mut Vec<usize>) {
+        out.extend(
+            word_starts
+                .iter()
+                .copied()
+                .filter(|&s| self.may_start(bytes, s)),
+        );
     }
 
     /// Whether the entries are looked for at word starts only: then [`DirectoryMatcher::find_from`]
@@ -189,10 +182,7 @@ impl DirectoryMatcher {
         let Some(&[a, b, c]) = bytes.get(s..s + 3) else {
             return false;
         };
-        let k = trigram(a, b, c);
-        self.trigrams
-            .get(k / 64)
-            .is_some_and(|w| w & (1 << (k % 64)) != 0)
+        bit_contains(&self.trigrams, folded_trigram(a, b, c, TRIGRAM_BITS))
     }
 
     /// [`DirectoryMatcher::find`] given `starts`: the word starts of `text` that

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::secret::is_key_byte;
+use super::{bit_contains, bit_insert, folded_trigram};
 
 /// Which detector a keyword belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +55,8 @@ struct Automaton {
     /// ASCII-lowercased last two bytes before the final space of every unit word and street
     /// ending (a 64 Ki-bit set).
     place_tails: Vec<u64>,
-    /// The first three bytes of every credential key, folded (see [`key_gram`]), as a 64
-    /// Ki-bit set.
+    /// The first three bytes of every credential key ([`super::folded_trigram`] of
+    /// [`KEY_GRAM_BITS`] bits).
     secret_heads: Vec<u64>,
     /// (group, local index) per global pattern id
     ids: Vec<(Group, usize)>,
@@ -99,19 +100,13 @@ fn automaton() -> &'static Automaton {
         for k in super::handle::IDENTITY_KEYS {
             let b = k.as_bytes();
             let end = b.get(b.len().saturating_sub(ID_END)..).unwrap_or(b);
-            let h = id_end(end);
-            if let Some(w) = id_ends.get_mut(h / 64) {
-                *w |= 1 << (h % 64);
-            }
+            bit_insert(&mut id_ends, id_end(end));
             id_end_lens |= 1 << end.len();
         }
         let mut secret_heads = vec![0u64; 1024];
         for k in super::secret::SECRET_KEYS {
             if let [a, b, c, ..] = k.as_bytes() {
-                let g = key_gram(*a, *b, *c);
-                if let Some(w) = secret_heads.get_mut(g / 64) {
-                    *w |= 1 << (g % 64);
-                }
+                bit_insert(&mut secret_heads, folded_trigram(*a, *b, *c, KEY_GRAM_BITS));
             }
         }
         let mut place_tails = vec![0u64; 1024];
@@ -141,13 +136,8 @@ fn tail(a: u8, b: u8) -> usize {
     usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
 }
 
-/// Where the three bytes `a`, `b`, `c` fall in a 64 Ki-bit set, each with its bit `0x20`
-/// set: that lower-cases ASCII letters (and folds some other pairs of bytes together), a
-/// coarser fold than the automaton's ASCII case-insensitivity.
-fn key_gram(a: u8, b: u8, c: u8) -> usize {
-    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
-    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
-}
+/// Bits of the credential keys' trigram set ([`Automaton::secret_heads`]): 64 Ki.
+const KEY_GRAM_BITS: u32 = 16;
 
 /// Most bytes at the end of an identity key that [`Automaton::id_ends`] holds.
 const ID_END: usize = 5;
@@ -167,27 +157,18 @@ fn may_end_identity_key(a: &Automaton, bytes: &[u8], q: usize) -> bool {
         a.id_end_lens & (1 << n) != 0
             && q.checked_sub(n)
                 .and_then(|s| bytes.get(s..q))
-                .is_some_and(|end| {
-                    let h = id_end(end);
-                    a.id_ends
-                        .get(h / 64)
-                        .is_some_and(|w| w & (1 << (h % 64)) != 0)
-                })
+                .is_some_and(|end| bit_contains(&a.id_ends, id_end(end)))
     })
 }
 
 /// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
 fn set_tail(set: &mut [u64], a: u8, b: u8) {
-    let t = tail(a, b);
-    if let Some(w) = set.get_mut(t / 64) {
-        *w |= 1 << (t % 64);
-    }
+    bit_insert(set, tail(a, b));
 }
 
 /// Whether the two bytes `a`, `b` (any ASCII case) are in the 64 Ki-bit set `set`.
 fn has_tail(set: &[u64], a: u8, b: u8) -> bool {
-    let t = tail(a, b);
-    set.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0)
+    bit_contains(set, tail(a, b))
 }
 
 /// All keyword matches of one text, and where its words start.
@@ -362,10 +343,10 @@ fn regions(
                 out.push((ks.min(q.saturating_sub(max_len)), q));
             } else if bytes.get(ks..q).is_some_and(|key| {
                 key.windows(3).any(|w| {
-                    let g = key_gram(w[0], w[1], w[2]);
-                    a.secret_heads
-                        .get(g / 64)
-                        .is_some_and(|s| s & (1 << (g % 64)) != 0)
+                    bit_contains(
+                        &a.secret_heads,
+                        folded_trigram(w[0], w[1], w[2], KEY_GRAM_BITS),
+                    )
                 })
             }) {
                 // no identity key ends here, so only a credential key, which lies in the key,

@@ -101,13 +101,7 @@ impl Detector {
             address::find(text, &kw, &mut out);
         }
         if dir_pending {
-            let bytes = text.as_bytes();
-            dir_starts.extend(
-                kw.word_starts()
-                    .iter()
-                    .copied()
-                    .filter(|&s| dir.may_start(bytes, s)),
-            );
+            dir.push_starts(text.as_bytes(), kw.word_starts(), &mut dir_starts);
         }
         dir.find_from(text, &dir_starts, &mut out);
         dir_starts.clear();
@@ -160,6 +154,31 @@ pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     // compare the first byte inline: most windows fail there, without a memcmp call
     hay.windows(needle.len())
         .any(|w| w.first() == Some(&first) && w == needle)
+}
+
+/// Adds `i` to the bit set `set` (64 per word; an `i` past its end is left out).
+#[inline]
+pub(crate) fn bit_insert(set: &mut [u64], i: usize) {
+    if let Some(w) = set.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+/// Whether `i` is in the bit set `set` (see [`bit_insert`]).
+#[inline]
+pub(crate) fn bit_contains(set: &[u64], i: usize) -> bool {
+    set.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// Where the bytes `a`, `b`, `c` fall in a set of `2^bits` (at most 32) bits, each with its
+/// bit `0x20` set: that lower-cases ASCII letters and folds some other pairs of bytes
+/// together (`@` and `` ` ``), a coarser fold than the automata's ASCII case-insensitivity,
+/// so the trigram of a match is always that of its pattern (one OR instead of a lower-casing
+/// per byte).
+#[inline]
+pub(crate) fn folded_trigram(a: u8, b: u8, c: u8, bits: u32) -> usize {
+    let k = (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c)) | 0x0020_2020;
+    (k.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
 /// Bytes that continue an identifier-like word.

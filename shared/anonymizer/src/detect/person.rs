@@ -109,7 +109,7 @@ fn has_cue(text: &str, ws: &[Word], i: usize) -> bool {
     };
     let cur = ws[i];
     // cheap rejections first: cue words are 2 to 10 bytes, gaps at most 4
-    if cur.start > prev.end + 4 || !(2..=10).contains(&(prev.end - prev.start)) {
+    if cur.start > prev.end + 4 || !(2..=CUE_MAX).contains(&(prev.end - prev.start)) {
         return false;
     }
     // then the word itself (`cue_word` rejects most words on their length and end bytes)
