@@ -1399,14 +1399,13 @@ mod tests {
             ["zürich", "gateway", "été"]
         );
         assert!(terms("db1 x2y to is").is_empty());
+        // 50 distinct words, each twice
         let many: String = (0..100)
             .map(|i| format!("w{} ", "ab".repeat(i % 50 + 1)))
             .collect();
-        let got = terms(&many.replace(|c: char| c.is_ascii_digit(), ""));
-        assert_eq!(got.len(), 50.min(MAX_TERMS));
+        assert_eq!(terms(&many).len(), 50.min(MAX_TERMS));
         let words: Vec<String> = (0..80)
             .map(|i| format!("word{}", "q".repeat(i + 1)))
-            .map(|w| w.replace(|c: char| c.is_ascii_digit(), ""))
             .collect();
         assert_eq!(terms(&words.join(" ")).len(), MAX_TERMS);
     }
