@@ -1,5 +1,7 @@
-//! Fast seeded hashing of ids for the maps on the write path: the graph's per-write node id
-//! memo and merge index, the SQLite store's id directory and per-batch id -> nid map.
+//! Fast seeded hashing for the crate's hot maps: on the write path the graph's per-write node
+//! id memo and merge index, the SQLite store's id directory and per-batch id -> nid map; in
+//! the signature miner its signature index and its cache of line shapes (looked up and
+//! cleared, never iterated, so the seed changes no label).
 
 use std::hash::{BuildHasher, Hasher};
 

@@ -5,8 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::hash::{fnv1a64, FxBuild};
+use super::hash::fnv1a64;
 use super::mask::{mask_line, WILDCARD};
+use crate::id_hash::IdHash;
 
 /// Stable identifier of a log signature (template).
 ///
@@ -105,9 +106,9 @@ pub struct Signature {
 pub struct SignatureMiner {
     config: MinerConfig,
     clusters: Vec<Cluster>,
-    by_id: HashMap<SignatureId, usize, FxBuild>,
-    by_len: HashMap<usize, Vec<usize>, FxBuild>,
-    shapes: HashMap<Box<[u8]>, usize, FxBuild>,
+    by_id: HashMap<SignatureId, usize, IdHash>,
+    by_len: HashMap<usize, Vec<usize>, IdHash>,
+    shapes: HashMap<Box<[u8]>, usize, IdHash>,
     buf: Vec<u8>,
     lines: u64,
 }
