@@ -54,15 +54,21 @@ fn bench_similar(c: &mut Criterion) {
     let mut group = c.benchmark_group("similar");
     group.sample_size(30);
     for (name, store) in &stores.list {
-        let g = graph(Arc::clone(store), "similar");
-        rt.block_on(async {
-            g.create().await.unwrap();
-            g.upsert(&base()).await.unwrap();
-            for start in (0..100_000).step_by(5_000) {
-                g.upsert(&records(start, 5_000)).await.unwrap();
-            }
-        });
+        // Loaded when criterion first runs the benchmark: not at all when a filter leaves it
+        // out (a `graph_writes` run).
+        let loaded = std::cell::OnceCell::new();
         group.bench_function(format!("{name}_100k_incidents"), |b| {
+            let g = loaded.get_or_init(|| {
+                let g = graph(Arc::clone(store), "similar");
+                rt.block_on(async {
+                    g.create().await.unwrap();
+                    g.upsert(&base()).await.unwrap();
+                    for start in (0..100_000).step_by(5_000) {
+                        g.upsert(&records(start, 5_000)).await.unwrap();
+                    }
+                });
+                g
+            });
             b.iter(|| {
                 rt.block_on(g.similar(
                     "svc-7: worker 12 failed calling upstream spike latency after 3000 ms",
