@@ -309,6 +309,21 @@ fn mention_words(text: &str) -> BTreeSet<String> {
     mention_word_slices(text).map(str::to_lowercase).collect()
 }
 
+/// `word` in lower case as [`str::to_lowercase`] gives it: `word` itself when it has no upper
+/// case letter, else written into `buf`.
+fn lowercase_in<'a>(word: &'a str, buf: &'a mut String) -> &'a str {
+    if word.is_ascii() {
+        if !word.bytes().any(|b| b.is_ascii_uppercase()) {
+            return word;
+        }
+        buf.clear();
+        buf.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        *buf = word.to_lowercase();
+    }
+    buf
+}
+
 /// The words of `text` as written: runs of letters, digits, `-`, `_` and `.`.
 fn mention_word_slices(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
@@ -641,16 +656,33 @@ impl KnowledgeGraph {
             .iter()
             .map(|s| (s.key.to_lowercase(), *s))
             .collect();
+        // Each title's words looked up as they are when already lower case (no allocation),
+        // else through one reused buffer; each service once per incident.
+        let mut lower = String::new();
+        // The service each word names: the batch's (`Some`) or a stored key.
+        let mut named: Vec<(&str, Option<&NodeRef>)> = Vec::new();
         for inc in &incidents {
-            for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
-                if let Some(svc) = batch_by_name.get(&w) {
-                    out.push(affected(inc, svc));
-                } else if let Some(key) = stored.by_name.get(&w) {
-                    let svc = NodeRef {
-                        kind: NodeKind::Service,
-                        key: key.to_string(),
-                    };
-                    out.push(affected(inc, &svc));
+            named.clear();
+            for w in mention_word_slices(inc.label.as_deref().unwrap_or_default()) {
+                let w = lowercase_in(w, &mut lower);
+                if let Some(svc) = batch_by_name.get(w) {
+                    named.push((svc.key.as_str(), Some(*svc)));
+                } else if let Some(key) = stored.by_name.get(w) {
+                    named.push((key, None));
+                }
+            }
+            named.sort_unstable_by_key(|&(key, svc)| (svc.is_some(), key));
+            named.dedup_by_key(|&mut (key, svc)| (svc.is_some(), key));
+            for &(key, svc) in &named {
+                match svc {
+                    Some(svc) => out.push(affected(inc, svc)),
+                    None => {
+                        let svc = NodeRef {
+                            kind: NodeKind::Service,
+                            key: key.to_owned(),
+                        };
+                        out.push(affected(inc, &svc));
+                    }
                 }
             }
         }
@@ -1415,6 +1447,28 @@ mod tests {
         for kind in NodeKind::ALL {
             assert_eq!(node_domain(*kind), format!("node:{kind}"));
         }
+    }
+
+    #[test]
+    fn mention_words_are_lowered_as_to_lowercase_does() {
+        let mut buf = String::from("left over");
+        for w in [
+            "checkout",
+            "Checkout",
+            "API-GW_2.x",
+            "ÜBER-svc",
+            "İstanbul",
+            "ΣΟΦΙΑ",
+            "",
+        ] {
+            assert_eq!(lowercase_in(w, &mut buf), w.to_lowercase(), "{w}");
+        }
+        let text = "Paging: Checkout-API (eu) down; checkout-api ok";
+        let words: Vec<String> = mention_word_slices(text)
+            .map(|w| lowercase_in(w, &mut buf).to_owned())
+            .collect();
+        let set: BTreeSet<String> = words.into_iter().collect();
+        assert_eq!(set, mention_words(text));
     }
 
     #[test]

@@ -196,3 +196,53 @@ async fn a_narrower_template_joins_the_stored_signature() {
         "the later batch's sightings joined the stored signature"
     );
 }
+
+/// An incident title naming services links the incident to them (`affected`), once per
+/// service however often or in whatever case the title names it: a service of the same batch
+/// (taking precedence over a stored one named alike) and a stored one.
+#[tokio::test]
+async fn incident_titles_link_the_services_they_name() {
+    use bacca_knowledge::model::{Batch, EdgeKind, Node, NodeKind, NodeRef};
+    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let node = |kind, key: &str, label: Option<&str>| Node {
+        node: NodeRef::new(kind, key),
+        label: label.map(str::to_owned),
+        attrs: serde_json::Map::new(),
+        sources: ["jira".to_owned()].into_iter().collect(),
+        first_seen: at,
+        last_seen: at,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let g = sqlite_graph(dir.path(), bacca_audit::AuditSink::Discard).await;
+    g.upsert(&Batch {
+        nodes: vec![node(NodeKind::Service, "ledger-api", None)],
+        edges: vec![],
+    })
+    .await
+    .unwrap();
+    g.upsert(&Batch {
+        nodes: vec![
+            node(
+                NodeKind::Incident,
+                "jira:OPS-1",
+                Some("Checkout-API down, checkout-api 502s; LEDGER-API slow"),
+            ),
+            node(NodeKind::Service, "checkout-api", None),
+        ],
+        edges: vec![],
+    })
+    .await
+    .unwrap();
+    let export = g.export().await.unwrap();
+    let mut affected: Vec<(&str, &str)> = export
+        .edges
+        .iter()
+        .filter(|e| e.kind == EdgeKind::Affected)
+        .map(|e| (e.from.key.as_str(), e.to.key.as_str()))
+        .collect();
+    affected.sort_unstable();
+    assert_eq!(
+        affected,
+        [("jira:OPS-1", "checkout-api"), ("jira:OPS-1", "ledger-api")]
+    );
+}
