@@ -1,8 +1,8 @@
 //! Where a graph write's time goes: per batch of 1000 bench records (the `graph` bench's
 //! generator), the rows written and the time of the graph layer's reads (signature
 //! generalisation, service mentions, cross-batch links), of encryption (blind ids, also timed
-//! on their own; ciphertexts, term hashes) and of the store transaction, on SQLite (and PostgreSQL when
-//! `BACCA_TEST_POSTGRES_URL` is set, in a fresh schema dropped at the end).
+//! on their own; ciphertexts, term hashes) and of the store transaction, on SQLite (and
+//! PostgreSQL when `BACCA_TEST_POSTGRES_URL` is set, in a fresh schema dropped at the end).
 //!
 //! `BACCA_PHASES_SIGNATURES=N` first stores N more signatures and gives every measured batch one
 //! new signature, as log batches have: each upsert then reads and decrypts all stored

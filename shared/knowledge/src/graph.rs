@@ -304,9 +304,23 @@ fn erase_tokens(text: &str, tokens: &[&str]) -> Option<String> {
     }
 }
 
-/// Lowercase words of a title that can name a service (as extraction splits them).
-fn mention_words(text: &str) -> BTreeSet<String> {
-    mention_word_slices(text).map(str::to_lowercase).collect()
+/// The services a title names, each once, sorted: `name` maps each of its words (as
+/// extraction splits them, lower-cased into `buf` as [`str::to_lowercase`] does) to a service
+/// key, or to none. Written into `out`.
+fn services_named<'k>(
+    text: &str,
+    buf: &mut String,
+    out: &mut Vec<&'k str>,
+    mut name: impl FnMut(&str) -> Option<&'k str>,
+) {
+    out.clear();
+    for w in mention_word_slices(text) {
+        if let Some(key) = name(lowercase_in(w, buf)) {
+            out.push(key);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// `word` in lower case as [`str::to_lowercase`] gives it: `word` itself when it has no upper
@@ -656,34 +670,24 @@ impl KnowledgeGraph {
             .iter()
             .map(|s| (s.key.to_lowercase(), *s))
             .collect();
-        // Each title's words looked up as they are when already lower case (no allocation),
-        // else through one reused buffer; each service once per incident.
-        let mut lower = String::new();
-        // The service each word names: the batch's (`Some`) or a stored key.
-        let mut named: Vec<(&str, Option<&NodeRef>)> = Vec::new();
+        let service = |key: &str| NodeRef {
+            kind: NodeKind::Service,
+            key: key.to_owned(),
+        };
+        // A title's words are looked up as they are when already lower case (no allocation).
+        let (mut lower, mut named) = (String::new(), Vec::new());
         for inc in &incidents {
-            named.clear();
-            for w in mention_word_slices(inc.label.as_deref().unwrap_or_default()) {
-                let w = lowercase_in(w, &mut lower);
-                if let Some(svc) = batch_by_name.get(w) {
-                    named.push((svc.key.as_str(), Some(*svc)));
-                } else if let Some(key) = stored.by_name.get(w) {
-                    named.push((key, None));
-                }
-            }
-            named.sort_unstable_by_key(|&(key, svc)| (svc.is_some(), key));
-            named.dedup_by_key(|&mut (key, svc)| (svc.is_some(), key));
-            for &(key, svc) in &named {
-                match svc {
-                    Some(svc) => out.push(affected(inc, svc)),
-                    None => {
-                        let svc = NodeRef {
-                            kind: NodeKind::Service,
-                            key: key.to_owned(),
-                        };
-                        out.push(affected(inc, &svc));
-                    }
-                }
+            services_named(
+                inc.label.as_deref().unwrap_or_default(),
+                &mut lower,
+                &mut named,
+                |w| match batch_by_name.get(w) {
+                    Some(svc) => Some(svc.key.as_str()),
+                    None => stored.by_name.get(w).map(|k| &**k),
+                },
+            );
+            for key in &named {
+                out.push(affected(inc, &service(key)));
             }
         }
         let new: HashMap<String, &NodeRef> = batch_services
@@ -704,14 +708,19 @@ impl KnowledgeGraph {
             let mut stored: Vec<(String, Node)> =
                 self.nodes_by_id(ids).await?.into_iter().collect();
             stored.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut named_new = Vec::new();
             for (_, inc) in stored {
                 if inc.node.kind != NodeKind::Incident || in_batch.contains(&inc.node) {
                     continue;
                 }
-                for w in mention_words(inc.label.as_deref().unwrap_or_default()) {
-                    if let Some(svc) = new.get(&w) {
-                        out.push(affected(&inc, svc));
-                    }
+                services_named(
+                    inc.label.as_deref().unwrap_or_default(),
+                    &mut lower,
+                    &mut named_new,
+                    |w| new.get(w).map(|svc| svc.key.as_str()),
+                );
+                for key in &named_new {
+                    out.push(affected(&inc, &service(key)));
                 }
             }
         }
@@ -1401,7 +1410,8 @@ mod tests {
         t.set(&a, "Checkout-API timeouts after deploy of Zürich-Gateway");
         t.set(&b, "payments.db replica lag");
         t.set("not-an-id", "checkout-api down");
-        for name in mention_words("Checkout-API timeouts after deploy of Zürich-Gateway") {
+        let title = "Checkout-API timeouts after deploy of Zürich-Gateway";
+        for name in mention_word_slices(title).map(str::to_lowercase) {
             assert_eq!(
                 t.naming([name.as_str()].into_iter()),
                 vec![a.clone()],
@@ -1468,7 +1478,8 @@ mod tests {
             .map(|w| lowercase_in(w, &mut buf).to_owned())
             .collect();
         let set: BTreeSet<String> = words.into_iter().collect();
-        assert_eq!(set, mention_words(text));
+        let lowered: BTreeSet<String> = mention_word_slices(text).map(str::to_lowercase).collect();
+        assert_eq!(set, lowered);
     }
 
     #[test]
