@@ -135,6 +135,9 @@ pub(crate) struct Finders {
     pub(crate) mention: memchr::memmem::Finder<'static>,
     pub(crate) pem: memchr::memmem::Finder<'static>,
     pub(crate) scheme: memchr::memmem::Finder<'static>,
+    /// `Bearer `/`bearer ` after its first letter (one search for both cases)
+    pub(crate) bearer: memchr::memmem::Finder<'static>,
+    pub(crate) basic: memchr::memmem::Finder<'static>,
 }
 
 pub(crate) fn finders() -> &'static Finders {
@@ -143,6 +146,8 @@ pub(crate) fn finders() -> &'static Finders {
         mention: memchr::memmem::Finder::new(b"<@"),
         pem: memchr::memmem::Finder::new(b"-----BEGIN "),
         scheme: memchr::memmem::Finder::new(b"://"),
+        bearer: memchr::memmem::Finder::new(b"earer "),
+        basic: memchr::memmem::Finder::new(b"Basic "),
     })
 }
 

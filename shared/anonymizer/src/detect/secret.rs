@@ -243,29 +243,38 @@ fn url_passwords(bytes: &[u8], out: &mut Vec<Span>) {
     }
 }
 
-/// The schemes [`bearer`] reads a credential after, each starting with `B` or `b`.
-const BEARER_SCHEMES: [&[u8]; 3] = [b"Bearer ", b"bearer ", b"Basic "];
-
-/// `Bearer <token>` and `Basic <base64>` credentials: one scan for the schemes' first
-/// bytes (no two schemes match at one offset, and none overlaps itself).
+/// `Bearer <token>` and `Basic <base64>` credentials. Each scheme is searched for on its own
+/// (`earer ` with a `B` or `b` before it, then `Basic `): the letters `b` and `B` are common
+/// in text, those strings are not. No scheme overlaps itself and every occurrence is judged
+/// alone, so the two searches report what one pass over the text would.
 fn bearer(text: &str, out: &mut Vec<Span>) {
     let bytes = text.as_bytes();
-    for p in memchr::memchr2_iter(b'B', b'b', bytes) {
-        let rest = bytes.get(p..).unwrap_or_default();
-        let Some(scheme) = BEARER_SCHEMES.iter().find(|n| rest.starts_with(n)) else {
-            continue;
-        };
-        let s = p + scheme.len();
-        let mut e = s;
-        while e < bytes.len()
-            && (bytes[e].is_ascii_alphanumeric()
-                || matches!(bytes[e], b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
+    let f = super::finders();
+    for p in f.bearer.find_iter(bytes) {
+        if p.checked_sub(1)
+            .and_then(|k| bytes.get(k))
+            .is_some_and(|&b| b == b'B' || b == b'b')
         {
-            e += 1;
+            credential_after(bytes, p + "earer ".len(), out);
         }
-        if e - s >= 12 && bytes[s..e].iter().any(u8::is_ascii_digit) {
-            out.push(Span::new(s, e, EntityType::Secret));
-        }
+    }
+    for p in f.basic.find_iter(bytes) {
+        credential_after(bytes, p + "Basic ".len(), out);
+    }
+}
+
+/// The credential of an HTTP authorization scheme that ends at `s`: a token of at least 12
+/// bytes with a digit.
+fn credential_after(bytes: &[u8], s: usize, out: &mut Vec<Span>) {
+    let mut e = s;
+    while e < bytes.len()
+        && (bytes[e].is_ascii_alphanumeric()
+            || matches!(bytes[e], b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'='))
+    {
+        e += 1;
+    }
+    if e - s >= 12 && bytes[s..e].iter().any(u8::is_ascii_digit) {
+        out.push(Span::new(s, e, EntityType::Secret));
     }
 }
 
@@ -430,13 +439,56 @@ mod tests {
         v.iter().map(|s| t[s.start..s.end].to_string()).collect()
     }
 
+    /// The scan before the two searches: every `B` or `b`, then each scheme tried there.
+    fn bearer_by_first_letter(text: &str) -> Vec<Span> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        for p in memchr::memchr2_iter(b'B', b'b', bytes) {
+            let rest = &bytes[p..];
+            if let Some(n) = [&b"Bearer "[..], b"bearer ", b"Basic "]
+                .iter()
+                .find(|n| rest.starts_with(n))
+            {
+                credential_after(bytes, p + n.len(), &mut out);
+            }
+        }
+        out
+    }
+
     #[test]
-    fn bearer_schemes_have_the_shape_the_scan_relies_on() {
-        // each starts with `B` or `b` and holds neither after it: no two match at one offset
-        // and none starts inside another's match
-        for n in BEARER_SCHEMES {
-            assert!(matches!(n.first(), Some(b'B' | b'b')), "{n:?}");
-            assert!(!n[1..].iter().any(|b| matches!(b, b'B' | b'b')), "{n:?}");
+    fn bearer_searches_find_what_a_scan_of_every_b_finds() {
+        // pieces glued in every order: schemes next to each other, inside tokens, glued to
+        // `B`/`b`, at the start and the end of the text
+        let pieces = [
+            "Bearer ",
+            "bearer ",
+            "Basic ",
+            "B",
+            "b",
+            "earer ",
+            "asic ",
+            "BEARER ",
+            "x",
+            "tok_1234567890ab",
+            "dXNlcjpwYXNzd29yZDEy",
+            "abcdefghijklmnop",
+            " ",
+            "=",
+            "/9",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..(seed % 9) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                t.push_str(pieces[usize::try_from(seed % pieces.len() as u64).unwrap_or(0)]);
+            }
+            let mut got = Vec::new();
+            bearer(&t, &mut got);
+            got.sort_by_key(|s| s.start);
+            assert_eq!(got, bearer_by_first_letter(&t), "{t:?}");
         }
     }
 
