@@ -603,11 +603,12 @@ async fn insert_blob_id_rows(
 }
 
 /// A SQLite file at schema 9 (one `node_terms` row per term, indexed by node) is migrated to
-/// term lists in node rows (10): each node's list holds its terms in order, the term rows stay,
-/// the by-node index is gone; `similar` still ranks the incident first, replaying the fixture
-/// changes nothing, and erasure removes a deleted node's term rows.
+/// term lists in node rows (10) and term bitmaps (11): each node's list holds its terms in
+/// order, the bitmaps hold every (term, node) pair of the old rows and no other, `node_terms`
+/// and its by-node index are gone; `similar` still ranks the incident first, replaying the
+/// fixture changes nothing, and erasure clears a deleted node's bits.
 #[tokio::test]
-async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
+async fn sqlite_migrates_a_version_9_graph_to_term_lists_and_bitmaps() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::new("alpha").unwrap();
     let (expected, rows) = fixture_rows(&tenant).await;
@@ -644,20 +645,37 @@ async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
             .collect::<BTreeMap<i64, BTreeSet<i64>>>()
     };
     assert_eq!(lists().await, want);
-    let term_rows = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM node_terms")
-            .fetch_one(&check)
-            .await
-            .unwrap()
-    };
-    let count = i64::try_from(want.values().map(BTreeSet::len).sum::<usize>()).unwrap();
-    assert_eq!(term_rows().await, count);
-    let by_node: Option<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE name = 'node_terms_by_node'")
-            .fetch_optional(&check)
+    // the bitmaps read back as (term, nid) pairs, and the pairs the node lists call for
+    let pairs = || async {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT term, block, bits FROM term_bits")
+            .fetch_all(&check)
             .await
             .unwrap();
-    assert_eq!(by_node, None);
+        let mut out = BTreeSet::new();
+        for (term, block, bits) in rows {
+            assert_ne!(bits, 0, "no empty bitmap is kept");
+            for k in 0..64 {
+                if bits & (1_i64 << k) != 0 {
+                    out.insert((term, (block << 6) | k));
+                }
+            }
+        }
+        out
+    };
+    let listed_pairs = |lists: &BTreeMap<i64, BTreeSet<i64>>| {
+        lists
+            .iter()
+            .flat_map(|(nid, terms)| terms.iter().map(move |t| (*t, *nid)))
+            .collect::<BTreeSet<(i64, i64)>>()
+    };
+    assert_eq!(pairs().await, listed_pairs(&want));
+    let old_tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE name IN ('node_terms', 'node_terms_by_node')",
+    )
+    .fetch_all(&check)
+    .await
+    .unwrap();
+    assert!(old_tables.is_empty(), "{old_tables:?}");
     let hits = migrated
         .similar(
             "checkout: connection pool exhausted for db payments-7 after 3000 ms",
@@ -669,21 +687,15 @@ async fn sqlite_migrates_a_version_9_graph_to_node_term_lists() {
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
     assert_eq!(lists().await, want, "a replay adds no term");
-    assert_eq!(term_rows().await, count);
+    assert_eq!(pairs().await, listed_pairs(&want));
     let counts = migrated
         .erase_subject(&tenant, &["person_7f3a".to_owned()])
         .await
         .unwrap();
     assert_eq!(counts.nodes_deleted, 1);
-    let orphans: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM node_terms t WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.nid = t.nid)",
-    )
-    .fetch_one(&check)
-    .await
-    .unwrap();
-    assert_eq!(orphans, 0, "no term row outlives its node");
-    let listed: usize = lists().await.values().map(BTreeSet::len).sum();
-    assert_eq!(i64::try_from(listed).unwrap(), term_rows().await);
+    // the bitmaps hold exactly the lists erasure left (no bit outlives its node or term)
+    let after = lists().await;
+    assert_eq!(pairs().await, listed_pairs(&after));
 }
 
 /// Tenant `alpha`'s SQLite file in `dir`, written at schema `version`: refused without

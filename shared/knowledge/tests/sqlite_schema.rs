@@ -438,3 +438,109 @@ async fn sqlite_new_nodes_take_nids_past_the_largest_without_a_sequence_row() {
     let written: BTreeSet<(String, String)> = (1..200).map(|k| (id(k), id(k - 1))).collect();
     assert_eq!(read, written);
 }
+
+/// The (term, nid) pairs of the tenant file's term bitmaps, and the pairs its node lists call
+/// for (each node's `terms`, 8 bytes per term).
+async fn bitmap_and_list_pairs(
+    pool: &sqlx::SqlitePool,
+) -> (BTreeSet<(i64, i64)>, BTreeSet<(i64, i64)>) {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT term, block, bits FROM term_bits")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut bits_pairs = BTreeSet::new();
+    for (term, block, bits) in rows {
+        assert_ne!(bits, 0, "no empty bitmap is kept");
+        for k in 0..64 {
+            if bits & (1_i64 << k) != 0 {
+                bits_pairs.insert((term, (block << 6) | k));
+            }
+        }
+    }
+    let lists: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT nid, terms FROM nodes WHERE terms IS NOT NULL")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let list_pairs = lists
+        .into_iter()
+        .flat_map(|(nid, list)| {
+            list.chunks(8)
+                .map(|c| (i64::from_be_bytes(c.try_into().unwrap()), nid))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (bits_pairs, list_pairs)
+}
+
+/// The term bitmaps (schema 11) hold exactly the (term, node) pairs of the node lists through
+/// new incidents spread over several blocks of 64 nids, a replay, a stored incident whose
+/// title gains words (bits or-ed into stored bitmaps) and an erasure that moves an incident
+/// (the old node's bits cleared, the new node's set); `similar` finds the moved incident by
+/// its words.
+#[tokio::test]
+async fn sqlite_term_bitmaps_follow_the_node_lists_through_merges_and_erasure() {
+    use NodeKind as K;
+    const ALICE: &str = "<PERSON_aaaa1111>";
+    let tenant = TenantId::new("alpha").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn GraphStore> =
+        Arc::new(SqliteStore::open(dir.path(), StoreOptions::default()).unwrap());
+    let g = graph(Arc::clone(&store), &tenant);
+    g.create().await.unwrap();
+    let words = [
+        "checkout", "queue", "backlog", "payments", "latency", "replica",
+    ];
+    let moved_key = format!("slack:thread:D1:{ALICE}");
+    let mut batch = Batch::default();
+    batch.nodes.push(node(K::Person, ALICE, None, 0));
+    batch.nodes.push(node(
+        K::Incident,
+        &moved_key,
+        Some("checkout queue backlog"),
+        0,
+    ));
+    for i in 0..150 {
+        let title = format!("{} {} spike", words[i % 6], words[(i / 6) % 6]);
+        batch.nodes.push(node(
+            K::Incident,
+            &format!("datadog:incident:{i}"),
+            Some(&title),
+            0,
+        ));
+    }
+    g.upsert(&batch).await.unwrap();
+    let file = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("alpha.sqlite")),
+    )
+    .await
+    .unwrap();
+    let (bits, lists) = bitmap_and_list_pairs(&file).await;
+    assert!(lists.len() > 300, "{}", lists.len());
+    assert!(lists.iter().any(|p| p.1 >= 128), "nids span three blocks");
+    assert_eq!(bits, lists);
+
+    g.upsert(&batch).await.unwrap();
+    assert_eq!(bitmap_and_list_pairs(&file).await, (bits.clone(), lists));
+
+    // a stored incident's title gains words: its new terms are or-ed into stored bitmaps
+    let mut longer = Batch::default();
+    longer.nodes.push(node(
+        K::Incident,
+        "datadog:incident:7",
+        Some("queue backlog spike on payments replica after deploy"),
+        1,
+    ));
+    g.upsert(&longer).await.unwrap();
+    let (bits, lists) = bitmap_and_list_pairs(&file).await;
+    assert_eq!(bits, lists);
+
+    // erasure moves the incident keyed by the subject: its old node's bits go
+    let counts = g.erase_subject(&tenant, &[ALICE.to_owned()]).await.unwrap();
+    assert_eq!(counts.nodes_deleted, 1);
+    let (after_bits, after_lists) = bitmap_and_list_pairs(&file).await;
+    assert_eq!(after_bits, after_lists);
+    assert_ne!(after_bits, bits, "the moved incident's pairs changed nids");
+    let hits = g.similar("checkout queue backlog", 3).await.unwrap();
+    assert_eq!(hits[0].incident.node.key, "slack:thread:D1:<ERASED>");
+}

@@ -16,7 +16,10 @@ use bacca_knowledge::graph::{ErasureCounts, KnowledgeGraph, ERASED};
 use bacca_knowledge::model::{Batch, EdgeKind, NodeKind, NodeRef, TenantId};
 use bacca_knowledge::store::postgres::PostgresStore;
 use bacca_knowledge::store::sqlite::SqliteStore;
-use bacca_knowledge::store::{GraphStore, NodeFilter, StoreOptions};
+use bacca_knowledge::store::{
+    GraphStore, NodeFilter, NodeRow, RowBatch, SimilarQuery, StoreOptions, TermRow,
+    MAX_TERM_POSTINGS,
+};
 use bacca_knowledge::Error;
 use chrono::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -444,6 +447,93 @@ async fn postgres_mixes_new_and_stored_rows() {
     let (_admin, app, _schema) = postgres_setup(&url).await;
     let (_pool, store) = app_store(app, 4).await;
     new_and_stored_rows(Arc::new(store)).await;
+}
+
+/// `similar` leaves out a term held by more than [`MAX_TERM_POSTINGS`] incidents and keeps
+/// one held by exactly that many: 2001 incidents share term 1 and 2000 of them term 4;
+/// incident 0 also holds term 2, incident `x` terms 2 and 3.
+async fn common_terms_are_left_out(store: Arc<dyn GraphStore>) {
+    let tenant = TenantId::new(support::unique("terms")).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let id = |k: usize| format!("{k:032x}");
+    let row = |k: usize| NodeRow {
+        id: id(k),
+        kind: NodeKind::Incident,
+        key_ct: vec![1, 2, 3],
+        label_ct: None,
+        attrs: serde_json::json!({}),
+        sources: vec!["jira".to_owned()],
+        first_seen: support::t0(),
+        last_seen: support::t0(),
+    };
+    let common = usize::try_from(MAX_TERM_POSTINGS).unwrap() + 1;
+    let x = common;
+    let mut batch = RowBatch::default();
+    for k in 0..=x {
+        batch.nodes.push(row(k));
+    }
+    let mut term = |node: usize, term: i64| batch.terms.push(TermRow { node, term });
+    for k in 0..common {
+        term(k, 1);
+        if k > 0 {
+            term(k, 4);
+        }
+    }
+    term(0, 2);
+    term(x, 2);
+    term(x, 3);
+    store.upsert(&tenant, &batch).await.unwrap();
+    let similar = |terms: Vec<i64>, limit: usize| {
+        let store = Arc::clone(&store);
+        let tenant = tenant.clone();
+        async move {
+            let query = SimilarQuery {
+                signatures: Vec::new(),
+                services: Vec::new(),
+                terms,
+                limit,
+            };
+            let mut hits: Vec<(String, i64, i64)> = store
+                .similar(&tenant, &query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.id, c.shared_terms, c.incident_terms))
+                .collect();
+            hits.sort();
+            hits
+        }
+    };
+    assert_eq!(
+        similar(vec![1, 2, 3, 3], 10).await,
+        vec![(id(0), 1, 2), (id(x), 2, 2)],
+        "term 1 is too common to count; a repeated query term counts once"
+    );
+    assert!(similar(vec![1], 10).await.is_empty());
+    let kept = similar(vec![4], 3).await;
+    assert_eq!(
+        kept.len(),
+        3,
+        "a term of exactly {MAX_TERM_POSTINGS} incidents counts"
+    );
+    assert!(kept.iter().all(|h| h.1 == 1 && h.2 == 2 && h.0 != id(0)));
+}
+
+#[tokio::test]
+async fn sqlite_leaves_out_common_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    common_terms_are_left_out(Arc::new(
+        SqliteStore::open(dir.path(), StoreOptions::default()).unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_leaves_out_common_terms() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 4).await;
+    common_terms_are_left_out(Arc::new(store)).await;
 }
 
 /// Two graphs (two processes' worth: each its own caches and mutex) write one tenant. What

@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -64,6 +64,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         10,
         "term lists in node rows, no by-node term index",
         include_str!("../../migrations/sqlite/0010_node_term_lists.sql"),
+    ),
+    (
+        11,
+        "term lookups as bitmaps per block of 64 nodes",
+        include_str!("../../migrations/sqlite/0011_term_bitmaps.sql"),
     ),
 ];
 
@@ -118,6 +123,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "SQLite term lists in node rows (no change)",
         include_str!("../../migrations/postgres/0010_sqlite_node_term_lists.sql"),
+    ),
+    (
+        11,
+        "SQLite term bitmaps (no change)",
+        include_str!("../../migrations/postgres/0011_sqlite_term_bitmaps.sql"),
     ),
 ];
 

@@ -21,7 +21,7 @@ use super::term_sets::{difference, union, BatchTerms};
 use super::{decode_err, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
-    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock, MAX_TERM_POSTINGS,
+    NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
 };
 use crate::model::{EdgeKind, NodeKind, TenantId};
 use crate::{Error, Result};
@@ -34,9 +34,7 @@ use crate::id_hash::IdHash;
 use checkpoint::Checkpointer;
 use ids::{refresh, refresh_rusqlite, SharedDirectory, StoredId};
 
-// Term rows per multi-row INSERT of erasure (bound parameters per statement stay under
-// SQLite's 32766), keys per `IN` list of a read.
-const TERM_CHUNK: usize = 16000;
+// Keys per `IN` list of a read.
 const IN_CHUNK: usize = 500;
 
 /// The SQLite graph store: a directory holding one file per tenant.
@@ -520,22 +518,24 @@ impl NodeParams<'_> {
     }
 }
 
-/// Term rows per execution of the multi-row term insert (two parameters each).
-const TERM_ROWS: usize = 128;
+/// Bitmap rows per execution of the multi-row bitmap upsert (three parameters each).
+const BITMAP_ROWS: usize = 64;
 
 /// Single-row edge insert (with [`EDGE_CONFLICT`]: the merge of one edge).
 const EDGE_INSERT: &str = "INSERT INTO edges (src, kind, dst, tenant_id, sources, first_seen, \
      last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-/// `INSERT OR IGNORE INTO node_terms` of `rows` (term, nid) rows. `OR IGNORE` is the merge
-/// rule of term rows (a stored pair stays), and unlike a plain multi-row insert it cannot
-/// abort half-way, so SQLite keeps no statement journal for it.
-fn term_insert_sql(rows: usize) -> String {
-    multi_row_sql(
-        "INSERT OR IGNORE INTO node_terms (term, nid) VALUES ",
-        "(?, ?)",
+/// The upsert of `rows` `term_bits` rows `(term, block, bits)`: each row's bits or-ed into a
+/// stored row of its term and block ([`terms::BITS_CONFLICT`]). The rows of one statement
+/// are distinct (a batch's bitmaps hold one row per term and block).
+fn bitmap_upsert_sql(rows: usize) -> String {
+    let mut sql = multi_row_sql(
+        "INSERT INTO term_bits (term, block, bits) VALUES ",
+        "(?, ?, ?)",
         rows,
-    )
+    );
+    sql.push_str(terms::BITS_CONFLICT);
+    sql
 }
 
 /// Edges per execution of the multi-row edge insert (six parameters each, and the tenant).
@@ -726,24 +726,30 @@ fn upsert_rows(
     }
     {
         // Term rows in the primary key's order (term, nid), without repeats (a node of the
-        // batch given twice).
+        // batch given twice), then as bitmaps: one row per term and block of 64 nids, its bits
+        // or-ed into a stored row of the same term and block.
         term_rows.sort_unstable();
         term_rows.dedup();
-        let mut chunks = term_rows.chunks_exact(TERM_ROWS);
+        let bitmaps = terms::bitmap_rows(&term_rows);
+        let mut chunks = bitmaps.chunks_exact(BITMAP_ROWS);
         if chunks.len() > 0 {
             let mut many = tx
-                .prepare_cached(&term_insert_sql(TERM_ROWS))
+                .prepare_cached(&bitmap_upsert_sql(BITMAP_ROWS))
                 .map_err(write_err)?;
             for chunk in &mut chunks {
                 many.execute(rusqlite::params_from_iter(
-                    chunk.iter().flat_map(|(term, nid)| [*term, *nid]),
+                    chunk
+                        .iter()
+                        .flat_map(|&(term, block, bits)| [term, block, bits]),
                 ))
                 .map_err(write_err)?;
             }
         }
-        let mut one = tx.prepare_cached(&term_insert_sql(1)).map_err(write_err)?;
-        for (term, nid) in chunks.remainder() {
-            one.execute(params![term, nid]).map_err(write_err)?;
+        let mut one = tx
+            .prepare_cached(&bitmap_upsert_sql(1))
+            .map_err(write_err)?;
+        for &(term, block, bits) in chunks.remainder() {
+            one.execute(params![term, block, bits]).map_err(write_err)?;
         }
     }
     {
@@ -1199,21 +1205,11 @@ impl GraphStore for SqliteStore {
              WHERE kind = 'affected' AND dst IN ",
         );
         push_nids(&mut qb, &services);
-        qb.push(
-            " UNION ALL SELECT nid, 1, 0, 0, 1 FROM node_terms \
-             WHERE term IN (SELECT term FROM node_terms WHERE term IN (",
-        );
-        if query.terms.is_empty() {
-            qb.push("NULL");
-        }
-        {
-            let mut sep = qb.separated(", ");
-            for term in &query.terms {
-                sep.push_bind(*term);
-            }
-        }
-        qb.push(") GROUP BY term HAVING COUNT(*) <= ");
-        qb.push_bind(MAX_TERM_POSTINGS);
+        // the term hits come from the bitmaps, read in the same snapshot as the edges
+        let mut tx = pools.read.begin().await?;
+        let term_hits = terms::hits(&mut tx, &query.terms).await?;
+        qb.push(" UNION ALL SELECT value, 1, 0, 0, 1 FROM json_each(");
+        qb.push_bind(term_hits);
         qb.push(
             ")), top AS (SELECT nid, SUM(s) AS s, SUM(v) AS v, SUM(m) AS m, SUM(w) AS w FROM hits \
              GROUP BY nid ORDER BY w DESC, nid LIMIT ",
@@ -1225,7 +1221,7 @@ impl GraphStore for SqliteStore {
              FROM top JOIN nodes n ON n.nid = top.nid ORDER BY w DESC, n.id",
             id_text("n.id")
         ));
-        let rows = qb.build().fetch_all(&pools.read).await?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
         rows.iter()
             .map(|r| {
                 Ok(Candidate {

@@ -1,13 +1,15 @@
-//! A node's term hashes in SQLite (schema 10): a list in the node's row (`nodes.terms`, each
-//! term as 8 big-endian bytes, ascending, no repeats; NULL for none) beside the `node_terms`
-//! rows `(term, nid)` that `similar` looks terms up in. The list is what a node's terms are
-//! read from: its count for `similar`'s text score, and the rows to delete on erasure.
+//! A node's term hashes in SQLite (schema 11): a list in the node's row (`nodes.terms`, each
+//! term as 8 big-endian bytes, ascending, no repeats; NULL for none) beside the `term_bits`
+//! bitmaps that `similar` looks terms up in: per term and block of 64 nids
+//! (`block = nid >> 6`), the block's nodes that hold the term as the bits of one integer (bit
+//! `nid & 63`). The list is what a node's terms are read from: its count for `similar`'s text
+//! score, and the bits to clear on erasure.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
-use super::TERM_CHUNK;
-use crate::store::decode_err;
+use super::IN_CHUNK;
 use crate::store::term_sets::{difference, sorted_unique, union};
+use crate::store::{decode_err, MAX_TERM_POSTINGS};
 use crate::Result;
 
 /// The stored form of `terms` (ascending, no repeats): `None` when empty.
@@ -33,6 +35,83 @@ pub(super) fn decode(list: Option<&[u8]>) -> Result<Vec<i64>> {
         .collect())
 }
 
+/// The merge of one bitmap row into `term_bits`: the bits are or-ed into a stored row.
+pub(super) const BITS_CONFLICT: &str =
+    " ON CONFLICT (term, block) DO UPDATE SET bits = bits | excluded.bits";
+
+/// Node `nid`'s block in `term_bits` and its bit there.
+pub(super) const fn block_bit(nid: i64) -> (i64, i64) {
+    (nid >> 6, 1 << (nid & 63))
+}
+
+/// `(term, nid)` pairs, sorted, as `term_bits` rows `(term, block, bits)`: one per term and
+/// block, in the same order.
+pub(super) fn bitmap_rows(pairs: &[(i64, i64)]) -> Vec<(i64, i64, i64)> {
+    let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+    for &(term, nid) in pairs {
+        let (block, bit) = block_bit(nid);
+        match rows.last_mut() {
+            Some(r) if r.0 == term && r.1 == block => r.2 |= bit,
+            _ => rows.push((term, block, bit)),
+        }
+    }
+    rows
+}
+
+/// The nids whose bits are set in `bits`, the bitmap of `block`, ascending.
+pub(super) fn nids_of(block: i64, bits: i64) -> impl Iterator<Item = i64> {
+    let mut rest = bits;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let k = i64::from(rest.trailing_zeros());
+            rest &= rest.wrapping_sub(1); // bit 63 alone is i64::MIN
+            (block << 6) | k
+        })
+    })
+}
+
+/// The nodes that hold each of `terms` (the query's term hashes), once per term they hold, as
+/// a JSON array of nids for `similar`'s `json_each`. A term held by more than
+/// [`MAX_TERM_POSTINGS`] nodes says little about any of them and is left out. Repeats in
+/// `terms` count once.
+pub(super) async fn hits(conn: &mut SqliteConnection, terms: &[i64]) -> Result<String> {
+    let mut nids: Vec<i64> = Vec::new();
+    for chunk in terms.chunks(IN_CHUNK) {
+        // a term's rows are at most its nodes (each has a bit set), so a term with more
+        // than MAX_TERM_POSTINGS rows is left out by an index count, without reading them
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT term, block, bits FROM term_bits WHERE term IN \
+             (SELECT term FROM term_bits WHERE term IN (",
+        );
+        let mut sep = qb.separated(", ");
+        for term in chunk {
+            sep.push_bind(*term);
+        }
+        qb.push(") GROUP BY term HAVING COUNT(*) <= ");
+        qb.push_bind(MAX_TERM_POSTINGS);
+        qb.push(") ORDER BY term, block");
+        let rows = qb.build().fetch_all(&mut *conn).await?;
+        // one term's rows at a time: counted, then expanded when the term is rare enough
+        let mut start = 0usize;
+        while start < rows.len() {
+            let term: i64 = rows[start].try_get(0)?;
+            let mut end = start;
+            let mut count = 0i64;
+            while end < rows.len() && rows[end].try_get::<i64, _>(0)? == term {
+                count += i64::from(rows[end].try_get::<i64, _>(2)?.count_ones());
+                end += 1;
+            }
+            if count <= MAX_TERM_POSTINGS {
+                for r in &rows[start..end] {
+                    nids.extend(nids_of(r.try_get(1)?, r.try_get(2)?));
+                }
+            }
+            start = end;
+        }
+    }
+    Ok(serde_json::Value::from(nids).to_string())
+}
+
 /// Sets node `nid`'s terms in erasure's transaction: its stored list and rows replaced by
 /// `terms` when `clear`, else `terms` added to them.
 pub(super) async fn replace(
@@ -55,23 +134,28 @@ pub(super) async fn replace(
         let list = union(&old, &added);
         (Vec::new(), added, list)
     };
-    for chunk in gone.chunks(TERM_CHUNK) {
-        let mut qb = sqlx::QueryBuilder::<Sqlite>::new("DELETE FROM node_terms WHERE nid = ");
-        qb.push_bind(nid).push(" AND term IN (");
-        let mut sep = qb.separated(", ");
-        for term in chunk {
-            sep.push_bind(*term);
-        }
-        qb.push(")");
-        qb.build().execute(&mut **tx).await?;
+    for &term in &gone {
+        let (block, bit) = block_bit(nid);
+        sqlx::query("UPDATE term_bits SET bits = bits & ? WHERE term = ? AND block = ?")
+            .bind(!bit)
+            .bind(term)
+            .bind(block)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM term_bits WHERE term = ? AND block = ? AND bits = 0")
+            .bind(term)
+            .bind(block)
+            .execute(&mut **tx)
+            .await?;
     }
-    for chunk in added.chunks(TERM_CHUNK) {
-        let mut qb = sqlx::QueryBuilder::<Sqlite>::new("INSERT INTO node_terms (term, nid) ");
-        qb.push_values(chunk, |mut b, term| {
-            b.push_bind(*term).push_bind(nid);
-        });
-        qb.push(" ON CONFLICT DO NOTHING");
-        qb.build().execute(&mut **tx).await?;
+    for &term in &added {
+        let (block, bit) = block_bit(nid);
+        sqlx::query(&super::bitmap_upsert_sql(1))
+            .bind(term)
+            .bind(block)
+            .bind(bit)
+            .execute(&mut **tx)
+            .await?;
     }
     if !gone.is_empty() || !added.is_empty() {
         sqlx::query("UPDATE nodes SET terms = ? WHERE nid = ?")
@@ -97,5 +181,36 @@ mod tests {
         assert_eq!(encode(&[]), None);
         assert!(decode(None).unwrap().is_empty());
         assert!(decode(Some(&bytes[..12])).is_err());
+    }
+
+    #[test]
+    fn bitmaps_hold_each_pair_once_and_give_the_nids_back() {
+        // sorted (term, nid) pairs, with nids at both ends of a block (bit 63 is the sign bit)
+        let pairs = [
+            (-3, 0),
+            (-3, 63),
+            (-3, 64),
+            (5, 1),
+            (5, 2),
+            (5, 127),
+            (5, 128),
+        ];
+        let rows = bitmap_rows(&pairs);
+        assert_eq!(
+            rows,
+            vec![
+                (-3, 0, 1 | i64::MIN),
+                (-3, 1, 1),
+                (5, 0, 0b110),
+                (5, 1, i64::MIN),
+                (5, 2, 1)
+            ]
+        );
+        let back: Vec<(i64, i64)> = rows
+            .iter()
+            .flat_map(|&(term, block, bits)| nids_of(block, bits).map(move |nid| (term, nid)))
+            .collect();
+        assert_eq!(back, pairs);
+        assert_eq!(block_bit(130), (2, 4));
     }
 }
