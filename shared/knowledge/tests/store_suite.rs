@@ -510,6 +510,11 @@ async fn common_terms_are_left_out(store: Arc<dyn GraphStore>) {
         "term 1 is too common to count; a repeated query term counts once"
     );
     assert!(similar(vec![1], 10).await.is_empty());
+    // a long query: a term repeated far apart (SQLite reads the terms in chunks) counts once
+    let mut long = vec![2];
+    long.extend(1000..1600);
+    long.push(2);
+    assert_eq!(similar(long, 10).await, vec![(id(0), 1, 2), (id(x), 1, 2)]);
     let kept = similar(vec![4], 3).await;
     assert_eq!(
         kept.len(),

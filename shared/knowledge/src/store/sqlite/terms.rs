@@ -76,7 +76,8 @@ pub(super) fn nids_of(block: i64, bits: i64) -> impl Iterator<Item = i64> {
 /// `terms` count once.
 pub(super) async fn hits(conn: &mut SqliteConnection, terms: &[i64]) -> Result<String> {
     let mut nids: Vec<i64> = Vec::new();
-    for chunk in terms.chunks(IN_CHUNK) {
+    // unique first: a term repeated in two chunks would count twice
+    for chunk in sorted_unique(terms).chunks(IN_CHUNK) {
         // a term's rows are at most its nodes (each has a bit set), so a term with more
         // than MAX_TERM_POSTINGS rows is left out by an index count, without reading them
         let mut qb = QueryBuilder::<Sqlite>::new(
