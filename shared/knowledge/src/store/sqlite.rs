@@ -725,8 +725,8 @@ fn upsert_rows(
         }
     }
     {
-        // Term rows in the primary key's order (term, nid), without repeats (a node of the
-        // batch given twice), then as bitmaps: one row per term and block of 64 nids, its bits
+        // Term rows in (term, nid) order, without repeats (a node of the batch given
+        // twice), then as bitmaps: one row per term and block of 64 nids, its bits
         // or-ed into a stored row of the same term and block.
         term_rows.sort_unstable();
         term_rows.dedup();

@@ -113,8 +113,8 @@ pub(super) async fn hits(conn: &mut SqliteConnection, terms: &[i64]) -> Result<S
     Ok(serde_json::Value::from(nids).to_string())
 }
 
-/// Sets node `nid`'s terms in erasure's transaction: its stored list and rows replaced by
-/// `terms` when `clear`, else `terms` added to them.
+/// Sets node `nid`'s terms in erasure's transaction: its stored list and its bits replaced by
+/// `terms` when `clear`, else `terms` added to them (a bitmap left empty is deleted).
 pub(super) async fn replace(
     tx: &mut Transaction<'_, Sqlite>,
     nid: i64,
