@@ -646,22 +646,7 @@ async fn sqlite_migrates_a_version_9_graph_to_term_lists_and_bitmaps() {
     };
     assert_eq!(lists().await, want);
     // the bitmaps read back as (term, nid) pairs, and the pairs the node lists call for
-    let pairs = || async {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT term, block, bits FROM term_bits")
-            .fetch_all(&check)
-            .await
-            .unwrap();
-        let mut out = BTreeSet::new();
-        for (term, block, bits) in rows {
-            assert_ne!(bits, 0, "no empty bitmap is kept");
-            for k in 0..64 {
-                if bits & (1_i64 << k) != 0 {
-                    out.insert((term, (block << 6) | k));
-                }
-            }
-        }
-        out
-    };
+    let pairs = || support::sqlite_term_bit_pairs(&check);
     let listed_pairs = |lists: &BTreeMap<i64, BTreeSet<i64>>| {
         lists
             .iter()

@@ -444,19 +444,7 @@ async fn sqlite_new_nodes_take_nids_past_the_largest_without_a_sequence_row() {
 async fn bitmap_and_list_pairs(
     pool: &sqlx::SqlitePool,
 ) -> (BTreeSet<(i64, i64)>, BTreeSet<(i64, i64)>) {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT term, block, bits FROM term_bits")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    let mut bits_pairs = BTreeSet::new();
-    for (term, block, bits) in rows {
-        assert_ne!(bits, 0, "no empty bitmap is kept");
-        for k in 0..64 {
-            if bits & (1_i64 << k) != 0 {
-                bits_pairs.insert((term, (block << 6) | k));
-            }
-        }
-    }
+    let bits_pairs = support::sqlite_term_bit_pairs(pool).await;
     let lists: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT nid, terms FROM nodes WHERE terms IS NOT NULL")
             .fetch_all(pool)

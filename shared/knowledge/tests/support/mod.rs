@@ -307,3 +307,22 @@ pub async fn assert_sqlite_too_old(dir: &std::path::Path, tenant: &TenantId, fou
         "{err}"
     );
 }
+
+/// The (term, nid) pairs a SQLite tenant file's term bitmaps hold (schema 11: one row per
+/// term and block of 64 nids, bit `nid & 63`); a stored empty bitmap fails the test.
+pub async fn sqlite_term_bit_pairs(pool: &sqlx::SqlitePool) -> BTreeSet<(i64, i64)> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT term, block, bits FROM term_bits")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut pairs = BTreeSet::new();
+    for (term, block, bits) in rows {
+        assert_ne!(bits, 0, "no empty bitmap is kept");
+        for k in 0..64 {
+            if bits & (1_i64 << k) != 0 {
+                pairs.insert((term, (block << 6) | k));
+            }
+        }
+    }
+    pairs
+}
