@@ -132,11 +132,9 @@ mod tests {
             Some(finish(h))
         }
         // every ASCII byte (letters next to `@`, `[`, `` ` ``, `{`), and bytes from 0x80 up
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::detect::Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let len = (x % 20) as usize;
             let w: Vec<u8> = (0..len)
                 .map(|k| {

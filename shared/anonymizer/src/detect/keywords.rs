@@ -649,11 +649,9 @@ mod tests {
     #[test]
     fn word_starts_marks_and_present_bits_match_byte_by_byte_on_any_bytes() {
         // every byte value, at every position of a chunk and of the remainder
-        let mut x: u64 = 0x0123_4567_89ab_cdef;
+        let mut rng = crate::detect::Xorshift(0x0123_4567_89ab_cdef);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let len = (x % 40) as usize;
             let bytes: Vec<u8> = (0..len)
                 .map(|k| {
@@ -737,17 +735,10 @@ mod tests {
         ] {
             words.push(w.to_string());
         }
-        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::detect::Xorshift(0x9e37_79b9_7f4a_7c15);
         let mut acted = 0usize;
         for _ in 0..4000 {
-            let mut text = String::new();
-            for _ in 0..12 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                text.push_str(&words[(x % words.len() as u64) as usize]);
-            }
+            let text = rng.glued(&words, 12);
             // the scan it replaces skipped texts without a digit, `=` or `:`
             let whole = if word_starts(text.as_bytes()).3
                 & (present::DIGIT | present::EQ | present::COLON)

@@ -315,6 +315,31 @@ pub(crate) fn entropy(s: &[u8]) -> f64 {
         .sum()
 }
 
+/// Reproducible pseudo-random test input: xorshift64, one fixed sequence per seed.
+#[cfg(test)]
+pub(crate) struct Xorshift(pub(crate) u64);
+
+#[cfg(test)]
+impl Xorshift {
+    /// The next value of the sequence (also left in `.0`).
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `count` of `pieces` glued together, each drawn by the next value.
+    pub(crate) fn glued<S: AsRef<str>>(&mut self, pieces: &[S], count: u64) -> String {
+        let mut t = String::new();
+        for _ in 0..count {
+            let k = usize::try_from(self.next() % pieces.len() as u64).unwrap_or(0);
+            t.push_str(pieces[k].as_ref());
+        }
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -587,17 +587,10 @@ mod tests {
             "Okafor", "error", "pod", "x", "ab", "_", "9", "12", "bea5e", "f0", "-", "'", ", ",
             " ", " ", " ", "  ", ": ", "/", " & ", ".", "\n", "Sven", "Lee", "O'Brien", "s",
         ];
-        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = crate::detect::Xorshift(0x2545_f491_4f6c_dd1d);
         let mut differs = 0usize;
         for _ in 0..20_000 {
-            let mut t = String::new();
-            for _ in 0..10 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(vocab[(x % vocab.len() as u64) as usize]);
-            }
+            let t = rng.glued(&vocab, 10);
             let kw = super::super::keywords::Keywords::scan(&t);
             let (mut all, mut kept) = (Vec::new(), Vec::new());
             words_into(&t, kw.word_starts(), false, &mut all);

@@ -476,15 +476,10 @@ mod tests {
             "=",
             "/9",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::detect::Xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
-            let mut t = String::new();
-            for _ in 0..(seed % 9) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                t.push_str(pieces[usize::try_from(seed % pieces.len() as u64).unwrap_or(0)]);
-            }
+            let count = rng.0 % 9;
+            let t = rng.glued(&pieces, count);
             let mut got = Vec::new();
             bearer(&t, &mut got);
             got.sort_by_key(|s| s.start);

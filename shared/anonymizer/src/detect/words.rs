@@ -593,19 +593,11 @@ mod tests {
             "@",
             "Z",
         ];
-        // a fixed pseudo-random sequence (xorshift), so the test is reproducible
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::detect::Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..30_000 {
-            let mut t = String::new();
-            for _ in 0..(x % 12) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let count = rng.0 % 12;
+            let t = rng.glued(&pieces, count);
+            rng.next();
             let kw = super::super::keywords::Keywords::scan(&t);
             for drop in [false, true] {
                 let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -642,14 +634,11 @@ mod tests {
     fn letter_runs_match_a_byte_by_byte_scan() {
         let alphabet = b"aZq_9 -'\xc3\xa9Mx.";
         // a fixed pseudo-random sequence (xorshift), so the test is reproducible
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = crate::detect::Xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..5000 {
             let mut t = Vec::new();
-            for _ in 0..(x % 24) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            for _ in 0..(rng.0 % 24) {
+                t.push(alphabet[(rng.next() % alphabet.len() as u64) as usize]);
             }
             for i in 0..t.len() {
                 let mut k = i;
