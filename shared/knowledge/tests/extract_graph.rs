@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use bacca_knowledge::cipher::AesGcmRowCipher;
@@ -202,16 +204,8 @@ async fn a_narrower_template_joins_the_stored_signature() {
 /// (taking precedence over a stored one named alike) and a stored one.
 #[tokio::test]
 async fn incident_titles_link_the_services_they_name() {
-    use bacca_knowledge::model::{Batch, EdgeKind, Node, NodeKind, NodeRef};
-    let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    let node = |kind, key: &str, label: Option<&str>| Node {
-        node: NodeRef::new(kind, key),
-        label: label.map(str::to_owned),
-        attrs: serde_json::Map::new(),
-        sources: ["jira".to_owned()].into_iter().collect(),
-        first_seen: at,
-        last_seen: at,
-    };
+    use bacca_knowledge::model::{Batch, EdgeKind, NodeKind};
+    let node = |kind, key: &str, label: Option<&str>| support::node(kind, key, label, "jira", 0);
     let dir = tempfile::tempdir().unwrap();
     let g = sqlite_graph(dir.path(), bacca_audit::AuditSink::Discard).await;
     g.upsert(&Batch {

@@ -444,21 +444,10 @@ async fn sqlite_new_nodes_take_nids_past_the_largest_without_a_sequence_row() {
 async fn bitmap_and_list_pairs(
     pool: &sqlx::SqlitePool,
 ) -> (BTreeSet<(i64, i64)>, BTreeSet<(i64, i64)>) {
-    let bits_pairs = support::sqlite_term_bit_pairs(pool).await;
-    let lists: Vec<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT nid, terms FROM nodes WHERE terms IS NOT NULL")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-    let list_pairs = lists
-        .into_iter()
-        .flat_map(|(nid, list)| {
-            list.chunks(8)
-                .map(|c| (i64::from_be_bytes(c.try_into().unwrap()), nid))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    (bits_pairs, list_pairs)
+    (
+        support::sqlite_term_bit_pairs(pool).await,
+        support::sqlite_term_list_pairs(pool).await,
+    )
 }
 
 /// The term bitmaps (schema 11) hold exactly the (term, node) pairs of the node lists through

@@ -326,3 +326,21 @@ pub async fn sqlite_term_bit_pairs(pool: &sqlx::SqlitePool) -> BTreeSet<(i64, i6
     }
     pairs
 }
+
+/// The (term, nid) pairs a SQLite tenant file's node term lists call for (`nodes.terms`, 8
+/// big-endian bytes per term).
+pub async fn sqlite_term_list_pairs(pool: &sqlx::SqlitePool) -> BTreeSet<(i64, i64)> {
+    let lists: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT nid, terms FROM nodes WHERE terms IS NOT NULL")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    lists
+        .into_iter()
+        .flat_map(|(nid, list)| {
+            list.chunks(8)
+                .map(|c| (i64::from_be_bytes(c.try_into().unwrap()), nid))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -135,8 +135,8 @@ pub(super) async fn replace(
         let list = union(&old, &added);
         (Vec::new(), added, list)
     };
+    let (block, bit) = block_bit(nid);
     for &term in &gone {
-        let (block, bit) = block_bit(nid);
         sqlx::query("UPDATE term_bits SET bits = bits & ? WHERE term = ? AND block = ?")
             .bind(!bit)
             .bind(term)
@@ -150,7 +150,6 @@ pub(super) async fn replace(
             .await?;
     }
     for &term in &added {
-        let (block, bit) = block_bit(nid);
         sqlx::query(&super::bitmap_upsert_sql(1))
             .bind(term)
             .bind(block)
