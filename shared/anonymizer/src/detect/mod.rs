@@ -137,6 +137,7 @@ pub(crate) struct Finders {
     pub(crate) scheme: memchr::memmem::Finder<'static>,
     /// `Bearer `/`bearer ` after its first letter (one search for both cases)
     pub(crate) bearer: memchr::memmem::Finder<'static>,
+    /// `Basic `
     pub(crate) basic: memchr::memmem::Finder<'static>,
 }
 

@@ -255,11 +255,11 @@ fn bearer(text: &str, out: &mut Vec<Span>) {
             .and_then(|k| bytes.get(k))
             .is_some_and(|&b| b == b'B' || b == b'b')
         {
-            credential_after(bytes, p + "earer ".len(), out);
+            credential_after(bytes, p + f.bearer.needle().len(), out);
         }
     }
     for p in f.basic.find_iter(bytes) {
-        credential_after(bytes, p + "Basic ".len(), out);
+        credential_after(bytes, p + f.basic.needle().len(), out);
     }
 }
 
