@@ -878,7 +878,7 @@ async fn postgres_node_stored_concurrently_is_a_retryable_error() {
         .unwrap();
     sqlx::query(
         "INSERT INTO nodes (tenant_id, id, kind, key_ct, first_seen, last_seen) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
+         VALUES ($1, decode($2, 'hex'), $3, $4, $5, $5)",
     )
     .bind(tenant.as_str())
     .bind(&first.id)
@@ -973,6 +973,65 @@ async fn postgres_row_level_security_isolates_tenants() {
         .await
         .unwrap();
     assert_eq!(n, 0);
+}
+
+/// PostgreSQL stores node ids as the bytes of their lowercase hex (schema 12): a batch with
+/// any other id is refused whole, before anything is written, and a read asking for such an
+/// id finds nothing (no error). Stored ids read back as the same hex.
+#[tokio::test]
+async fn postgres_refuses_node_ids_it_cannot_store() {
+    let Some(url) = postgres_url() else { return };
+    let (_admin, app, _schema) = postgres_setup(&url).await;
+    let (_pool, store) = app_store(app, 2).await;
+    let tenant = TenantId::new(unique("ids-")).unwrap();
+    store.create_tenant(&tenant).await.unwrap();
+    let row = |id: &str| NodeRow {
+        id: id.to_owned(),
+        kind: NodeKind::Service,
+        key_ct: vec![1, 2, 3],
+        label_ct: None,
+        attrs: serde_json::json!({}),
+        sources: vec!["datadog".to_owned()],
+        first_seen: t0(),
+        last_seen: t0(),
+    };
+    let good = "00ff".repeat(8);
+    for bad in ["checkout", "00FF00FF", "abc", ""] {
+        let batch = RowBatch {
+            nodes: vec![row(&good), row(bad)],
+            ..RowBatch::default()
+        };
+        let err = store.upsert(&tenant, &batch).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRecord(_)), "{bad:?}: {err}");
+        let found = store
+            .nodes(
+                &tenant,
+                &NodeFilter {
+                    ids: Some(vec![bad.to_owned()]),
+                    ..NodeFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{bad:?}");
+    }
+    assert!(store
+        .nodes(&tenant, &NodeFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .upsert(
+            &tenant,
+            &RowBatch {
+                nodes: vec![row(&good)],
+                ..RowBatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let stored = store.nodes(&tenant, &NodeFilter::default()).await.unwrap();
+    assert_eq!(stored, vec![row(&good)]);
 }
 
 #[tokio::test]

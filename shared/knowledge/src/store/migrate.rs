@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -69,6 +69,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         11,
         "term lookups as bitmaps per block of 64 nodes",
         include_str!("../../migrations/sqlite/0011_term_bitmaps.sql"),
+    ),
+    (
+        12,
+        "PostgreSQL node ids as bytea (no change)",
+        include_str!("../../migrations/sqlite/0012_postgres_bytea_ids.sql"),
     ),
 ];
 
@@ -128,6 +133,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "SQLite term bitmaps (no change)",
         include_str!("../../migrations/postgres/0011_sqlite_term_bitmaps.sql"),
+    ),
+    (
+        12,
+        "node ids as 16-byte bytea, unique on (id, tenant_id)",
+        include_str!("../../migrations/postgres/0012_bytea_ids.sql"),
     ),
 ];
 

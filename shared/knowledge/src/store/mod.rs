@@ -457,6 +457,16 @@ impl RowBatch {
     }
 }
 
+/// The bytes of a node id that is lowercase hex of even length (every id the graph writes is
+/// the hex of a 16-byte blind index), or `None` for any other id. SQLite stores the bytes
+/// (schema 5) and any other id as text; PostgreSQL stores only such ids (schema 12).
+pub(crate) fn id_bytes(id: &str) -> Option<Vec<u8>> {
+    let hex = !id.is_empty()
+        && id.len().is_multiple_of(2)
+        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    hex.then(|| hex::decode(id).ok()).flatten()
+}
+
 /// Sorted, de-duplicated union of two source lists.
 pub(crate) fn merge_sources(a: &[String], b: &[String]) -> Vec<String> {
     let mut v: Vec<String> = a.iter().chain(b).cloned().collect();

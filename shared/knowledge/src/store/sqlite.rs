@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
 use super::term_sets::{difference, union, BatchTerms};
-use super::{decode_err, missing_node};
+use super::{decode_err, id_bytes, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
     NodeRow, NodesSince, RowBatch, SimilarQuery, Stats, StoreOptions, WriteLock,
@@ -110,16 +110,8 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-/// A node id as stored since schema 5: the bytes of a lowercase hex id (every id the graph
-/// writes is the hex of a 16-byte blind index), or `None` for any other id, stored as text.
-fn id_bytes(id: &str) -> Option<Vec<u8>> {
-    let hex = !id.is_empty()
-        && id.len().is_multiple_of(2)
-        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    hex.then(|| hex::decode(id).ok()).flatten()
-}
-
-/// SQL reading a stored id column back as the id string (inverse of [`id_bytes`]).
+/// SQL reading a stored id column back as the id string (inverse of [`id_bytes`]: a blob
+/// is a lowercase hex id, anything else is stored as text since schema 5).
 fn id_text(col: &str) -> String {
     format!("(CASE WHEN typeof({col}) = 'blob' THEN lower(hex({col})) ELSE {col} END)")
 }
