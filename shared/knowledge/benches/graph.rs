@@ -3,7 +3,8 @@
 //!
 //! A "record" here is one incident with its resolution action (2 new nodes), 3 edges (service,
 //! signature, action) and its term rows, encrypted per row. PostgreSQL runs when
-//! `BACCA_TEST_POSTGRES_URL` is set (in a fresh schema, dropped at the end).
+//! `BACCA_TEST_POSTGRES_URL` is set (in a fresh schema, dropped at the end), as an unprivileged
+//! role: row-level security applies, as in production.
 
 // criterion_group! generates an undocumented public function; benches may unwrap.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]

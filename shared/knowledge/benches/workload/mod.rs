@@ -1,6 +1,7 @@
 //! The graph bench's workload, shared by `benches/graph.rs` and `examples/graph_phases.rs`:
 //! synthetic incident records (2 nodes, 3 edges and their term rows each), a graph over a test
-//! cipher, and a PostgreSQL store in its own schema.
+//! cipher, and a PostgreSQL store in its own schema, used through an unprivileged role (row-level
+//! security applied, as in production).
 
 // Each user takes what it needs.
 #![allow(dead_code)]
@@ -180,6 +181,14 @@ pub async fn drop_schema(url: &str, schema: &str) {
         .unwrap();
 }
 
+/// The role the PostgreSQL store runs as: neither superuser nor `BYPASSRLS`, as in production,
+/// so that row-level security is applied to every row the bench writes and reads (a superuser
+/// bypasses it). The same role as `tests/store_suite.rs`; created if missing, never dropped
+/// (its grants go with each schema).
+pub const APP_ROLE: &str = "bacca_kg_app";
+
+/// A PostgreSQL store in `schema`: migrated by the URL's (admin) role, then opened as
+/// [`APP_ROLE`].
 pub async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStore>> {
     let admin = PgConnectOptions::from_str(url).ok()?;
     let boot = PgPoolOptions::new()
@@ -191,15 +200,48 @@ pub async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStor
         .execute(&boot)
         .await
         .ok()?;
-    let pool = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(admin.options([("search_path", schema)]))
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(APP_ROLE)
+            .fetch_one(&boot)
+            .await
+            .ok()?;
+    if !exists {
+        // A test may create it concurrently: a duplicate is fine.
+        let _ = sqlx::query(&format!(
+            "CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"
+        ))
+        .execute(&boot)
+        .await;
+    }
+    let migrating = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin.clone().options([("search_path", schema)]))
         .await
         .ok()?;
+    PostgresStore::from_pool(migrating.clone(), StoreOptions::default())
+        .await
+        .ok()?;
+    migrating.close().await;
+    for grant in [
+        format!("GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE}"),
+        format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}"
+        ),
+    ] {
+        sqlx::query(&grant).execute(&boot).await.ok()?;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(admin.username(APP_ROLE).options([("search_path", schema)]))
+        .await
+        .ok()?;
+    let options = StoreOptions {
+        migrate: false,
+        ..StoreOptions::default()
+    };
     Some(Arc::new(
-        PostgresStore::from_pool(pool, StoreOptions::default())
-            .await
-            .ok()?,
+        PostgresStore::from_pool(pool, options).await.ok()?,
     ))
 }
 
