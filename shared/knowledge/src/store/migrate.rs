@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -74,6 +74,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         12,
         "PostgreSQL node ids as bytea (no change)",
         include_str!("../../migrations/sqlite/0012_postgres_bytea_ids.sql"),
+    ),
+    (
+        13,
+        "PostgreSQL policies read the tenant once per statement (no change)",
+        include_str!("../../migrations/sqlite/0013_postgres_policy_init_plans.sql"),
     ),
 ];
 
@@ -138,6 +143,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "node ids as 16-byte bytea, unique on (id, tenant_id)",
         include_str!("../../migrations/postgres/0012_bytea_ids.sql"),
+    ),
+    (
+        13,
+        "row-level security policies read the tenant once per statement",
+        include_str!("../../migrations/postgres/0013_policy_init_plans.sql"),
     ),
 ];
 
