@@ -1074,30 +1074,21 @@ mod tests {
         lines.join("\n")
     }
 
-    /// A batch's lookups (and an erasure's) probe the `(id, tenant_id)` index once per id, and
-    /// its merge once per row, on the migrated schema never analyzed: the `id = ANY($2)`
-    /// lookups and the `UPDATE ... FROM UNNEST` merge they replace were planned as scans of the
-    /// tenant's every row (PostgreSQL 15), each batch slower than the one before as the graph
-    /// grew. An upsert's lookups are plain index scans: at this size the planner, expecting
-    /// several rows per id without statistics, chose a bitmap scan per id unless told not to
-    /// (it did not at 20k nodes per tenant, so the test's graph is this large).
-    #[tokio::test]
-    async fn batch_lookups_and_merges_probe_the_id_index_without_statistics() {
-        let Some(url) = bacca_testenv::service_env(
+    /// A schema of its own named `prefix`_..., migrated and never analyzed, on the server of
+    /// `BACCA_TEST_POSTGRES_URL`: (a pool of the URL's role, a pool on the schema, its name).
+    /// `None` when the variable is unset outside CI.
+    async fn migrated_schema(prefix: &str) -> Option<(PgPool, PgPool, String)> {
+        let url = bacca_testenv::service_env(
             "BACCA_TEST_POSTGRES_URL",
             "scripts/test.sh starts PostgreSQL",
-        ) else {
-            return;
-        };
-        // The migrated schema (in a schema of its own), never analyzed: 200k nodes each for two
-        // tenants.
+        )?;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&url)
             .await
             .unwrap();
         let schema = format!(
-            "plans_{}_{}",
+            "{prefix}_{}_{}",
             std::process::id(),
             chrono::Utc::now().timestamp_micros()
         );
@@ -1117,6 +1108,23 @@ mod tests {
         PostgresStore::from_pool(pool.clone(), StoreOptions::default())
             .await
             .unwrap();
+        Some((admin, pool, schema))
+    }
+
+    /// A batch's lookups (and an erasure's) probe the `(id, tenant_id)` index once per id, and
+    /// its merge once per row, on the migrated schema never analyzed: the `id = ANY($2)`
+    /// lookups and the `UPDATE ... FROM UNNEST` merge they replace were planned as scans of the
+    /// tenant's every row (PostgreSQL 15), each batch slower than the one before as the graph
+    /// grew. An upsert's lookups are plain index scans: at this size the planner, expecting
+    /// several rows per id without statistics, chose a bitmap scan per id unless told not to
+    /// (it did not at 20k nodes per tenant, so the test's graph is this large).
+    #[tokio::test]
+    async fn batch_lookups_and_merges_probe_the_id_index_without_statistics() {
+        // The migrated schema (in a schema of its own), never analyzed: 200k nodes each for two
+        // tenants.
+        let Some((admin, pool, schema)) = migrated_schema("plans").await else {
+            return;
+        };
         sqlx::raw_sql(
             "INSERT INTO nodes (tenant_id, id, kind, key_ct, first_seen, last_seen) \
                SELECT t, decode(md5(g::text), 'hex'), 'incident', '\\x00', now(), now() \
@@ -1195,6 +1203,7 @@ mod tests {
             .unwrap();
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     }
+
     /// A replayed batch's edges are checked against the stored ones by one probe of the edge key
     /// per edge, also as the application role (row-level security applied) on tables never
     /// analyzed: there the policy's tenant condition made a scan of the tenant's every edge look
@@ -1202,38 +1211,9 @@ mod tests {
     /// 549k) unless the upsert turns hash joins off.
     #[tokio::test]
     async fn stored_edge_filter_probes_the_edge_key_as_the_application_role() {
-        let Some(url) = bacca_testenv::service_env(
-            "BACCA_TEST_POSTGRES_URL",
-            "scripts/test.sh starts PostgreSQL",
-        ) else {
+        let Some((admin, pool, schema)) = migrated_schema("edge_plans").await else {
             return;
         };
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .unwrap();
-        let schema = format!(
-            "edge_plans_{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_micros()
-        );
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let options = url
-            .parse::<sqlx::postgres::PgConnectOptions>()
-            .unwrap()
-            .options([("search_path", schema.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
-        PostgresStore::from_pool(pool.clone(), StoreOptions::default())
-            .await
-            .unwrap();
         // The application role of the store suite (a concurrent test may create it too).
         let _ = sqlx::query("CREATE ROLE bacca_kg_app LOGIN NOSUPERUSER NOBYPASSRLS")
             .execute(&admin)
