@@ -143,7 +143,7 @@ async fn fetch_to_gcs_then_anonymize_into_postgres() {
     // No planted value in any graph row (clear columns and ciphertext columns alike), in any
     // knowledge-updated message, or in the audit trail.
     let mut rows: Vec<Vec<u8>> = Vec::new();
-    for table in ["tenants", "nodes", "edges", "term_postings"] {
+    for table in ["tenants", "nodes", "edges", "term_postings", "term_bits"] {
         let q = format!(
             "SELECT convert_to(row_to_json(t)::text, 'UTF8') AS j FROM {schema}.{table} t \
              WHERE tenant_id = $1"

@@ -195,13 +195,14 @@ async fn assert_migrates(
     assert_eq!(hits[0].incident.node.key, "datadog:incident:101");
     let forced: Vec<bool> = sqlx::query_scalar(
         "SELECT relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname IN ('tenants', 'nodes', 'edges', 'term_postings')",
+         WHERE n.nspname = $1 \
+           AND c.relname IN ('tenants', 'nodes', 'edges', 'term_postings', 'term_bits')",
     )
     .bind(schema)
     .fetch_all(pool)
     .await
     .unwrap();
-    assert_eq!(forced, [true, true, true, true]);
+    assert_eq!(forced, [true; 5]);
     migrated
 }
 
@@ -444,11 +445,19 @@ async fn postgres_migrates_a_version_6_graph_with_its_terms() {
             .collect::<BTreeSet<_>>()
             .len()
     );
-    let node_terms: Option<String> = sqlx::query_scalar("SELECT to_regclass('node_terms')::text")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(node_terms, None);
+    // Schema 7 moved the terms into node rows; schema 14 also keeps them as per-block term
+    // bitmaps (the candidates' lookup), built from those node rows.
+    let from_bits: Vec<(i64, Vec<i64>)> = sqlx::query_as(
+        "SELECT b.block * 64 + i, array_agg(b.term ORDER BY b.term) \
+         FROM term_bits b, generate_series(0, 63) i \
+         WHERE b.tenant_id = $1 AND b.bits & (1::bigint << i) <> 0 \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(tenant.as_str())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(from_bits, by_node);
     migrated.upsert(&fixture()).await.unwrap();
     assert_eq!(migrated.export().await.unwrap(), expected);
     assert_eq!(postings(tenant).await, per_term);

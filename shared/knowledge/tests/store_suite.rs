@@ -944,7 +944,7 @@ async fn postgres_row_level_security_isolates_tenants() {
         .await
         .unwrap();
     // Tenant b's session sees none of a's rows, even when asking for them by tenant id.
-    for table in ["nodes", "edges", "term_postings", "tenants"] {
+    for table in ["nodes", "edges", "term_postings", "term_bits", "tenants"] {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
         ))
@@ -1078,6 +1078,26 @@ async fn postgres_edges_have_no_foreign_keys_and_none_dangles_after_the_suite() 
     .await
     .unwrap();
     assert_eq!(dangling, 0);
+    // `similar`'s term bitmaps (schema 14) hold exactly the terms of the stored nodes: as
+    // (tenant, term, nid) sets, both differences are empty and no bitmap is left at 0.
+    let (extra, missing, empty): (i64, i64, i64) = sqlx::query_as(
+        "WITH bits AS (SELECT b.tenant_id, b.term, b.block * 64 + i AS nid \
+                         FROM term_bits b, generate_series(0, 63) i \
+                        WHERE b.bits & (1::bigint << i) <> 0), \
+              terms AS (SELECT n.tenant_id, t AS term, n.nid FROM nodes n, unnest(n.terms) t) \
+         SELECT (SELECT COUNT(*) FROM (SELECT * FROM bits EXCEPT SELECT * FROM terms) x), \
+                (SELECT COUNT(*) FROM (SELECT * FROM terms EXCEPT SELECT * FROM bits) x), \
+                (SELECT COUNT(*) FROM term_bits WHERE bits = 0)",
+    )
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    let terms: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM term_bits")
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+    assert!(terms > 0);
+    assert_eq!((extra, missing, empty), (0, 0, 0));
     let edges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM edges")
         .fetch_one(admin.pool())
         .await

@@ -11,7 +11,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use crate::{Error, Result};
 
 /// Schema version this binary writes and expects (the last migration's version).
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// (version, description, SQL) of every SQLite migration.
 pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
@@ -79,6 +79,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         13,
         "PostgreSQL policies read the tenant once per statement (no change)",
         include_str!("../../migrations/sqlite/0013_postgres_policy_init_plans.sql"),
+    ),
+    (
+        14,
+        "PostgreSQL term bitmaps instead of the GIN index (no change)",
+        include_str!("../../migrations/sqlite/0014_postgres_term_bitmaps.sql"),
     ),
 ];
 
@@ -148,6 +153,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "row-level security policies read the tenant once per statement",
         include_str!("../../migrations/postgres/0013_policy_init_plans.sql"),
+    ),
+    (
+        14,
+        "term bitmaps per block of 64 nids instead of the GIN index over nodes.terms",
+        include_str!("../../migrations/postgres/0014_term_bitmaps.sql"),
     ),
 ];
 

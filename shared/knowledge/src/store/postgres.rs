@@ -14,9 +14,13 @@
 //! as the main one) so that holders and waiters never take the connections their reads and
 //! writes need: a process with `max_connections` = N opens at most 2N connections.
 //!
-//! A node's term hashes are an array in its row (`nodes.terms`, schema 7) under a GIN index;
-//! `term_postings` counts the nodes holding each term, adjusted by every write that adds or
-//! removes terms, so that `similar` skips common terms with one lookup each.
+//! A node's term hashes are an array in its row (`nodes.terms`, schema 7), and `term_bits`
+//! (schema 14) holds, per term and block of 64 nids, the block's nodes holding it as the bits
+//! of one integer: `similar` finds its candidates there by B-tree equality, which the
+//! row-level security policies allow as an index condition (a GIN index searched by `&&`,
+//! before, was not usable under them). `term_postings` counts the nodes holding each term,
+//! adjusted by every write that adds or removes terms, so that `similar` skips common terms
+//! with one lookup each.
 //!
 //! Node ids are the 16 bytes of their hex (`BYTEA`, schema 12) under a unique index on
 //! `(id, tenant_id)`, read back as lowercase hex; the store refuses to write any other id.
@@ -26,7 +30,7 @@
 //! past the cursor's `nid` through `nodes_by_kind`, now `(tenant_id, kind, nid)`.
 //!
 //! Grants the application role needs (migrations run as the owner):
-//! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, term_postings TO <app>;`
+//! `GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, nodes, edges, term_postings, term_bits TO <app>;`
 //! (DELETE for data-subject erasure; UPDATE on `tenants` for the `FOR KEY SHARE` row lock and
 //! the erasure and write counts)
 //! `GRANT SELECT ON _sqlx_migrations TO <app>;`
@@ -206,6 +210,7 @@ impl PostgresStore {
         sqlx::query(SETTINGS)
             .bind(tenant.as_str())
             .bind(matches!(access, Access::Upsert))
+            .bind(matches!(access, Access::Upsert | Access::Write))
             .execute(&mut *tx)
             .await?;
         let check = match access {
@@ -229,7 +234,8 @@ impl PostgresStore {
 }
 
 /// The tenant and planner settings of a transaction, in one round trip: `$1` is the tenant,
-/// `$2` whether bitmap scans, hash joins and merge joins are off ([`Access::Upsert`]).
+/// `$2` whether bitmap scans are off ([`Access::Upsert`]), `$3` whether hash and merge joins
+/// are off (every write).
 /// Without JIT compilation: the statements here touch a batch's rows or answer one query, and
 /// a plan costed past `jit_above_cost` (the lookup of a 10,000-node batch) spent ~6.5 ms
 /// compiling expressions it then evaluated in a few milliseconds.
@@ -239,9 +245,9 @@ const SETTINGS: &str = "SELECT set_config('bacca.tenant_id', $1, true), \
        set_config('enable_bitmapscan', \
                   CASE WHEN $2 THEN 'off' ELSE current_setting('enable_bitmapscan') END, true), \
        set_config('enable_hashjoin', \
-                  CASE WHEN $2 THEN 'off' ELSE current_setting('enable_hashjoin') END, true), \
+                  CASE WHEN $3 THEN 'off' ELSE current_setting('enable_hashjoin') END, true), \
        set_config('enable_mergejoin', \
-                  CASE WHEN $2 THEN 'off' ELSE current_setting('enable_mergejoin') END, true)";
+                  CASE WHEN $3 THEN 'off' ELSE current_setting('enable_mergejoin') END, true)";
 
 /// The stored nodes among a batch's ids (`$2`, as [`stored_ids`]), locked for the merge: one
 /// probe of the `(id, tenant_id)` index per id (`LATERAL`). The plain `id = ANY($2)` form is
@@ -275,11 +281,13 @@ enum Access {
     Read,
     /// Writes nodes, edges or terms: the tenant must exist, and its row is locked
     /// `FOR KEY SHARE` until commit. Nodes have no foreign key to `tenants` (migration 0004):
-    /// this one lock per transaction replaces the key check per inserted node.
+    /// this one lock per transaction replaces the key check per inserted node. Without hash
+    /// or merge joins (see [`Access::Upsert`]): a write's joins (the term bitmaps' and
+    /// postings' updates) are one index probe per row.
     Write,
     /// Writes a batch ([`GraphStore::upsert`]): as [`Access::Write`], and without bitmap
-    /// scans, hash joins or merge joins: every statement of an upsert joins a batch's rows to
-    /// stored ones by index probes, one per row, whatever the statistics say.
+    /// scans: every statement of an upsert joins a batch's rows to stored ones by index
+    /// probes, one per row, whatever the statistics say.
     ///
     /// Joins: the stored-edge filter ([`EDGE_UNCHANGED`]) as the application role, on tables
     /// never analyzed, was planned as a hash anti join over a scan of the tenant's every edge
@@ -391,32 +399,116 @@ fn term_slice_sql(flat: &str) -> String {
 }
 
 /// Changes to `term_postings` (how many nodes hold each term) made by one transaction,
-/// written once per distinct term, in term order (concurrent writers lock rows in one order).
+/// written once per distinct term, in term order (concurrent writers lock rows in one order),
+/// and the (term, nid) pairs it adds and removes, kept as `term_bits` bitmaps (schema 14).
 #[derive(Debug, Default)]
-struct Postings(BTreeMap<i64, i64>);
+struct Postings {
+    counts: BTreeMap<i64, i64>,
+    added: TermRows,
+    removed: TermRows,
+}
 
-impl Postings {
-    /// Terms a node gained.
-    fn add(&mut self, terms: &[i64]) {
-        for t in terms {
-            *self.0.entry(*t).or_default() += 1;
-        }
+/// (term, nid) pairs as two parallel arrays.
+#[derive(Debug, Default)]
+struct TermRows {
+    terms: Vec<i64>,
+    nids: Vec<i64>,
+}
+
+impl TermRows {
+    fn push(&mut self, nid: i64, terms: &[i64]) {
+        self.terms.extend_from_slice(terms);
+        self.nids.extend(std::iter::repeat_n(nid, terms.len()));
     }
 
-    /// Terms a node lost.
-    fn remove(&mut self, terms: &[i64]) {
-        for t in terms {
-            *self.0.entry(*t).or_default() -= 1;
+    /// The pairs as `term_bits` rows: one per term and block of 64 nids (`nid >> 6`), the
+    /// block's nodes as bits (bit `nid & 63`), in (term, block) order.
+    fn bitmaps(&self) -> Bitmaps {
+        let mut by_block: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for (&term, &nid) in self.terms.iter().zip(&self.nids) {
+            *by_block.entry((term, nid >> 6)).or_default() |= 1i64 << (nid & 63);
         }
+        let mut out = Bitmaps::default();
+        for ((term, block), bits) in by_block {
+            out.terms.push(term);
+            out.blocks.push(block);
+            out.bits.push(bits);
+        }
+        out
+    }
+}
+
+/// `term_bits` rows (schema 14) as three parallel arrays.
+#[derive(Debug, Default)]
+struct Bitmaps {
+    terms: Vec<i64>,
+    blocks: Vec<i64>,
+    bits: Vec<i64>,
+}
+
+impl Postings {
+    /// Terms node `nid` gained.
+    fn add(&mut self, nid: i64, terms: &[i64]) {
+        for t in terms {
+            *self.counts.entry(*t).or_default() += 1;
+        }
+        self.added.push(nid, terms);
+    }
+
+    /// Terms node `nid` lost.
+    fn remove(&mut self, nid: i64, terms: &[i64]) {
+        for t in terms {
+            *self.counts.entry(*t).or_default() -= 1;
+        }
+        self.removed.push(nid, terms);
     }
 
     /// Applies the changes: gains by upsert, losses by update (an insert path would check
     /// `nodes >= 0` on the negative candidate row first); terms no node holds any more lose
     /// their row.
     async fn apply(self, tx: &mut Transaction<'static, Postgres>, t: &str) -> Result<()> {
+        // Removals first: a node whose terms are replaced loses and regains the ones it keeps.
+        let removed = self.removed.bitmaps();
+        if !removed.terms.is_empty() {
+            sqlx::query(
+                "UPDATE term_bits b SET bits = b.bits & ~u.bits \
+                 FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[]) AS u(term, block, bits) \
+                 WHERE b.tenant_id = $1 AND b.term = u.term AND b.block = u.block",
+            )
+            .bind(t)
+            .bind(&removed.terms)
+            .bind(&removed.blocks)
+            .bind(&removed.bits)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM term_bits WHERE tenant_id = $1 AND bits = 0 AND (term, block) IN \
+                 (SELECT * FROM UNNEST($2::bigint[], $3::bigint[]))",
+            )
+            .bind(t)
+            .bind(&removed.terms)
+            .bind(&removed.blocks)
+            .execute(&mut **tx)
+            .await?;
+        }
+        let added = self.added.bitmaps();
+        if !added.terms.is_empty() {
+            sqlx::query(
+                "INSERT INTO term_bits (tenant_id, term, block, bits) \
+                 SELECT $1, u.term, u.block, u.bits \
+                 FROM UNNEST($2::bigint[], $3::bigint[], $4::bigint[]) AS u(term, block, bits) \
+                 ON CONFLICT (tenant_id, term, block) DO UPDATE SET bits = term_bits.bits | EXCLUDED.bits",
+            )
+            .bind(t)
+            .bind(&added.terms)
+            .bind(&added.blocks)
+            .bind(&added.bits)
+            .execute(&mut **tx)
+            .await?;
+        }
         type Deltas = Vec<(i64, i64)>;
         let (gains, losses): (Deltas, Deltas) = self
-            .0
+            .counts
             .into_iter()
             .filter(|(_, d)| *d != 0)
             .partition(|(_, d)| *d > 0);
@@ -515,14 +607,11 @@ async fn write_nodes(
         let terms = terms.of(i);
         match stored.get(&n.id) {
             Some((nid, had)) => {
-                postings.add(&difference(terms, had));
+                postings.add(*nid, &difference(terms, had));
                 nids.insert(n.id.clone(), *nid);
                 old.push((n, terms));
             }
-            None => {
-                postings.add(terms);
-                new.push((n, terms));
-            }
+            None => new.push((n, terms)),
         }
     }
     for (rows, insert) in [(new, true), (old, false)] {
@@ -557,10 +646,16 @@ async fn write_nodes(
             .bind(&slices.lo)
             .bind(&slices.hi);
         if insert {
+            let terms_of: HashMap<&str, &[i64]> = rows
+                .iter()
+                .map(|(n, terms)| (n.id.as_str(), *terms))
+                .collect();
             for r in query.fetch_all(&mut **tx).await.map_err(raced_insert)? {
                 let nid: i64 = r.try_get("nid")?;
+                let id: String = r.try_get("id")?;
+                postings.add(nid, terms_of.get(id.as_str()).copied().unwrap_or_default());
                 fresh.insert(nid);
-                nids.insert(r.try_get("id")?, nid);
+                nids.insert(id, nid);
             }
         } else {
             query.execute(&mut **tx).await?;
@@ -890,14 +985,13 @@ impl GraphStore for PostgresStore {
 
     async fn similar(&self, tenant: &TenantId, query: &SimilarQuery) -> Result<Vec<Candidate>> {
         let mut tx = self.begin(tenant, Access::Read).await?;
-        // `cand` finds the nodes sharing a usable term through the GIN index alone (term hashes
-        // are keyed per tenant; the tenant is checked after): with the tenant in the same scan,
-        // a graph not analyzed yet (right after a bulk load) got a BitmapAnd with the tenant's
-        // whole range of the (tenant_id, id) index of schema 11: 24 ms instead of 5 ms on 100k
-        // incidents. Known limit: under the row-level security policies (the application role)
-        // the GIN index is not used at all, since `&&` is not leakproof and so cannot be an
-        // index condition ahead of the policy's: the tenant's every node is scanned (62.5 ms at
-        // 100k incidents against 15.0 ms as a superuser; see the crate README).
+        // `cand` finds the nodes sharing a usable term through `term_bits` (schema 14): B-tree
+        // equality on the tenant and the terms, leakproof operators, so index conditions under
+        // the row-level security policies too; each row's bits are the nodes of its block of 64
+        // nids. The GIN index over `nodes.terms` it replaces was searched by `&&`, which is not
+        // leakproof: as the application role the tenant's every node was scanned (62.5 ms at
+        // 100k incidents against 15.0 ms as a superuser). The nodes are then read by nid, from
+        // an array (no join planned from estimates).
         let rows = sqlx::query(
             "WITH q AS (SELECT nid, id FROM nodes WHERE tenant_id = $1 AND id = ANY($2 || $3)), \
                   qt AS (SELECT ARRAY(SELECT DISTINCT qt FROM unnest($4::bigint[]) AS qt \
@@ -905,7 +999,11 @@ impl GraphStore for PostgresStore {
                                             WHERE p.tenant_id = $1 AND p.term = qt AND p.nodes > $6)) \
                          AS terms), \
                   cand AS MATERIALIZED (SELECT nid, tenant_id, terms FROM nodes \
-                                        WHERE terms && (SELECT terms FROM qt)), \
+                                        WHERE nid = ANY(ARRAY(SELECT DISTINCT b.block * 64 + i \
+                                              FROM term_bits b, generate_series(0, 63) i \
+                                              WHERE b.tenant_id = $1 \
+                                                AND b.term = ANY((SELECT terms FROM qt)::bigint[]) \
+                                                AND b.bits & (1::bigint << i) <> 0))), \
                   hits AS (SELECT e.src AS nid, 4 AS w, 1 AS s, 0 AS v, 0 AS m FROM edges e \
                            WHERE e.kind = 'exhibited' AND e.dst IN (SELECT nid FROM q WHERE id = ANY($2)) \
                            UNION ALL SELECT e.src, 2, 0, 1, 0 FROM edges e \
@@ -955,8 +1053,10 @@ impl GraphStore for PostgresStore {
                 .await?;
             let mut nids: Vec<i64> = Vec::with_capacity(rows.len());
             for r in rows {
-                nids.push(r.try_get("nid")?);
+                let nid: i64 = r.try_get("nid")?;
+                nids.push(nid);
                 postings.remove(
+                    nid,
                     &r.try_get::<Option<Vec<i64>>, _>("terms")?
                         .unwrap_or_default(),
                 );
@@ -991,10 +1091,10 @@ impl GraphStore for PostgresStore {
                 .try_get::<Option<Vec<i64>>, _>("terms")?
                 .unwrap_or_default();
             let terms = sorted_unique(&rw.terms);
-            postings.remove(&old_terms);
+            postings.remove(old_nid, &old_terms);
             if rw.row.id == rw.old_id {
                 // The node's terms are replaced.
-                postings.add(&terms);
+                postings.add(old_nid, &terms);
                 sqlx::query(
                     "UPDATE nodes SET key_ct = $1, label_ct = $2, terms = $3 WHERE nid = $4",
                 )
@@ -1061,6 +1161,7 @@ mod tests {
         let mut tx = pool.begin().await.unwrap();
         sqlx::query(SETTINGS)
             .bind("big")
+            .bind(upsert)
             .bind(upsert)
             .execute(&mut *tx)
             .await
@@ -1245,6 +1346,7 @@ mod tests {
             .unwrap();
         sqlx::query(SETTINGS)
             .bind("big")
+            .bind(true)
             .bind(true)
             .execute(&mut *tx)
             .await
