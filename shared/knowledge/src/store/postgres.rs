@@ -44,7 +44,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
-use super::term_sets::{difference, sorted_unique, BatchTerms};
+use super::term_sets::{bitmap_rows, difference, sorted_unique, BatchTerms};
 use super::{decode_err, id_bytes, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
@@ -421,15 +421,19 @@ impl TermRows {
         self.nids.extend(std::iter::repeat_n(nid, terms.len()));
     }
 
-    /// The pairs as `term_bits` rows: one per term and block of 64 nids (`nid >> 6`), the
-    /// block's nodes as bits (bit `nid & 63`), in (term, block) order.
+    /// The pairs as `term_bits` rows ([`bitmap_rows`], the layout SQLite's bitmaps share): one
+    /// per term and block of 64 nids, in (term, block) order, as arrays to bind.
     fn bitmaps(&self) -> Bitmaps {
-        let mut by_block: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-        for (&term, &nid) in self.terms.iter().zip(&self.nids) {
-            *by_block.entry((term, nid >> 6)).or_default() |= 1i64 << (nid & 63);
-        }
+        let mut pairs: Vec<(i64, i64)> = self
+            .terms
+            .iter()
+            .copied()
+            .zip(self.nids.iter().copied())
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
         let mut out = Bitmaps::default();
-        for ((term, block), bits) in by_block {
+        for (term, block, bits) in bitmap_rows(&pairs) {
             out.terms.push(term);
             out.blocks.push(block);
             out.bits.push(bits);

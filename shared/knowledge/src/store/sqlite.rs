@@ -17,7 +17,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
 
 use super::migrate::{self, check_version, migrate_error, SCHEMA_VERSION};
-use super::term_sets::{difference, union, BatchTerms};
+use super::term_sets::{bitmap_rows, difference, union, BatchTerms};
 use super::{decode_err, id_bytes, missing_node};
 use super::{
     Candidate, EdgeFilter, EdgeRow, Erasure, ErasureCounts, GraphStore, NodeCursor, NodeFilter,
@@ -722,7 +722,7 @@ fn upsert_rows(
         // or-ed into a stored row of the same term and block.
         term_rows.sort_unstable();
         term_rows.dedup();
-        let bitmaps = terms::bitmap_rows(&term_rows);
+        let bitmaps = bitmap_rows(&term_rows);
         let mut chunks = bitmaps.chunks_exact(BITMAP_ROWS);
         if chunks.len() > 0 {
             let mut many = tx

@@ -1,5 +1,7 @@
-//! Term hashes as both backends handle them: a batch's terms grouped by node, and set
-//! operations on sorted term lists (a node's stored list and the terms a batch brings).
+//! Term hashes as both backends handle them: a batch's terms grouped by node, set operations
+//! on sorted term lists (a node's stored list and the terms a batch brings), and the
+//! `term_bits` layout both stores look terms up in (per term and block of 64 nids, the block's
+//! nodes as the bits of one integer: SQLite schema 11, PostgreSQL schema 14).
 
 use crate::store::RowBatch;
 use crate::Result;
@@ -107,6 +109,38 @@ impl BatchTerms {
     }
 }
 
+/// Node `nid`'s block in a `term_bits` table (both backends: per term and block of 64 nids,
+/// the block's nodes as the bits of one integer) and its bit there.
+pub(crate) const fn block_bit(nid: i64) -> (i64, i64) {
+    (nid >> 6, 1 << (nid & 63))
+}
+
+/// `(term, nid)` pairs, sorted, as `term_bits` rows `(term, block, bits)`: one per term and
+/// block, in the same order.
+pub(crate) fn bitmap_rows(pairs: &[(i64, i64)]) -> Vec<(i64, i64, i64)> {
+    let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+    for &(term, nid) in pairs {
+        let (block, bit) = block_bit(nid);
+        match rows.last_mut() {
+            Some(r) if r.0 == term && r.1 == block => r.2 |= bit,
+            _ => rows.push((term, block, bit)),
+        }
+    }
+    rows
+}
+
+/// The nids whose bits are set in `bits`, the bitmap of `block`, ascending.
+pub(crate) fn nids_of(block: i64, bits: i64) -> impl Iterator<Item = i64> {
+    let mut rest = bits;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let k = i64::from(rest.trailing_zeros());
+            rest &= rest.wrapping_sub(1); // bit 63 alone is i64::MIN
+            (block << 6) | k
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +183,36 @@ mod tests {
             ..batch
         };
         assert!(BatchTerms::new(&bad).is_err());
+    }
+
+    #[test]
+    fn bitmaps_hold_each_pair_once_and_give_the_nids_back() {
+        // sorted (term, nid) pairs, with nids at both ends of a block (bit 63 is the sign bit)
+        let pairs = [
+            (-3, 0),
+            (-3, 63),
+            (-3, 64),
+            (5, 1),
+            (5, 2),
+            (5, 127),
+            (5, 128),
+        ];
+        let rows = bitmap_rows(&pairs);
+        assert_eq!(
+            rows,
+            vec![
+                (-3, 0, 1 | i64::MIN),
+                (-3, 1, 1),
+                (5, 0, 0b110),
+                (5, 1, i64::MIN),
+                (5, 2, 1)
+            ]
+        );
+        let back: Vec<(i64, i64)> = rows
+            .iter()
+            .flat_map(|&(term, block, bits)| nids_of(block, bits).map(move |nid| (term, nid)))
+            .collect();
+        assert_eq!(back, pairs);
+        assert_eq!(block_bit(130), (2, 4));
     }
 }

@@ -8,7 +8,7 @@
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use super::IN_CHUNK;
-use crate::store::term_sets::{difference, sorted_unique, union};
+use crate::store::term_sets::{block_bit, difference, nids_of, sorted_unique, union};
 use crate::store::{decode_err, MAX_TERM_POSTINGS};
 use crate::Result;
 
@@ -38,37 +38,6 @@ pub(super) fn decode(list: Option<&[u8]>) -> Result<Vec<i64>> {
 /// The merge of one bitmap row into `term_bits`: the bits are or-ed into a stored row.
 pub(super) const BITS_CONFLICT: &str =
     " ON CONFLICT (term, block) DO UPDATE SET bits = bits | excluded.bits";
-
-/// Node `nid`'s block in `term_bits` and its bit there.
-pub(super) const fn block_bit(nid: i64) -> (i64, i64) {
-    (nid >> 6, 1 << (nid & 63))
-}
-
-/// `(term, nid)` pairs, sorted, as `term_bits` rows `(term, block, bits)`: one per term and
-/// block, in the same order.
-pub(super) fn bitmap_rows(pairs: &[(i64, i64)]) -> Vec<(i64, i64, i64)> {
-    let mut rows: Vec<(i64, i64, i64)> = Vec::new();
-    for &(term, nid) in pairs {
-        let (block, bit) = block_bit(nid);
-        match rows.last_mut() {
-            Some(r) if r.0 == term && r.1 == block => r.2 |= bit,
-            _ => rows.push((term, block, bit)),
-        }
-    }
-    rows
-}
-
-/// The nids whose bits are set in `bits`, the bitmap of `block`, ascending.
-pub(super) fn nids_of(block: i64, bits: i64) -> impl Iterator<Item = i64> {
-    let mut rest = bits;
-    std::iter::from_fn(move || {
-        (rest != 0).then(|| {
-            let k = i64::from(rest.trailing_zeros());
-            rest &= rest.wrapping_sub(1); // bit 63 alone is i64::MIN
-            (block << 6) | k
-        })
-    })
-}
 
 /// The nodes that hold each of `terms` (the query's term hashes), once per term they hold, as
 /// a JSON array of nids for `similar`'s `json_each`. A term held by more than
@@ -181,36 +150,5 @@ mod tests {
         assert_eq!(encode(&[]), None);
         assert!(decode(None).unwrap().is_empty());
         assert!(decode(Some(&bytes[..12])).is_err());
-    }
-
-    #[test]
-    fn bitmaps_hold_each_pair_once_and_give_the_nids_back() {
-        // sorted (term, nid) pairs, with nids at both ends of a block (bit 63 is the sign bit)
-        let pairs = [
-            (-3, 0),
-            (-3, 63),
-            (-3, 64),
-            (5, 1),
-            (5, 2),
-            (5, 127),
-            (5, 128),
-        ];
-        let rows = bitmap_rows(&pairs);
-        assert_eq!(
-            rows,
-            vec![
-                (-3, 0, 1 | i64::MIN),
-                (-3, 1, 1),
-                (5, 0, 0b110),
-                (5, 1, i64::MIN),
-                (5, 2, 1)
-            ]
-        );
-        let back: Vec<(i64, i64)> = rows
-            .iter()
-            .flat_map(|&(term, block, bits)| nids_of(block, bits).map(move |nid| (term, nid)))
-            .collect();
-        assert_eq!(back, pairs);
-        assert_eq!(block_bit(130), (2, 4));
     }
 }
