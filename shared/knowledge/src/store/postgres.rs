@@ -467,9 +467,10 @@ impl Postings {
         self.removed.push(nid, terms);
     }
 
-    /// Applies the changes: gains by upsert, losses by update (an insert path would check
-    /// `nodes >= 0` on the negative candidate row first); terms no node holds any more lose
-    /// their row.
+    /// Applies the changes. The bitmaps first: the lost pairs' bits cleared (a bitmap left at
+    /// 0 deleted), then the gained pairs' bits or-ed in. Then the counts: gains by upsert,
+    /// losses by update (an insert path would check `nodes >= 0` on the negative candidate
+    /// row first); terms no node holds any more lose their row.
     async fn apply(self, tx: &mut Transaction<'static, Postgres>, t: &str) -> Result<()> {
         // Removals first: a node whose terms are replaced loses and regains the ones it keeps.
         let removed = self.removed.bitmaps();
