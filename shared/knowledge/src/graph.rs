@@ -130,7 +130,7 @@ impl StoredKeys {
     }
 }
 
-/// The stored incidents' titles, as the words [`mention_words`] finds in them: a service new
+/// The stored incidents' titles, as the words [`mention_word_slices`] finds in them: a service new
 /// in a batch is linked to the stored incidents whose titles name it.
 ///
 /// Titles (labels) are updated in place, so a node cursor alone cannot keep this current:
@@ -170,7 +170,7 @@ fn word_hash(bytes: &[u8]) -> u64 {
     crate::signature::hash::fnv1a64_of(bytes.iter().map(u8::to_ascii_lowercase))
 }
 
-/// The distinct [`mention_words`] of `text` as [`word_hash`]es, sorted, allocating only for
+/// The distinct [`mention_word_slices`] of `text` as [`word_hash`]es, sorted, allocating only for
 /// words with non-ASCII letters (lower-cased as [`str::to_lowercase`] does).
 fn mention_word_hashes(text: &str) -> Box<[u64]> {
     let mut out: Vec<u64> = mention_word_slices(text)
@@ -370,7 +370,7 @@ const fn node_domain(kind: NodeKind) -> &'static str {
 }
 
 /// Normalised words of a text for similarity: lowercase alphanumeric words of 3+ characters
-/// without digits, minus a few stop words; unique, at most [`MAX_TERMS`].
+/// without digits, minus a few stop words; unique, at most 64 (`MAX_TERMS`).
 #[must_use]
 pub fn terms(text: &str) -> Vec<String> {
     const STOP: &[&str] = &[
