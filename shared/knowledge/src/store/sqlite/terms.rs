@@ -119,7 +119,7 @@ pub(super) async fn replace(
             .await?;
     }
     for &term in &added {
-        sqlx::query(&super::bitmap_upsert_sql(1))
+        sqlx::query(&super::statements::bitmap_upsert_sql(1))
             .bind(term)
             .bind(block)
             .bind(bit)
