@@ -1,9 +1,9 @@
 //! SQLite backend: the embedded default, one database file per tenant
 //! (`<directory>/<tenant>.sqlite`, WAL journal, foreign keys on).
 //!
-//! Here: the store, its connections and its reads. Upserts go through [`writer`] (statements
-//! in [`statements`]), erasure through [`erasure`]; [`ids`] keeps the id -> nid directory,
-//! [`terms`] the term bitmaps, [`checkpoint`] the WAL checkpoints.
+//! Here: the store, its connections and its reads. Upserts go through `writer` (statements
+//! in `statements`), erasure through `erasure`; `ids` keeps the id -> nid directory,
+//! `terms` the term bitmaps, `checkpoint` the WAL checkpoints.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
