@@ -1,5 +1,6 @@
-//! [`GraphStore::erase`](crate::store::GraphStore::erase): data-subject erasure, deleting or re-keying nodes with their edges
-//! and term entries under row locks, counted in the tenant's erasure count.
+//! [`GraphStore::erase`](crate::store::GraphStore::erase): data-subject erasure, deleting or
+//! re-keying nodes with their edges and term entries under row locks, counted in the tenant's
+//! erasure count.
 
 use std::collections::{HashMap, HashSet};
 

@@ -203,12 +203,12 @@ enum Access {
     /// scans: every statement of an upsert joins a batch's rows to stored ones by index
     /// probes, one per row, whatever the statistics say.
     ///
-    /// Joins: the stored-edge filter ([`EDGE_UNCHANGED`](writes::EDGE_UNCHANGED)) as the application role, on tables
-    /// never analyzed, was planned as a hash anti join over a scan of the tenant's every edge
-    /// (the policy's tenant condition, estimated at 0.5% of the table, made the scan look
-    /// small): 290 ms for a replayed batch of 3000 edges on a graph of 549k edges, against
-    /// ~5 ms as index probes. A superuser (no policy) got the probes, so the bench ran as one
-    /// did not show it.
+    /// Joins: the stored-edge filter ([`EDGE_UNCHANGED`](writes::EDGE_UNCHANGED)) as the
+    /// application role, on tables never analyzed, was planned as a hash anti join over a scan of
+    /// the tenant's every edge (the policy's tenant condition, estimated at 0.5% of the table, made
+    /// the scan look small): 290 ms for a replayed batch of 3000 edges on a graph of 549k edges,
+    /// against ~5 ms as index probes. A superuser (no policy) got the probes, so the bench ran as
+    /// one did not show it.
     ///
     /// Bitmaps: its lookups probe the `(id, tenant_id)` index once per id (`LATERAL`); on tables
     /// not analyzed yet the planner expects ~20 rows per probe and chose a bitmap scan for

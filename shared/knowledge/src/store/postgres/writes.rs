@@ -1,5 +1,6 @@
-//! [`GraphStore::upsert`](crate::store::GraphStore::upsert): a batch's nodes looked up, inserted or merged, its term changes
-//! applied, its edges written, in one transaction under the policies' tenant.
+//! [`GraphStore::upsert`](crate::store::GraphStore::upsert): a batch's nodes looked up, inserted or
+//! merged, its term changes applied, its edges written, in one transaction under the policies'
+//! tenant.
 
 use std::collections::{HashMap, HashSet};
 

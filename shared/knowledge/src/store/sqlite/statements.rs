@@ -68,11 +68,11 @@ pub(super) const NODE_MERGE: &str = "UPDATE nodes SET \
 pub(super) const NODE_ROWS: usize = 64;
 
 /// `INSERT OR ROLLBACK INTO nodes` of `rows` new nodes, the tenant bound once as `?1`, and
-/// with `shared` their attributes and sources too (`?2`, `?3`: each text or blob bound is a
-/// copy SQLite allocates). Rows get their nids in `VALUES` order, each one past the previous
-/// (see [`insert_nodes`](super::writer::insert_nodes), which checks that). A violated constraint rolls the batch back
-/// either way; `OR ROLLBACK` says so to SQLite, which then keeps no statement journal for the
-/// multi-row statement.
+/// with `shared` their attributes and sources too (`?2`, `?3`: each text or blob bound is a copy
+/// SQLite allocates). Rows get their nids in `VALUES` order, each one past the previous (see
+/// [`insert_nodes`](super::writer::insert_nodes), which checks that). A violated constraint rolls
+/// the batch back either way; `OR ROLLBACK` says so to SQLite, which then keeps no statement
+/// journal for the multi-row statement.
 pub(super) fn node_insert_sql(rows: usize, shared: bool) -> String {
     use Param::{Own, Shared};
     let (attrs, sources, first, last, terms) = if shared {

@@ -74,9 +74,9 @@ pub(super) fn open_writer(path: &Path) -> Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-/// [`GraphStore::upsert`](crate::store::GraphStore::upsert) on the writer connection: one immediate transaction, one cached
-/// statement per row kind; node ids mapped to nids through `dir` (brought up to date inside
-/// the transaction, extended with the new nodes after the commit).
+/// [`GraphStore::upsert`](crate::store::GraphStore::upsert) on the writer connection: one immediate
+/// transaction, one cached statement per row kind; node ids mapped to nids through `dir` (brought
+/// up to date inside the transaction, extended with the new nodes after the commit).
 pub(super) fn upsert_rows(
     conn: &mut rusqlite::Connection,
     dir: &SharedDirectory,
