@@ -185,7 +185,7 @@ impl DirectoryMatcher {
         bit_contains(&self.trigrams, folded_trigram(a, b, c, TRIGRAM_BITS))
     }
 
-    /// [`DirectoryMatcher::find`] given `starts`: the word starts of `text` that
+    /// The directory entries in `text` (whole words) given `starts`: the word starts of `text` that
     /// [`DirectoryMatcher::may_start`] lets through, ascending (read only when
     /// [`DirectoryMatcher::at_word_starts`]), so a caller that visits the word starts anyway
     /// (`numbers::ibans`) collects them on the way.
