@@ -31,7 +31,13 @@ use serde_json::Value;
 
 use crate::model::{Batch, Edge, EdgeKind, Node, NodeKind, NodeRef};
 use crate::signature::{MinerConfig, SignatureMiner};
-use crate::{Error, Result};
+use crate::Result;
+
+mod mentions;
+mod record;
+
+use mentions::{actions_in, contains_word, services_of, ticket_keys};
+use record::{attr_str, clip, parse, Rec};
 
 /// Largest record text accepted, in bytes.
 pub const MAX_RECORD_TEXT_BYTES: usize = 1024 * 1024;
@@ -61,249 +67,6 @@ impl Default for ExtractConfig {
     fn default() -> Self {
         Self::default_const()
     }
-}
-
-/// Remediation types and the words that reveal them.
-const ACTIONS: &[(&str, &[&str])] = &[
-    (
-        "rollback",
-        &[
-            "rollback",
-            "rolled back",
-            "roll back",
-            "reverted",
-            "revert ",
-        ],
-    ),
-    (
-        "restart",
-        &["restarted", "restart ", "rebooted", "bounced", "recycled"],
-    ),
-    (
-        "scale",
-        &[
-            "scaled",
-            "scale up",
-            "scale out",
-            "added replicas",
-            "increased replicas",
-        ],
-    ),
-    (
-        "failover",
-        &["failover", "failed over", "fail over", "promoted replica"],
-    ),
-    (
-        "config_change",
-        &[
-            "config change",
-            "changed config",
-            "updated config",
-            "configuration change",
-            "raised the limit",
-            "increased the limit",
-            "bumped",
-        ],
-    ),
-    (
-        "feature_flag",
-        &[
-            "feature flag",
-            "disabled the flag",
-            "toggled",
-            "flag off",
-            "kill switch",
-        ],
-    ),
-    (
-        "hotfix",
-        &[
-            "hotfix",
-            "hot fix",
-            "patched",
-            "deployed a fix",
-            "deployed fix",
-            "shipped a fix",
-        ],
-    ),
-];
-
-struct Rec<'a> {
-    source: &'a str,
-    kind: &'a str,
-    id: &'a str,
-    container: Option<&'a str>,
-    parent: Option<&'a str>,
-    at: DateTime<Utc>,
-    text: &'a str,
-    attrs: &'a serde_json::Map<String, Value>,
-    people: Vec<String>,
-}
-
-fn field<'a>(v: &'a Value, i: usize, name: &str) -> Result<&'a str> {
-    v.get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::InvalidRecord(format!("record {i}: missing or empty `{name}`")))
-}
-
-fn time(v: &Value, i: usize, name: &str) -> Result<Option<DateTime<Utc>>> {
-    match v.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| Error::InvalidRecord(format!("record {i}: `{name}` is not RFC 3339"))),
-        Some(_) => Err(Error::InvalidRecord(format!(
-            "record {i}: `{name}` is not a string"
-        ))),
-    }
-}
-
-static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> = std::sync::OnceLock::new();
-
-fn parse(v: &Value, i: usize) -> Result<Rec<'_>> {
-    if !v.is_object() {
-        return Err(Error::InvalidRecord(format!(
-            "record {i}: not a JSON object"
-        )));
-    }
-    let at = time(v, i, "occurred_at")?
-        .ok_or_else(|| Error::InvalidRecord(format!("record {i}: missing `occurred_at`")))?;
-    if let Some(u) = time(v, i, "updated_at")? {
-        if u < at {
-            return Err(Error::InvalidRecord(format!(
-                "record {i}: `updated_at` before `occurred_at`"
-            )));
-        }
-    }
-    let text = match v.get("text") {
-        None | Some(Value::Null) => "",
-        Some(Value::String(s)) => s,
-        Some(_) => {
-            return Err(Error::InvalidRecord(format!(
-                "record {i}: `text` is not a string"
-            )))
-        }
-    };
-    if text.len() > MAX_RECORD_TEXT_BYTES {
-        return Err(Error::InvalidRecord(format!(
-            "record {i}: text of {} bytes exceeds {MAX_RECORD_TEXT_BYTES}",
-            text.len()
-        )));
-    }
-    let attrs = match v.get("attributes") {
-        Some(Value::Object(m)) => m,
-        None | Some(Value::Null) => EMPTY.get_or_init(serde_json::Map::new),
-        Some(_) => {
-            return Err(Error::InvalidRecord(format!(
-                "record {i}: `attributes` is not an object"
-            )))
-        }
-    };
-    let people = v
-        .get("identities")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|p| {
-                    p.get("id")
-                        .or_else(|| p.get("handle"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Rec {
-        source: field(v, i, "source")?,
-        kind: field(v, i, "kind")?,
-        id: field(v, i, "id")?,
-        container: v.get("container").and_then(Value::as_str),
-        parent: v.get("parent_id").and_then(Value::as_str),
-        at,
-        text,
-        attrs,
-        people,
-    })
-}
-
-fn attr_str<'a>(r: &'a Rec<'_>, name: &str) -> Option<&'a str> {
-    r.attrs
-        .get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
-fn clip(s: &str) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(LABEL_CHARS) {
-        Some((i, _)) => s[..i].to_owned(),
-        None => s.to_owned(),
-    }
-}
-
-fn services_of(r: &Rec<'_>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut add = |s: &str| {
-        let s = s.trim().to_lowercase();
-        if !s.is_empty() && s.len() <= 200 {
-            out.insert(s);
-        }
-    };
-    if let Some(s) = attr_str(r, "service") {
-        add(s);
-    }
-    if let Some(s) = attr_str(r, "host") {
-        add(s);
-    }
-    for list in ["services", "tags"] {
-        if let Some(arr) = r.attrs.get(list).and_then(Value::as_array) {
-            for t in arr.iter().filter_map(Value::as_str) {
-                if list == "services" {
-                    add(t);
-                } else if let Some(s) = t
-                    .strip_prefix("service:")
-                    .or_else(|| t.strip_prefix("host:"))
-                {
-                    add(s);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Ticket keys like `OPS-7` in a text.
-fn ticket_keys(text: &str) -> Vec<&str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|w| {
-            let Some((p, n)) = w.split_once('-') else {
-                return false;
-            };
-            (2..=10).contains(&p.len())
-                && p.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                && p.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-                && !n.is_empty()
-                && n.len() <= 9
-                && n.bytes().all(|b| b.is_ascii_digit())
-        })
-        .collect()
-}
-
-/// Sentences of `text` that describe a remediation, with their type.
-fn actions_in(text: &str) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for sentence in text.split(['.', '\n', '!', '?', ';']) {
-        let lower = format!("{} ", sentence.to_lowercase());
-        if let Some((kind, _)) = ACTIONS
-            .iter()
-            .find(|(_, words)| words.iter().any(|w| lower.contains(w)))
-        {
-            out.push((*kind, clip(sentence)));
-        }
-    }
-    out
 }
 
 #[derive(Default)]
@@ -370,7 +133,7 @@ impl Acc {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidRecord`].
+/// [`Error::InvalidRecord`](crate::Error::InvalidRecord).
 pub fn extract(records: &[Value], config: &ExtractConfig) -> Result<Batch> {
     let recs = records
         .iter()
@@ -635,31 +398,10 @@ pub fn extract(records: &[Value], config: &ExtractConfig) -> Result<Batch> {
     })
 }
 
-/// `needle` occurs in `hay` not glued to other alphanumerics.
-fn contains_word(hay: &str, needle: &str) -> bool {
-    let mut from = 0;
-    while let Some(pos) = hay[from..].find(needle) {
-        let s = from + pos;
-        let e = s + needle.len();
-        let before = hay[..s]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after = hay[e..].chars().next().is_none_or(|c| !c.is_alphanumeric());
-        if before && after {
-            return true;
-        }
-        from = s + needle.len().max(1);
-        while from < hay.len() && !hay.is_char_boundary(from) {
-            from += 1;
-        }
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use serde_json::json;
 
     fn records() -> Vec<Value> {
