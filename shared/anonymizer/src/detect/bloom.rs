@@ -2,7 +2,7 @@
 //! answer before a lookup in a lexicon table (150k entries, several MiB: each lookup there
 //! is a few cache misses).
 
-use super::keywords::{in_range, HIGHS};
+use super::swar::{in_range, HIGHS};
 
 /// Bit set with two probes per word, both taken from one 64-bit hash.
 #[derive(Debug)]

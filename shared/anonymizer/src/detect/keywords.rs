@@ -2,12 +2,14 @@
 //! names, identity key names, address unit words, street-name endings, licence cues): the
 //! text is scanned once and each detector reads its own matches.
 
-use std::sync::OnceLock;
-
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-
 use super::secret::is_key_byte;
-use super::{bit_contains, bit_insert, folded_trigram};
+use super::swar::{in_range, HIGHS, ONES};
+use super::{bit_contains, folded_trigram};
+
+mod automaton;
+
+pub(crate) use automaton::KwMatch;
+use automaton::{automaton, has_tail, may_end_identity_key, Automaton, KEY_GRAM_BITS};
 
 /// Which detector a keyword belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,158 +19,6 @@ pub(crate) enum Group {
     Unit,
     Ending,
     Licence,
-}
-
-/// A keyword match: byte range and the index of the pattern within its group.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct KwMatch {
-    start: usize,
-    end: usize,
-    local: usize,
-    group: Group,
-}
-
-impl KwMatch {
-    pub(crate) const fn start(&self) -> usize {
-        self.start
-    }
-
-    pub(crate) const fn end(&self) -> usize {
-        self.end
-    }
-
-    /// Index of the pattern within its group's list.
-    pub(crate) const fn local(&self) -> usize {
-        self.local
-    }
-}
-
-struct Automaton {
-    ac: Option<AhoCorasick>,
-    /// ASCII-lowercased last two bytes of every identity key (a 64 Ki-bit set).
-    id_tails: Vec<u64>,
-    /// ASCII-lowercased last [`ID_END`] bytes (or all, if fewer) of every identity key,
-    /// hashed with their length by [`id_end`] (a 64 Ki-bit set).
-    id_ends: Vec<u64>,
-    /// Bit `n` set: some identity key's [`id_end`] is `n` bytes long.
-    id_end_lens: u8,
-    /// ASCII-lowercased last two bytes before the final space of every unit word and street
-    /// ending (a 64 Ki-bit set).
-    place_tails: Vec<u64>,
-    /// The first three bytes of every credential key ([`super::folded_trigram`] of
-    /// [`KEY_GRAM_BITS`] bits).
-    secret_heads: Vec<u64>,
-    /// (group, local index) per global pattern id
-    ids: Vec<(Group, usize)>,
-    /// Longest pattern, in bytes.
-    max_len: usize,
-}
-
-fn automaton() -> &'static Automaton {
-    static A: OnceLock<Automaton> = OnceLock::new();
-    A.get_or_init(|| {
-        let groups: [(Group, &[&str]); 5] = [
-            (Group::SecretKey, super::secret::SECRET_KEYS),
-            (Group::IdentityKey, super::handle::IDENTITY_KEYS),
-            (Group::Unit, super::address::UNITS),
-            (Group::Ending, super::address::STREET_ENDINGS),
-            (Group::Licence, super::numbers::LICENCE_CUES),
-        ];
-        let mut pats: Vec<&str> = Vec::new();
-        let mut ids = Vec::new();
-        for (g, list) in groups {
-            for (k, p) in list.iter().enumerate() {
-                pats.push(p);
-                ids.push((g, k));
-            }
-        }
-        let ac = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&pats)
-            .ok();
-        let max_len = pats.iter().map(|p| p.len()).max().unwrap_or(0);
-        let mut id_tails = vec![0u64; 1024];
-        for k in super::handle::IDENTITY_KEYS {
-            if let [.., a, b] = k.as_bytes() {
-                set_tail(&mut id_tails, *a, *b);
-            }
-        }
-        let mut id_ends = vec![0u64; 1024];
-        let mut id_end_lens = 0u8;
-        for k in super::handle::IDENTITY_KEYS {
-            let b = k.as_bytes();
-            let end = b.get(b.len().saturating_sub(ID_END)..).unwrap_or(b);
-            bit_insert(&mut id_ends, id_end(end));
-            id_end_lens |= 1 << end.len();
-        }
-        let mut secret_heads = vec![0u64; 1024];
-        for k in super::secret::SECRET_KEYS {
-            if let [a, b, c, ..] = k.as_bytes() {
-                bit_insert(&mut secret_heads, folded_trigram(*a, *b, *c, KEY_GRAM_BITS));
-            }
-        }
-        let mut place_tails = vec![0u64; 1024];
-        for k in super::address::UNITS
-            .iter()
-            .chain(super::address::STREET_ENDINGS)
-        {
-            if let [.., a, b, b' '] = k.as_bytes() {
-                set_tail(&mut place_tails, *a, *b);
-            }
-        }
-        Automaton {
-            ac,
-            id_tails,
-            id_ends,
-            id_end_lens,
-            place_tails,
-            secret_heads,
-            ids,
-            max_len,
-        }
-    })
-}
-
-/// Index of two bytes, ASCII-lowercased, in a 64 Ki-bit set.
-fn tail(a: u8, b: u8) -> usize {
-    usize::from(a.to_ascii_lowercase()) << 8 | usize::from(b.to_ascii_lowercase())
-}
-
-/// Bits of the credential keys' trigram set ([`Automaton::secret_heads`]): 64 Ki.
-const KEY_GRAM_BITS: u32 = 16;
-
-/// Most bytes at the end of an identity key that [`Automaton::id_ends`] holds.
-const ID_END: usize = 5;
-
-/// Where the bytes `end` (at most [`ID_END`]), ASCII-lowercased, fall in a 64 Ki-bit set.
-fn id_end(end: &[u8]) -> usize {
-    let v = end.iter().fold(end.len() as u64, |v, &b| {
-        v << 8 | u64::from(b.to_ascii_lowercase())
-    });
-    (v.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
-}
-
-/// Whether an identity key (any ASCII case) may end at `q`: the last [`ID_END`] bytes of
-/// one (all of a shorter one) end there, up to a collision in [`Automaton::id_ends`].
-fn may_end_identity_key(a: &Automaton, bytes: &[u8], q: usize) -> bool {
-    (1..=ID_END).any(|n| {
-        a.id_end_lens & (1 << n) != 0
-            && q.checked_sub(n)
-                .and_then(|s| bytes.get(s..q))
-                .is_some_and(|end| bit_contains(&a.id_ends, id_end(end)))
-    })
-}
-
-/// Add the two bytes `a`, `b` (any ASCII case) to the 64 Ki-bit set `set`.
-fn set_tail(set: &mut [u64], a: u8, b: u8) {
-    bit_insert(set, tail(a, b));
-}
-
-/// Whether the two bytes `a`, `b` (any ASCII case) are in the 64 Ki-bit set `set`.
-fn has_tail(set: &[u64], a: u8, b: u8) -> bool {
-    bit_contains(set, tail(a, b))
 }
 
 /// All keyword matches of one text, and where its words start.
@@ -400,20 +250,6 @@ pub(crate) fn of_byte<'a>(
         .iter()
         .copied()
         .filter(move |&p| bytes.get(p).is_some_and(|&c| c == a || c == b))
-}
-
-/// `0x01` in every byte of a `u64`.
-pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
-/// `0x80` in every byte of a `u64`.
-pub(super) const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of every byte of `x` (all below `0x80`) that lies in `lo..=hi` (`lo >= 1`,
-/// `hi < 0x7F`): no addition carries into the next byte.
-#[inline]
-pub(super) const fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
-    let ge = x.wrapping_add((0x80 - lo as u64) * ONES);
-    let gt = x.wrapping_add((0x7F - hi as u64) * ONES);
-    ge & !gt & HIGHS
 }
 
 /// The high bit of every word byte (`super::is_word_byte`) of the eight bytes `x`.

@@ -14,6 +14,7 @@ mod lexicon;
 mod numbers;
 mod person;
 mod secret;
+mod swar;
 mod words;
 
 use crate::span::{resolve, EntityType, Span};

@@ -1,7 +1,7 @@
 //! The words the name rules look at: runs of letters with internal `'`, `-` or `’`, each
 //! with its case and whether it is glued to an identifier.
 
-use super::keywords::{in_range, HIGHS, ONES};
+use super::swar::{in_range, HIGHS, ONES};
 
 /// A word of letters (with internal `'`, `-` or `’`), as the name rules see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
