@@ -1,175 +1,16 @@
-//! Jira Cloud (REST v3, read-only `read:jira-work`): issues through `/rest/api/3/search/jql`
-//! (`nextPageToken`), with their comments and changelog, incremental by `updated`.
-//!
-//! Each pass runs `(<jql>) AND updated >= "-<N>m" ORDER BY updated ASC`, where `N` covers the
-//! time since the previous pass plus a margin. The relative form does not depend on the Jira
-//! user's time zone; issues updated inside the margin are read again (records are keyed by
-//! id and `updated_at`, so the repeat is idempotent downstream). Comments and changelog
-//! entries beyond those embedded in the search response are fetched from
-//! `/rest/api/3/issue/{key}/comment` and `/rest/api/3/issue/{key}/changelog` for the same page.
+//! Jira's responses as records: search pages with their issues, comments and changelog
+//! entries, users as pseudonymisable identities, Atlassian Document Format as plain text.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::SEARCH;
 use crate::error::malformed;
-use crate::http::{Api, ConnectorContext};
-use crate::pass::PassState;
-use crate::record::{attrs, parse_time, Checkpoint, Identity, Page, Record, SourceKind};
-use crate::source::{decode, Source};
+use crate::record::{attrs, parse_time, Identity, Record, SourceKind};
 use crate::{Error, Result};
 
-const SEARCH: &str = "/rest/api/3/search/jql";
-const FIELDS: &str = "summary,description,comment,created,updated,reporter,assignee,creator,status,priority,issuetype,project,labels";
-/// Re-read margin of an incremental pass, in minutes.
-const MARGIN_MINUTES: i64 = 2;
-/// Most extra comment or changelog pages fetched for one issue.
-const MAX_SUB_PAGES: u32 = 100;
-
-/// Configuration of the Jira connector.
-#[derive(Debug, Clone)]
-pub struct JiraConfig {
-    /// The site (`https://<org>.atlassian.net`).
-    pub base_url: String,
-    /// Restricting JQL (`project = OPS`), without `ORDER BY`; everything visible when `None`.
-    pub jql: Option<String>,
-    /// First run only: issues updated after this time.
-    pub since: Option<DateTime<Utc>>,
-}
-
-/// Reads the issues of one Jira Cloud site.
-#[derive(Debug)]
-pub struct JiraSource {
-    api: Api,
-    email: SecretString,
-    token: SecretString,
-    config: JiraConfig,
-}
-
-impl JiraSource {
-    /// A connector authenticating with `JIRA_EMAIL` and `JIRA_API_TOKEN`.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for a bad base URL or a JQL with its own `ORDER BY`.
-    pub fn new(
-        ctx: &ConnectorContext,
-        email: SecretString,
-        token: SecretString,
-        config: JiraConfig,
-    ) -> Result<Self> {
-        if config
-            .jql
-            .as_deref()
-            .is_some_and(|q| q.to_ascii_lowercase().contains("order by"))
-        {
-            return Err(Error::Config(
-                "the JQL must not contain ORDER BY (the connector orders by updated)".into(),
-            ));
-        }
-        Ok(Self {
-            api: Api::new(ctx, "jira", &config.base_url)?,
-            email,
-            token,
-            config,
-        })
-    }
-
-    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        rb.basic_auth(self.email.expose_secret(), Some(self.token.expose_secret()))
-    }
-
-    fn pass_jql(&self, from: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-        let mut clauses = Vec::new();
-        if let Some(q) = self.config.jql.as_deref().filter(|q| !q.trim().is_empty()) {
-            clauses.push(format!("({q})"));
-        }
-        if let Some(from) = from {
-            let minutes = (now - from).num_minutes().max(0) + MARGIN_MINUTES;
-            clauses.push(format!("updated >= \"-{minutes}m\""));
-        }
-        format!("{} ORDER BY updated ASC", clauses.join(" AND "))
-            .trim()
-            .to_owned()
-    }
-
-    async fn sub_pages(
-        &self,
-        key: &str,
-        kind: SubKind,
-        mut have: usize,
-        total: usize,
-    ) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
-        let (template, path) = match kind {
-            SubKind::Comments => (
-                "/rest/api/3/issue/{key}/comment",
-                format!("/rest/api/3/issue/{key}/comment"),
-            ),
-            SubKind::Changelog => (
-                "/rest/api/3/issue/{key}/changelog",
-                format!("/rest/api/3/issue/{key}/changelog"),
-            ),
-        };
-        let url = self.api.url(&path);
-        for _ in 0..MAX_SUB_PAGES {
-            if have >= total {
-                break;
-            }
-            let q = [
-                ("startAt", have.to_string()),
-                ("maxResults", "100".to_owned()),
-            ];
-            let values: Vec<Value> = self
-                .api
-                .call(
-                    template,
-                    |c| self.auth(c.get(&url)).query(&q),
-                    |b, _| {
-                        let v: Value = serde_json::from_slice(b)
-                            .map_err(|e| malformed("jira", template, &e))?;
-                        let list = v
-                            .get(kind.list_field())
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .ok_or_else(|| Error::Malformed {
-                                source_name: "jira",
-                                endpoint: template.to_owned(),
-                                detail: format!("no {} array", kind.list_field()),
-                            })?;
-                        let n = list.len();
-                        Ok((list, n))
-                    },
-                )
-                .await?;
-            if values.is_empty() {
-                break;
-            }
-            have += values.len();
-            out.extend(values);
-        }
-        Ok(out)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum SubKind {
-    Comments,
-    Changelog,
-}
-
-impl SubKind {
-    const fn list_field(self) -> &'static str {
-        match self {
-            Self::Comments => "comments",
-            Self::Changelog => "values",
-        }
-    }
-}
-
 #[derive(Deserialize)]
-struct SearchResponse {
+pub(super) struct SearchResponse {
     #[serde(default)]
     issues: Vec<Issue>,
     #[serde(default, rename = "nextPageToken")]
@@ -179,7 +20,7 @@ struct SearchResponse {
 }
 
 #[derive(Deserialize)]
-struct Issue {
+pub(super) struct Issue {
     id: String,
     key: String,
     fields: Fields,
@@ -188,7 +29,7 @@ struct Issue {
 }
 
 #[derive(Deserialize)]
-struct Listing {
+pub(super) struct Listing {
     #[serde(default)]
     total: Option<usize>,
     #[serde(default, alias = "histories", alias = "comments")]
@@ -204,7 +45,7 @@ impl Listing {
 }
 
 #[derive(Deserialize)]
-struct Fields {
+pub(super) struct Fields {
     #[serde(default)]
     summary: String,
     #[serde(default)]
@@ -232,18 +73,18 @@ struct Fields {
 }
 
 #[derive(Deserialize)]
-struct Named {
+pub(super) struct Named {
     #[serde(default)]
     name: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Project {
+pub(super) struct Project {
     key: String,
 }
 
 #[derive(Deserialize)]
-struct User {
+pub(super) struct User {
     #[serde(rename = "accountId")]
     account_id: String,
     #[serde(default, rename = "displayName")]
@@ -264,7 +105,7 @@ impl User {
     }
 }
 
-fn user_from(v: Option<&Value>, role: &str) -> Option<Identity> {
+pub(super) fn user_from(v: Option<&Value>, role: &str) -> Option<Identity> {
     serde_json::from_value::<User>(v?.clone())
         .ok()
         .map(|u| u.identity(role))
@@ -326,7 +167,7 @@ pub fn adf_text(node: &Value, out: &mut String, ids: &mut Vec<Identity>) {
     }
 }
 
-fn bad(detail: &str) -> Error {
+pub(super) fn bad(detail: &str) -> Error {
     Error::Malformed {
         source_name: "jira",
         endpoint: SEARCH.to_owned(),
@@ -334,7 +175,7 @@ fn bad(detail: &str) -> Error {
     }
 }
 
-fn comment_record(key: &str, project: Option<&str>, c: &Value) -> Result<Record> {
+pub(super) fn comment_record(key: &str, project: Option<&str>, c: &Value) -> Result<Record> {
     let id = c
         .get("id")
         .and_then(Value::as_str)
@@ -368,7 +209,7 @@ fn comment_record(key: &str, project: Option<&str>, c: &Value) -> Result<Record>
     })
 }
 
-fn change_record(key: &str, project: Option<&str>, h: &Value) -> Result<Record> {
+pub(super) fn change_record(key: &str, project: Option<&str>, h: &Value) -> Result<Record> {
     let id = h
         .get("id")
         .and_then(Value::as_str)
@@ -417,20 +258,20 @@ fn change_record(key: &str, project: Option<&str>, h: &Value) -> Result<Record> 
 
 /// One issue of a search page: its record, and the comments and changelog entries embedded
 /// in the response with the totals Jira reports (more may need fetching).
-struct ParsedIssue {
-    record: Record,
-    key: String,
-    project: Option<String>,
-    comments: Vec<Value>,
-    comments_total: usize,
-    histories: Vec<Value>,
-    histories_total: usize,
+pub(super) struct ParsedIssue {
+    pub(super) record: Record,
+    pub(super) key: String,
+    pub(super) project: Option<String>,
+    pub(super) comments: Vec<Value>,
+    pub(super) comments_total: usize,
+    pub(super) histories: Vec<Value>,
+    pub(super) histories_total: usize,
 }
 
 impl ParsedIssue {
     /// Appends the issue record, then one record per comment and changelog entry (the
     /// embedded ones followed by `more_comments` and `more_histories`).
-    fn into_records(
+    pub(super) fn into_records(
         self,
         more_comments: Vec<Value>,
         more_histories: Vec<Value>,
@@ -450,7 +291,7 @@ impl ParsedIssue {
 
 /// Parses a `/rest/api/3/search/jql` response: the issues, and the next page token (`None`
 /// on the last page).
-fn parse_search(body: &[u8]) -> Result<(Vec<ParsedIssue>, Option<String>)> {
+pub(super) fn parse_search(body: &[u8]) -> Result<(Vec<ParsedIssue>, Option<String>)> {
     let resp: SearchResponse =
         serde_json::from_slice(body).map_err(|e| malformed("jira", SEARCH, &e))?;
     let mut issues = Vec::with_capacity(resp.issues.len());
@@ -534,82 +375,4 @@ pub fn parse_search_page(body: &[u8]) -> Result<(Vec<Record>, Option<String>)> {
         issue.into_records(Vec::new(), Vec::new(), &mut records)?;
     }
     Ok((records, next))
-}
-
-#[async_trait]
-impl Source for JiraSource {
-    fn kind(&self) -> SourceKind {
-        SourceKind::Jira
-    }
-
-    async fn fetch_page(&mut self, checkpoint: Option<&Checkpoint>) -> Result<Page> {
-        let mut state: PassState<String> = decode("jira", checkpoint)?;
-        let (since, now) = (self.config.since, Utc::now());
-        let (_, jql) = state.pass(now, |w| self.pass_jql(w.or(since), now));
-        let mut q = vec![
-            ("jql", jql),
-            ("maxResults", "50".to_owned()),
-            ("fields", FIELDS.to_owned()),
-            ("expand", "changelog".to_owned()),
-        ];
-        if let Some(t) = &state.cursor {
-            q.push(("nextPageToken", t.clone()));
-        }
-        let url = self.api.url(SEARCH);
-        let (issues, next) = self
-            .api
-            .call(
-                SEARCH,
-                |c| self.auth(c.get(&url)).query(&q),
-                |b, _| {
-                    let page = parse_search(b)?;
-                    let n = page.0.len();
-                    Ok((page, n))
-                },
-            )
-            .await?;
-        let mut records = Vec::new();
-        for issue in issues {
-            let comments = self
-                .sub_pages(
-                    &issue.key,
-                    SubKind::Comments,
-                    issue.comments.len(),
-                    issue.comments_total,
-                )
-                .await?;
-            let histories = self
-                .sub_pages(
-                    &issue.key,
-                    SubKind::Changelog,
-                    issue.histories.len(),
-                    issue.histories_total,
-                )
-                .await?;
-            issue.into_records(comments, histories, &mut records)?;
-        }
-        state.end_page("jira", SEARCH, records, next)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn adf_mentions_become_identities() {
-        let doc: Value = serde_json::from_str(
-            r#"{"type":"doc","version":1,"content":[{"type":"paragraph","content":[
-                {"type":"text","text":"Paged "},
-                {"type":"mention","attrs":{"id":"5b10ac8d82e05b22cc7d4ef5","text":"@Ada Lovelace"}},
-                {"type":"hardBreak"},{"type":"text","text":"db down"}]}]}"#,
-        )
-        .unwrap();
-        let mut text = String::new();
-        let mut ids = Vec::new();
-        adf_text(&doc, &mut text, &mut ids);
-        assert_eq!(text, "Paged @Ada Lovelace\ndb down\n");
-        assert_eq!(ids[0].id.as_deref(), Some("5b10ac8d82e05b22cc7d4ef5"));
-        assert_eq!(ids[0].name.as_deref(), Some("Ada Lovelace"));
-    }
 }
