@@ -34,8 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use bacca_audit::{AuditEvent, AuditSink};
 
@@ -44,129 +43,17 @@ use crate::aead::{random_fill, random_key, AesGcm};
 use crate::error::{Error, Result};
 use crate::proto::{decode_aes_gcm_key, encode_aes_gcm_key, AES_GCM_TYPE_URL};
 
+mod file;
+
+pub use file::KeyVersionInfo;
+use file::{
+    now_rfc3339, read_file, write_file, KeyData, KeyringFile, TenantEntry, TinkKey, TinkKeyset,
+};
+
 /// The `format` value of keyring files this crate writes.
 pub const KEYRING_FORMAT: &str = "bacca-local-keyring-v1";
 const TINK_PREFIX_BYTE: u8 = 0x01;
 const PREFIX_LEN: usize = 5;
-
-#[derive(Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct KeyringFile {
-    format: String,
-    #[serde(default)]
-    tenants: BTreeMap<String, TenantEntry>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantEntry {
-    #[serde(default)]
-    destroyed: bool,
-    versions: Vec<KeyVersionInfo>,
-    keyset: TinkKeyset,
-}
-
-/// One version of a tenant's KEK (no key material).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KeyVersionInfo {
-    /// 1, 2, 3... in creation order.
-    pub version: u32,
-    /// The Tink key id (the 4 bytes after `0x01` in the wrapped DEK).
-    pub key_id: u32,
-    /// Whether new DEKs are wrapped with this version.
-    pub primary: bool,
-    /// Whether its key material was erased.
-    pub destroyed: bool,
-    /// Creation time, RFC 3339.
-    pub created: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TinkKeyset {
-    primary_key_id: u32,
-    key: Vec<TinkKey>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TinkKey {
-    key_data: KeyData,
-    status: String,
-    key_id: u32,
-    output_prefix_type: String,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyData {
-    type_url: String,
-    value: String,
-    key_material_type: String,
-}
-
-impl Drop for KeyData {
-    fn drop(&mut self) {
-        self.value.zeroize();
-    }
-}
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn read_file(path: &Path) -> Result<Option<KeyringFile>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => Zeroizing::new(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let file: KeyringFile =
-        serde_json::from_slice(&bytes).map_err(|_| Error::MalformedKeyring("not keyring JSON"))?;
-    if file.format != KEYRING_FORMAT {
-        return Err(Error::MalformedKeyring("unknown format"));
-    }
-    Ok(Some(file))
-}
-
-fn write_file(path: &Path, file: &KeyringFile) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let json = Zeroizing::new(
-        serde_json::to_vec_pretty(file).map_err(|_| Error::MalformedKeyring("serialize"))?,
-    );
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut suffix = [0u8; 8];
-    random_fill(&mut suffix)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "keyring".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", hex::encode(suffix)));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// The management handle of a keyring file: create, rotate and destroy tenant KEKs.
 ///
