@@ -86,9 +86,18 @@ async fn batch_lookups_and_merges_probe_the_id_index_without_statistics() {
     .execute(&pool)
     .await
     .unwrap();
+    // The unique constraint on (id, tenant_id) read from the catalogs alone: `pg_indexes`
+    // filtered on `indexdef` ran `pg_get_indexdef` on every index of the database, and one
+    // dropped meanwhile by a concurrent test failed the query ("could not open relation").
     let arbiter: String = sqlx::query_scalar(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'nodes' \
-           AND indexdef LIKE '%UNIQUE%(id, tenant_id)'",
+        "SELECT i.relname::text FROM pg_constraint c \
+           JOIN pg_class t ON t.oid = c.conrelid \
+           JOIN pg_namespace n ON n.oid = t.relnamespace \
+           JOIN pg_class i ON i.oid = c.conindid \
+         WHERE n.nspname = $1 AND t.relname = 'nodes' AND c.contype = 'u' \
+           AND c.conkey = ARRAY( \
+             SELECT a.attnum FROM unnest(ARRAY['id', 'tenant_id']) WITH ORDINALITY k(name, o) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = k.name ORDER BY k.o)",
     )
     .bind(&schema)
     .fetch_one(&pool)
