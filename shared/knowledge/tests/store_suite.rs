@@ -810,17 +810,6 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, DropSche
         .execute(&boot)
         .await
         .unwrap();
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bacca_kg_app')")
-            .fetch_one(&boot)
-            .await
-            .unwrap();
-    if !exists {
-        // Another test may create it concurrently; ignore a duplicate.
-        let _ = sqlx::query("CREATE ROLE bacca_kg_app LOGIN NOSUPERUSER NOBYPASSRLS")
-            .execute(&boot)
-            .await;
-    }
     let admin_opts = admin.clone().options([("search_path", schema.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -830,16 +819,11 @@ async fn postgres_setup(url: &str) -> (PostgresStore, PgConnectOptions, DropSche
     let store = PostgresStore::from_pool(pool, StoreOptions::default())
         .await
         .unwrap();
-    for stmt in [
-        format!("GRANT USAGE ON SCHEMA {schema} TO bacca_kg_app"),
-        format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO bacca_kg_app"
-        ),
-    ] {
-        sqlx::query(&stmt).execute(&boot).await.unwrap();
-    }
+    support::app_role::grant_app_role(&boot, &schema)
+        .await
+        .unwrap();
     let app = admin
-        .username("bacca_kg_app")
+        .username(support::app_role::APP_ROLE)
         .options([("search_path", schema.as_str())])
         .disable_statement_logging();
     let guard = DropSchema {

@@ -181,11 +181,10 @@ pub async fn drop_schema(url: &str, schema: &str) {
         .unwrap();
 }
 
-/// The role the PostgreSQL store runs as: neither superuser nor `BYPASSRLS`, as in production,
-/// so that row-level security is applied to every row the bench writes and reads (a superuser
-/// bypasses it). The same role as `tests/store_suite.rs`; created if missing, never dropped
-/// (its grants go with each schema).
-pub const APP_ROLE: &str = "bacca_kg_app";
+#[path = "../../tests/support/app_role.rs"]
+mod app_role;
+
+pub use app_role::APP_ROLE;
 
 /// A PostgreSQL store in `schema`: migrated by the URL's (admin) role, then opened as
 /// [`APP_ROLE`].
@@ -200,20 +199,6 @@ pub async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStor
         .execute(&boot)
         .await
         .ok()?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-            .bind(APP_ROLE)
-            .fetch_one(&boot)
-            .await
-            .ok()?;
-    if !exists {
-        // A test may create it concurrently: a duplicate is fine.
-        let _ = sqlx::query(&format!(
-            "CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"
-        ))
-        .execute(&boot)
-        .await;
-    }
     let migrating = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(admin.clone().options([("search_path", schema)]))
@@ -223,14 +208,7 @@ pub async fn postgres_store(url: &str, schema: &str) -> Option<Arc<dyn GraphStor
         .await
         .ok()?;
     migrating.close().await;
-    for grant in [
-        format!("GRANT USAGE ON SCHEMA {schema} TO {APP_ROLE}"),
-        format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {APP_ROLE}"
-        ),
-    ] {
-        sqlx::query(&grant).execute(&boot).await.ok()?;
-    }
+    app_role::grant_app_role(&boot, schema).await.ok()?;
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .connect_with(admin.username(APP_ROLE).options([("search_path", schema)]))

@@ -1,8 +1,10 @@
 //! Shared by the knowledge-store tests: the fixture graph, the test cipher, unique names, the
-//! PostgreSQL URL gate and a schema that drops itself.
+//! PostgreSQL URL gate, a schema that drops itself and the application role (`app_role`).
 
 // Each test binary uses a part of these helpers.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod app_role;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;

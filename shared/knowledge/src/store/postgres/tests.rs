@@ -7,6 +7,10 @@ use super::writes::{
 };
 use super::*;
 
+/// The store suite's application role (a file of the integration tests' support).
+#[path = "../../../tests/support/app_role.rs"]
+mod app_role;
+
 /// The plan (EXPLAIN text) of `sql` for tenant `$1` and the ids `$2`, in a transaction that
 /// first runs [`SETTINGS`] (as [`Access::Upsert`] does when `upsert`).
 async fn plan(pool: &PgPool, sql: &str, ids: &[Vec<u8>], upsert: bool) -> String {
@@ -176,18 +180,7 @@ async fn stored_edge_filter_probes_the_edge_key_as_the_application_role() {
     let Some((admin, pool, schema)) = migrated_schema("edge_plans").await else {
         return;
     };
-    // The application role of the store suite (a concurrent test may create it too).
-    let _ = sqlx::query("CREATE ROLE bacca_kg_app LOGIN NOSUPERUSER NOBYPASSRLS")
-        .execute(&admin)
-        .await;
-    for grant in [
-        format!("GRANT USAGE ON SCHEMA {schema} TO bacca_kg_app"),
-        format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO bacca_kg_app"
-        ),
-    ] {
-        sqlx::query(&grant).execute(&admin).await.unwrap();
-    }
+    app_role::grant_app_role(&admin, &schema).await.unwrap();
     sqlx::raw_sql(
         "INSERT INTO edges (src, kind, dst, tenant_id, first_seen, last_seen) \
            SELECT g, 'affected', g % 50, 'big', now(), now() \
@@ -203,7 +196,7 @@ async fn stored_edge_filter_probes_the_edge_key_as_the_application_role() {
     let sources = vec![String::new(); 3000];
     let times = vec![Utc::now(); 3000];
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE bacca_kg_app")
+    sqlx::query(&format!("SET LOCAL ROLE {}", app_role::APP_ROLE))
         .execute(&mut *tx)
         .await
         .unwrap();
