@@ -14,6 +14,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// mimalloc, not glibc's malloc: batch work allocates many small, short-lived values (records,
+/// rows, ids), and the graph ingest bench runs 8-58% faster with it. Built without transparent
+/// huge pages (`no_thp` in the workspace manifest), which cost ~6 MiB of idle RSS per process
+/// (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// bacca: anonymized, per-customer incident knowledge from operational data.
 ///
 /// Backends are chosen by URI: `local-kms://<keyring file>` or `gcp-kms://projects/...`

@@ -26,6 +26,10 @@ use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::json;
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TENANT: &str = "bench";
 const CHANNEL: &str = "C0BENCHINC";
 const DAYS: i64 = 20;

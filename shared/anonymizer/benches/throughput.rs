@@ -15,6 +15,10 @@ use bacca_anonymizer::{Anonymizer, Policy};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use zeroize::Zeroizing;
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let corpus = corpus::generate(1, 4000);
     let text: String = corpus

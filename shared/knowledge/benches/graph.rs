@@ -18,6 +18,10 @@ mod workload;
 
 use workload::*;
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: u64 = 1000;
 
 fn bench_writes(c: &mut Criterion) {

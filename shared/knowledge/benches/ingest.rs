@@ -31,6 +31,10 @@ mod workload;
 
 use workload::{graph, rt, Stores};
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Records per batch (the anonymize function writes one batch per raw object).
 const BATCH: u64 = 1000;
 

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use bacca_knowledge::signature::{MinerConfig, SignatureMiner};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn lines() -> Vec<String> {
     let dir = PathBuf::from(
         &*std::env::var("CARGO_MANIFEST_DIR")

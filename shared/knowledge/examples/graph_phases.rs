@@ -26,6 +26,10 @@ mod workload;
 
 use workload::*;
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: u64 = 1000;
 
 async fn run(name: &str, store: Arc<dyn GraphStore>) {

@@ -7,6 +7,10 @@ use bacca_knowledge::signature::{
     label_lines, LabelFormat, LabelMode, MinerConfig, SignatureMiner,
 };
 
+// The production binaries' allocator, so that the figures measure what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let format = if args.iter().any(|a| a == "--template") {
