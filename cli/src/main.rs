@@ -14,10 +14,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-/// mimalloc, not glibc's malloc: batch work allocates many small, short-lived values (records,
-/// rows, ids), and the graph ingest bench runs 8-58% faster with it. Built without transparent
-/// huge pages (`no_thp` in the workspace manifest), which cost ~6 MiB of idle RSS per process
-/// (README, Performance).
+/// mimalloc, not glibc's malloc: why, and why without huge pages, at its entry in the workspace
+/// `Cargo.toml`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -8,10 +8,8 @@
 
 #![forbid(unsafe_code)]
 
-/// mimalloc, not glibc's malloc: batch work allocates many small, short-lived values (records,
-/// rows, ids), and the graph ingest bench runs 8-58% faster with it. Built without transparent
-/// huge pages (`no_thp` in the workspace manifest), which cost ~6 MiB of idle RSS per process
-/// (README, Performance).
+/// mimalloc, not glibc's malloc: why, and why without huge pages, at its entry in the workspace
+/// `Cargo.toml`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
